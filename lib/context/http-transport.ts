@@ -1,0 +1,40 @@
+import type { HttpServer } from '@nestjs/common';
+import type { CookieAttributes, SessionTransport } from './session-transport.js';
+
+/** The fields read from an Express or Fastify request; both frameworks honour their trust-proxy settings here. */
+interface FrameworkRequest {
+  headers: Record<string, string | string[] | undefined>;
+  ip?: string;
+  protocol?: string;
+}
+
+/** The HTTP side of {@link SessionTransport}, on Express or Fastify through Nest's own adapter. */
+export class HttpTransport implements SessionTransport {
+  readonly kind = 'http' as const;
+  readonly canSetCookies = true;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly ip: string | undefined;
+  readonly secure: boolean;
+
+  constructor(
+    private readonly adapter: HttpServer,
+    request: FrameworkRequest,
+    private readonly response: unknown,
+  ) {
+    this.headers = request.headers;
+    this.ip = request.ip;
+    this.secure = request.protocol === 'https';
+  }
+
+  setCookie(name: string, value: string, options: CookieAttributes): void {
+    this.adapter.setCookie!(this.response, name, value, options);
+  }
+
+  clearCookie(name: string, options: CookieAttributes): void {
+    this.adapter.clearCookie!(this.response, name, options);
+  }
+
+  setHeader(name: string, value: string): void {
+    if (!this.adapter.isHeadersSent(this.response)) this.adapter.setHeader(this.response, name, value);
+  }
+}

@@ -1,0 +1,28 @@
+const PROCESS_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A valid process (tab) id from a header value, or undefined. */
+export function processIdFrom(header: string | string[] | undefined): string | undefined {
+  return typeof header === 'string' && PROCESS_ID.test(header) ? header : undefined;
+}
+
+/**
+ * Remembers which client processes (tabs) this server has seen, so that `start-process` fires once per process.
+ * Bounded: the oldest ids are forgotten first.
+ */
+export class ProcessRegistry {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly capacity = 100_000) {}
+
+  /** True the first time an id is seen (or after it was forgotten). */
+  isNew(process: string): boolean {
+    if (this.seen.has(process)) return false;
+    this.seen.add(process);
+    if (this.seen.size > this.capacity) this.seen.delete(this.seen.values().next().value as string);
+    return true;
+  }
+
+  forget(process: string): void {
+    this.seen.delete(process);
+  }
+}

@@ -1,0 +1,13 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { SessionKey } from '../session/session-key.js';
+import { contextOf } from './context-of.js';
+
+/** The value of a typed key in the current session (undefined when absent). */
+export const SessionData = createParamDecorator((key: SessionKey<unknown>, execution: ExecutionContext): Promise<unknown> => {
+  if (!(key instanceof SessionKey)) throw new TypeError('@SessionData(key) needs a SessionKey');
+  const context = contextOf(execution);
+  if (context === undefined) {
+    throw new Error('@SessionData: no session context; is SessionModule imported?');
+  }
+  return context.data.get(key, context);
+});

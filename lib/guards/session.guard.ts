@@ -1,0 +1,125 @@
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { HttpTransport } from '../context/http-transport.js';
+import { processIdFrom, ProcessRegistry } from '../context/process-registry.js';
+import { RequestContext } from '../context/request-context.js';
+import { SessionContext } from '../context/session-context.js';
+import { CONNECTED, type ConnectedOptions } from '../decorators/connected.decorator.js';
+import type { SessionEventInit } from '../events/session-event.js';
+import { SessionEvents } from '../events/session-events.js';
+import { NotConnectedException } from '../exceptions/not-connected.exception.js';
+import { PermissionDeniedException } from '../exceptions/permission-denied.exception.js';
+import { SessionDeniedException } from '../exceptions/session-denied.exception.js';
+import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
+import { SessionData } from '../session/session-data.js';
+import { SessionLifecycle } from '../session/session-lifecycle.js';
+
+/**
+ * Installed globally by `SessionModule`: runs the per-request pipeline of DESIGN.md §3 on every handler (session
+ * check, `request`, `start-process`, then the `@Connected` decision and its events).
+ */
+@Injectable()
+export class SessionGuard implements CanActivate {
+  private readonly processes = new ProcessRegistry();
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly lifecycle: SessionLifecycle,
+    private readonly data: SessionData,
+    private readonly events: SessionEvents,
+    private readonly context: SessionContext,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  canActivate(execution: ExecutionContext): Promise<boolean> | boolean {
+    const options = this.reflector.getAllAndOverride<ConnectedOptions | undefined>(CONNECTED, [
+      execution.getHandler(),
+      execution.getClass(),
+    ]);
+    if (execution.getType() !== 'http') {
+      // Gateways get their context from the WebSocket adapters; without one, a guarded handler is refused.
+      const existing = SessionContext.of(execution.switchToWs().getClient());
+      if (existing !== undefined) return this.context.run(existing, () => this.admit(existing, options));
+      if (options === undefined) return true;
+      throw new NotConnectedException();
+    }
+    const http = execution.switchToHttp();
+    const request = http.getRequest<{ headers: Record<string, string | string[] | undefined> }>();
+    const transport = new HttpTransport(this.adapterHost.httpAdapter, request, http.getResponse());
+    const context = new RequestContext(
+      transport,
+      processIdFrom(request.headers[this.lifecycle.policy.processHeader]),
+      this.data,
+    );
+    SessionContext.attach(request, context);
+    return this.context.run(context, () => this.admit(context, options));
+  }
+
+  /** The pipeline for one request or message whose context exists. */
+  async admit(context: RequestContext, options: ConnectedOptions | undefined): Promise<boolean> {
+    let session;
+    try {
+      session = await this.lifecycle.current(context);
+    } catch (error) {
+      // A public handler goes on without a session when the store is sick; one that needs it gets the 503.
+      if (options !== undefined || !(error instanceof SessionStoreUnavailableException)) throw error;
+    }
+    const userId = session?.record.userId;
+    const base = { transport: context.transport.kind, ...(userId === undefined ? {} : { userId }), ...(session ? { session: session.key } : {}), ...(context.processId ? { process: context.processId } : {}) };
+    await this.fire({ type: 'request', ...base });
+    const process = context.processId;
+    if (process !== undefined && this.processes.isNew(process)) {
+      await this.fire({ type: 'start-process', ...base, process });
+      await this.fire(
+        userId === undefined
+          ? { type: 'start-unconnected-process', ...base, process }
+          : { type: 'start-connected-process', ...base, userId },
+      );
+    }
+    if (userId === undefined) {
+      if (options === undefined || options.optional) {
+        await this.fire({ type: 'unconnected-request', ...base });
+        return true;
+      }
+      await this.fire({ type: 'denied-request', ...base, reason: 'not-connected' });
+      throw this.refusal(context, 'unauthenticated');
+    }
+    if (options !== undefined && (options.allow !== undefined || options.deny !== undefined)) {
+      if (!(await this.inGroups(context, userId, options))) {
+        await this.fire({ type: 'denied-request', ...base, reason: 'forbidden' });
+        throw this.refusal(context, 'forbidden');
+      }
+    }
+    await this.fire({ type: 'connected-request', ...base, userId });
+    return true;
+  }
+
+  private fire(event: SessionEventInit): Promise<void> | undefined {
+    return this.events.wants(event.type) ? this.events.emit(event) : undefined;
+  }
+
+  /** deny wins; then allow needs one match. A throwing `groups` denies. Groups are fetched once per request. */
+  private async inGroups(context: RequestContext, userId: string, options: ConnectedOptions): Promise<boolean> {
+    const groupsOf = this.lifecycle.policy.groups;
+    context.groups ??= groupsOf === undefined ? Promise.resolve([]) : Promise.resolve().then(() => groupsOf(userId));
+    let groups: readonly string[];
+    try {
+      groups = await context.groups;
+      if (!Array.isArray(groups)) throw new TypeError('policy.groups must return an array of strings');
+    } catch (error) {
+      this.lifecycle.logger.error(`policy.groups failed, the request is denied: ${(error as Error)?.message ?? String(error)}`);
+      return false;
+    }
+    if (options.deny?.some((group) => groups.includes(group))) return false;
+    return options.allow === undefined || options.allow.some((group) => groups.includes(group));
+  }
+
+  private refusal(context: RequestContext, code: 'unauthenticated' | 'forbidden'): Error {
+    const denied = this.lifecycle.policy.denied;
+    if (denied !== undefined && context.transport.kind === 'http') {
+      for (const [name, value] of Object.entries(denied.headers)) context.transport.setHeader(name, value);
+      return new SessionDeniedException(denied.status, denied.headers, code);
+    }
+    return code === 'unauthenticated' ? new NotConnectedException() : new PermissionDeniedException();
+  }
+}

@@ -1,0 +1,12 @@
+import { ConfigurableModuleBuilder } from '@nestjs/common';
+import type { SessionPolicy } from './session-policy.js';
+
+export const {
+  ConfigurableModuleClass: ConfigurableSessionModule,
+  MODULE_OPTIONS_TOKEN: SESSION_POLICY_OPTIONS,
+  OPTIONS_TYPE: SESSION_MODULE_OPTIONS,
+  ASYNC_OPTIONS_TYPE: SESSION_MODULE_ASYNC_OPTIONS,
+} = new ConfigurableModuleBuilder<SessionPolicy>({ moduleName: 'Session' })
+  .setClassMethodName('forRoot')
+  .setExtras({}, (definition) => ({ ...definition, global: true }))
+  .build();

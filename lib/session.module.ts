@@ -1,0 +1,42 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { SessionContext } from './context/session-context.js';
+import { SessionContextInterceptor } from './context/session-context.interceptor.js';
+import { SessionEventExplorer } from './events/session-event.explorer.js';
+import { SessionEvents } from './events/session-events.js';
+import { SessionGuard } from './guards/session.guard.js';
+import { SessionData } from './session/session-data.js';
+import { SessionLifecycle } from './session/session-lifecycle.js';
+import { ConfigurableSessionModule, SESSION_POLICY_OPTIONS } from './session.module-definition.js';
+import { resolveSessionPolicy, type SessionPolicy } from './session-policy.js';
+import { SessionService } from './session.service.js';
+import { SESSION_POLICY, SESSION_STORE } from './session.tokens.js';
+import { MemoryStore } from './stores/memory.store.js';
+
+/**
+ * Sessions for the whole application (a global module): `SessionModule.forRoot(policy)` or
+ * `SessionModule.forRootAsync({ imports, inject, useFactory })`. Installs the session guard and context interceptor
+ * globally and provides {@link SessionService}.
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [
+    { provide: SESSION_POLICY, useFactory: resolveSessionPolicy, inject: [SESSION_POLICY_OPTIONS] },
+    {
+      provide: SESSION_STORE,
+      useFactory: (options: SessionPolicy) => options.store ?? new MemoryStore(),
+      inject: [SESSION_POLICY_OPTIONS],
+    },
+    SessionContext,
+    SessionEvents,
+    SessionEventExplorer,
+    SessionLifecycle,
+    SessionData,
+    SessionService,
+    SessionGuard,
+    { provide: APP_GUARD, useExisting: SessionGuard },
+    { provide: APP_INTERCEPTOR, useClass: SessionContextInterceptor },
+  ],
+  exports: [SessionService, SESSION_STORE, SESSION_POLICY],
+})
+export class SessionModule extends ConfigurableSessionModule {}

@@ -1,0 +1,80 @@
+import { Injectable } from '@nestjs/common';
+import type { Observable } from 'rxjs';
+import { SessionContext } from './context/session-context.js';
+import type { SessionEvent } from './events/session-event.js';
+import { SessionEvents } from './events/session-events.js';
+import { SessionData } from './session/session-data.js';
+import type { SessionInfo } from './session/session-info.js';
+import type { SessionKey } from './session/session-key.js';
+import { SessionLifecycle } from './session/session-lifecycle.js';
+
+/**
+ * Everything an application does with sessions. Methods without a `userId` act on the current request's session
+ * (found through AsyncLocalStorage, so they work in any handler, interceptor or provider called from one).
+ */
+@Injectable()
+export class SessionService {
+  /** Every lifecycle event, typed by `type`; see the README for the order. Subscribers cannot crash the process. */
+  readonly sessionEvents$: Observable<SessionEvent>;
+
+  constructor(
+    private readonly lifecycle: SessionLifecycle,
+    private readonly data: SessionData,
+    private readonly context: SessionContext,
+    events: SessionEvents,
+  ) {
+    this.sessionEvents$ = events.stream$;
+  }
+
+  /**
+   * Logs the current browser in as `userId` (after your own authentication): closes its current session, opens a
+   * new one with a new id, carries `browser` data over. The cookie persists for `absoluteTimeout` unless
+   * `expire: true`, which makes it a browser-session cookie.
+   */
+  connect(userId: string, options?: { expire?: boolean }): Promise<void> {
+    return this.lifecycle.connect(userId, options);
+  }
+
+  /** Logs the current browser out: drops its `session` and `process` data and the cookie; `browser` data stays. */
+  disconnect(): Promise<void> {
+    return this.lifecycle.disconnect();
+  }
+
+  /**
+   * Closes every session of a user (the current one by default) on every device and server; with `userIndep`,
+   * their `browser` data goes too. Works outside requests when `userId` is given. Resolves how many it closed.
+   */
+  disconnectAll(options?: { userId?: string; userIndep?: boolean }): Promise<number> {
+    return this.lifecycle.disconnectAll(options);
+  }
+
+  /** The connected user of the current request, if any. */
+  currentUserId(): string | undefined {
+    return this.context.current()?.session?.record.userId;
+  }
+
+  /** The value of `key` in its scope for the current request; undefined when absent. */
+  get<T>(key: SessionKey<T>): Promise<T | undefined> {
+    return this.data.get(key);
+  }
+
+  /** Sets the value of `key`; a `browser` key written before login opens an anonymous session. */
+  set<T>(key: SessionKey<T>, value: T): Promise<void> {
+    return this.data.set(key, value);
+  }
+
+  /** Removes the value of `key` (its `onDelete` does not run: only values dropped with a session get that). */
+  remove(key: SessionKey<unknown>): Promise<void> {
+    return this.data.remove(key);
+  }
+
+  /** The live sessions of a user, oldest first; `current` marks the one of this request. */
+  listSessions(userId: string): Promise<SessionInfo[]> {
+    return this.lifecycle.listSessions(userId);
+  }
+
+  /** Closes the session with this handle (from `listSessions()`); unknown handles are ignored. */
+  revoke(handle: string): Promise<void> {
+    return this.lifecycle.revoke(handle);
+  }
+}

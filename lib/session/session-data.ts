@@ -1,0 +1,155 @@
+import { BadRequestException, Injectable, Logger } from '@nestjs/common';
+import type { LiveSession, RequestContext } from '../context/request-context.js';
+import { NotConnectedException } from '../exceptions/not-connected.exception.js';
+import { SessionLifecycle } from './session-lifecycle.js';
+import { SessionKey } from './session-key.js';
+import { FIELD_PREFIX } from './session-record.js';
+
+/** Reads and writes the values of typed keys in their four scopes. */
+@Injectable()
+export class SessionData {
+  private readonly logger = new Logger('SessionData');
+
+  constructor(private readonly lifecycle: SessionLifecycle) {}
+
+  async get<T>(key: SessionKey<T>, context = this.lifecycle.requireContext('get()')): Promise<T | undefined> {
+    assertKey(key);
+    const session = await this.lifecycle.current(context);
+    switch (key.scope) {
+      case 'session':
+      case 'browser': {
+        if (session === undefined || (key.scope === 'session' && session.record.userId === undefined)) return undefined;
+        if (key.codec === undefined) return this.lifecycle.locals.get(session.key, key as SessionKey<unknown>) as T | undefined;
+        return this.decode(key, session.record.data[fieldOf(key as SessionKey<unknown>)]);
+      }
+      case 'user': {
+        const userId = session?.record.userId;
+        if (userId === undefined) return undefined;
+        if (key.codec === undefined) return this.lifecycle.locals.getUser(userId, key as SessionKey<unknown>) as T | undefined;
+        return this.decode(key, await this.lifecycle.store.call('getUserField', userId, key.name));
+      }
+      case 'process': {
+        if (session === undefined || context.processId === undefined) return undefined;
+        return this.lifecycle.locals.getProcess(session.key, context.processId, key as SessionKey<unknown>) as T | undefined;
+      }
+    }
+  }
+
+  async set<T>(key: SessionKey<T>, value: T, context = this.lifecycle.requireContext('set()')): Promise<void> {
+    assertKey(key);
+    if (value === undefined) return this.remove(key, context);
+    const anyKey = key as SessionKey<unknown>;
+    switch (key.scope) {
+      case 'session':
+      case 'browser': {
+        const session = await this.sessionFor(key, context);
+        if (key.codec === undefined) {
+          await this.assertAlive(context, session);
+          this.lifecycle.locals.set(session.key, anyKey, value);
+          return;
+        }
+        const field = fieldOf(key);
+        const text = key.codec.serialize(value);
+        if (!(await this.lifecycle.store.call('setField', session.key, field, text))) this.closedMeanwhile(context);
+        session.record.data[field] = text;
+        return;
+      }
+      case 'user': {
+        const userId = (await this.connected(context, key)).record.userId!;
+        if (key.codec === undefined) this.lifecycle.locals.setUser(userId, anyKey, value);
+        else await this.lifecycle.store.call('setUserField', userId, key.name, key.codec.serialize(value));
+        return;
+      }
+      case 'process': {
+        const { session, process } = await this.process(context, key);
+        await this.assertAlive(context, session);
+        this.lifecycle.locals.setProcess(session.key, process, anyKey, value);
+        return;
+      }
+    }
+  }
+
+  async remove(key: SessionKey<unknown>, context = this.lifecycle.requireContext('remove()')): Promise<void> {
+    assertKey(key);
+    const session = await this.lifecycle.current(context);
+    switch (key.scope) {
+      case 'session':
+      case 'browser': {
+        if (session === undefined) return;
+        if (key.codec === undefined) this.lifecycle.locals.delete(session.key, key);
+        else if (fieldOf(key) in session.record.data) {
+          await this.lifecycle.store.call('deleteField', session.key, fieldOf(key));
+          delete session.record.data[fieldOf(key)];
+        }
+        return;
+      }
+      case 'user': {
+        const userId = session?.record.userId;
+        if (userId === undefined) return;
+        if (key.codec === undefined) this.lifecycle.locals.deleteUser(userId, key);
+        else await this.lifecycle.store.call('setUserField', userId, key.name, undefined);
+        return;
+      }
+      case 'process': {
+        if (session !== undefined && context.processId !== undefined) {
+          this.lifecycle.locals.deleteProcess(session.key, context.processId, key);
+        }
+        return;
+      }
+    }
+  }
+
+  /** The session a session- or browser-scoped write goes to; a browser write before login opens an anonymous one. */
+  private async sessionFor(key: SessionKey<unknown>, context: RequestContext): Promise<LiveSession> {
+    if (key.scope === 'session') return this.connected(context, key);
+    const session = await this.lifecycle.current(context);
+    if (session !== undefined) return session;
+    if (!context.transport.canSetCookies) throw new NotConnectedException('Browser data needs a session');
+    return this.lifecycle.open(context, undefined, { data: {}, locals: [] });
+  }
+
+  private async connected(context: RequestContext, key: SessionKey<unknown>): Promise<LiveSession> {
+    const session = await this.lifecycle.current(context);
+    if (session?.record.userId === undefined) {
+      throw new NotConnectedException(`'${key.name}' is ${key.scope}-scoped data and needs a connected user`);
+    }
+    return session;
+  }
+
+  private async process(context: RequestContext, key: SessionKey<unknown>): Promise<{ session: LiveSession; process: string }> {
+    if (context.processId === undefined) {
+      throw new BadRequestException(`'${key.name}' is process-scoped data and needs the ${this.lifecycle.policy.processHeader} header`);
+    }
+    const session = await this.lifecycle.current(context);
+    if (session === undefined) throw new NotConnectedException(`'${key.name}' is process-scoped data and needs a session`);
+    return { session, process: context.processId };
+  }
+
+  /** A value kept in memory must not outlive its session: refuse it when the session closed meanwhile. */
+  private async assertAlive(context: RequestContext, session: LiveSession): Promise<void> {
+    if ((await this.lifecycle.store.call('get', session.key)) === undefined) this.closedMeanwhile(context);
+  }
+
+  private closedMeanwhile(context: RequestContext): never {
+    context.adopt(undefined);
+    throw new NotConnectedException('The session was closed');
+  }
+
+  private decode<T>(key: SessionKey<T>, text: string | undefined): T | undefined {
+    if (text === undefined) return undefined;
+    try {
+      return key.codec!.deserialize(text);
+    } catch {
+      this.logger.warn(`A stored value of key '${key.name}' could not be decoded; it reads as absent`);
+      return undefined;
+    }
+  }
+}
+
+function fieldOf(key: SessionKey<unknown>): string {
+  return (key.scope === 'browser' ? FIELD_PREFIX.browser : FIELD_PREFIX.session) + key.name;
+}
+
+function assertKey(key: unknown): void {
+  if (!(key instanceof SessionKey)) throw new TypeError('nestjs-connected: expected a SessionKey');
+}

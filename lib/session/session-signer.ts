@@ -1,0 +1,40 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isSessionIdShape } from './session-id.js';
+
+const TAG_LENGTH = 43; // base64url of a 32-byte HMAC-SHA-256
+
+/** Signs session ids with the first secret and verifies them against every secret (rotation). */
+export class SessionSigner {
+  private readonly secrets: readonly string[];
+
+  constructor(secrets: readonly string[]) {
+    if (secrets.length === 0) throw new Error('SessionSigner needs at least one secret');
+    this.secrets = secrets;
+  }
+
+  /** `id.tag`, the cookie value. */
+  sign(id: string): string {
+    return `${id}.${this.tag(this.secrets[0]!, id)}`;
+  }
+
+  /** The id inside a cookie value whose tag verifies under one of the secrets, else undefined. */
+  unsign(value: string): string | undefined {
+    if (value.length !== 2 * TAG_LENGTH + 1 || value.charCodeAt(TAG_LENGTH) !== 0x2e /* . */) return undefined;
+    const id = value.slice(0, TAG_LENGTH);
+    const tag = value.slice(TAG_LENGTH + 1);
+    if (!isSessionIdShape(id) || !isSessionIdShape(tag)) return undefined;
+    const given = Buffer.from(tag, 'base64url');
+    if (given.length !== 32) return undefined;
+    let valid = false;
+    // Every secret is tried, so the time taken does not tell which one matched.
+    for (const secret of this.secrets) {
+      const expected = createHmac('sha256', secret).update(id).digest();
+      if (timingSafeEqual(expected, given)) valid = true;
+    }
+    return valid ? id : undefined;
+  }
+
+  private tag(secret: string, id: string): string {
+    return createHmac('sha256', secret).update(id).digest('base64url');
+  }
+}

@@ -1,0 +1,56 @@
+import type { SessionRecord } from '../session/session-record.js';
+
+/** Why a store dropped a session on its own or was told to. */
+export type StoreRemovalReason = 'destroyed' | 'expired' | 'evicted';
+
+/** Told to every subscriber whenever a session leaves the store, on this server or (for shared stores) another. */
+export interface StoreRemoval {
+  readonly key: string;
+  readonly reason: StoreRemovalReason;
+  /** The record as it was, when the store still had it. */
+  readonly record: SessionRecord | undefined;
+}
+
+/** Bounds the store applies when it creates a session. */
+export interface StoreLimits {
+  /** Past this many anonymous sessions, the oldest is evicted. */
+  readonly maxAnonymous: number;
+}
+
+/**
+ * The storage contract every store passes (see `test/stores/`). Keys are SHA-256 hashes of session ids, never ids.
+ * All methods may reject; the library turns a rejection or a late answer into a 503 on routes that need a session.
+ */
+export interface SessionStore {
+  /** Stores `record` only if `key` is absent. Resolves false when it was present. */
+  create(key: string, record: SessionRecord, limits: StoreLimits): Promise<boolean>;
+  /**
+   * The record, or undefined when it is absent, expired (it is then removed, reason `expired`) or older than its
+   * user's epoch (removed, reason `destroyed`).
+   */
+  get(key: string): Promise<SessionRecord | undefined>;
+  /** Writes one data field of a live session; resolves false, writing nothing, when the session is gone. */
+  setField(key: string, field: string, value: string): Promise<boolean>;
+  /** Removes one data field of a live session; resolves false when the session is gone. */
+  deleteField(key: string, field: string): Promise<boolean>;
+  /** Records activity: moves the idle expiry (never past the absolute one). Never revives a gone session. */
+  touch(key: string, lastSeenAt: number, idleExpiresAt: number): Promise<boolean>;
+  /** Removes a session and its index entry; resolves the record it removed, or undefined. */
+  destroy(key: string): Promise<SessionRecord | undefined>;
+  /** The live sessions of a user, oldest first; costs in proportion to that user's sessions. */
+  listUser(userId: string): Promise<Array<[key: string, record: SessionRecord]>>;
+  /** Bumps the user's epoch and removes every session of the user in one step; resolves what it removed. */
+  closeUser(userId: string): Promise<Array<[key: string, record: SessionRecord]>>;
+  /** The user's current epoch (0 before any `closeUser`). */
+  epochOf(userId: string): Promise<number>;
+  /** A persisted `user`-scoped value. */
+  getUserField(userId: string, field: string): Promise<string | undefined>;
+  /** Writes (or with undefined, removes) a persisted `user`-scoped value. */
+  setUserField(userId: string, field: string, value: string | undefined): Promise<void>;
+  /** Calls `listener` for every session that leaves the store. Returns the unsubscribe function. */
+  subscribe(listener: (removal: StoreRemoval) => void): () => void;
+  /** Called once when the application starts (read a snapshot, connect). */
+  open?(): Promise<void>;
+  /** Called once when the application shuts down (write a snapshot, stop timers, disconnect). */
+  close?(): Promise<void>;
+}

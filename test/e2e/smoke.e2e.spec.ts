@@ -1,0 +1,49 @@
+import { Body, Controller, Get, Post } from '@nestjs/common';
+import { Connected, CurrentUser, SessionData, SessionKey, SessionService } from '../../lib/index.js';
+import { ADAPTERS, startApp, type TestApp } from '../support/app.js';
+import { Browser } from '../support/browser.js';
+
+const NOTE = new SessionKey<string>('smoke.note', { persist: true });
+
+@Controller()
+class SmokeController {
+  constructor(private readonly sessions: SessionService) {}
+
+  @Get('public')
+  open() {
+    return { user: this.sessions.currentUserId() ?? null };
+  }
+
+  @Post('login')
+  async login(@Body() body: { user: string }) {
+    await this.sessions.connect(body.user);
+    return { ok: true };
+  }
+
+  @Connected()
+  @Get('me')
+  async me(@CurrentUser() user: string, @SessionData(NOTE) note: string | undefined) {
+    await this.sessions.set(NOTE, 'hello');
+    return { user, note: note ?? null };
+  }
+}
+
+describe.each(ADAPTERS)('smoke on %s', (adapter) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ adapter, controllers: [SmokeController] });
+  });
+  afterAll(() => t.close());
+
+  it('logs in and reads the user', async () => {
+    const b = new Browser(t.url);
+    expect((await b.get('/public')).body).toEqual({ user: null });
+    expect((await b.get('/me')).status).toBe(401);
+    const login = await b.post('/login', { user: 'alice' });
+    expect(login.status).toBe(201);
+    expect(login.setCookies.map((c) => c.name)).toEqual(['sid']);
+    expect((await b.get('/me')).body).toEqual({ user: 'alice', note: null });
+    expect((await b.get('/me')).body).toEqual({ user: 'alice', note: 'hello' });
+    expect((await b.get('/public')).body).toEqual({ user: 'alice' });
+  });
+});
