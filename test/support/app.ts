@@ -24,13 +24,18 @@ export interface AppOptions {
   controllers?: Type[];
   providers?: ModuleMetadata['providers'];
   imports?: ModuleMetadata['imports'];
+  /** The imports bring their own SessionModule (the sample app): don't add one. */
+  standalone?: boolean;
   /** Express `trust proxy` / Fastify `trustProxy`. */
   trustProxy?: boolean;
 }
 
 export async function startApp(options: AppOptions): Promise<TestApp> {
   const moduleRef = await Test.createTestingModule({
-    imports: [SessionModule.forRoot({ secret: SECRET, ...options.policy }), ...(options.imports ?? [])],
+    imports: [
+      ...(options.standalone ? [] : [SessionModule.forRoot({ secret: SECRET, ...options.policy })]),
+      ...(options.imports ?? []),
+    ],
     controllers: options.controllers ?? [],
     providers: options.providers ?? [],
   }).compile();
