@@ -1,5 +1,5 @@
 export { SessionModule } from './session.module.js';
-export { SESSION_MODULE_ASYNC_OPTIONS, SESSION_MODULE_OPTIONS } from './session.module-definition.js';
+export type { SessionPolicyFactory } from './session.module-definition.js';
 export { SessionService } from './session.service.js';
 export { SESSION_STORE } from './session.tokens.js';
 export { SessionPolicyError } from './session-policy.js';

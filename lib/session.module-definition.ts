@@ -8,5 +8,11 @@ export const {
   ASYNC_OPTIONS_TYPE: SESSION_MODULE_ASYNC_OPTIONS,
 } = new ConfigurableModuleBuilder<SessionPolicy>({ moduleName: 'Session' })
   .setClassMethodName('forRoot')
+  .setFactoryMethodName('createSessionPolicy')
   .setExtras({}, (definition) => ({ ...definition, global: true }))
   .build();
+
+/** A class for `SessionModule.forRootAsync({ useClass })`. */
+export interface SessionPolicyFactory {
+  createSessionPolicy(): SessionPolicy | Promise<SessionPolicy>;
+}

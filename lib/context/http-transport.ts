@@ -26,12 +26,14 @@ export class HttpTransport implements SessionTransport {
     this.secure = request.protocol === 'https';
   }
 
+  // After the headers went out (a streamed response) a cookie can no longer be set; the server-side state is
+  // what counts, so the write is skipped rather than thrown.
   setCookie(name: string, value: string, options: CookieAttributes): void {
-    this.adapter.setCookie!(this.response, name, value, options);
+    if (!this.adapter.isHeadersSent(this.response)) this.adapter.setCookie!(this.response, name, value, options);
   }
 
   clearCookie(name: string, options: CookieAttributes): void {
-    this.adapter.clearCookie!(this.response, name, options);
+    if (!this.adapter.isHeadersSent(this.response)) this.adapter.clearCookie!(this.response, name, options);
   }
 
   setHeader(name: string, value: string): void {

@@ -24,7 +24,8 @@ export class SessionSigner {
     const tag = value.slice(TAG_LENGTH + 1);
     if (!isSessionIdShape(id) || !isSessionIdShape(tag)) return undefined;
     const given = Buffer.from(tag, 'base64url');
-    if (given.length !== 32) return undefined;
+    // The 43rd character carries 2 unused bits: without this, four spellings of one tag would all verify.
+    if (given.length !== 32 || given.toString('base64url') !== tag) return undefined;
     let valid = false;
     // Every secret is tried, so the time taken does not tell which one matched.
     for (const secret of this.secrets) {
