@@ -23,6 +23,7 @@ export interface SessionCookieOptions {
 /** What a session check may look at: the request's own data, never the session id. */
 export interface SessionCheckRequest {
   readonly ip: string | undefined;
+  /** Every request header but `Cookie` (which carries the session id). */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly transport: 'http' | 'ws';
 }

@@ -72,7 +72,12 @@ export class SessionCookie {
       } catch {
         keep = false;
       }
-      if (!keep) transport.clearCookie(name, { path: this.policy.cookie.path, sameSite: 'lax', secure: false, httpOnly: true });
+      if (!keep) {
+        // Browsers ignore a Set-Cookie for a `__Secure-`/`__Host-` name without Secure (and, for `__Host-`, Path=/).
+        const host = /^__Host-/i.test(name);
+        const secure = host || /^__Secure-/i.test(name);
+        transport.clearCookie(name, { path: host ? '/' : this.policy.cookie.path, sameSite: 'lax', secure, httpOnly: true });
+      }
     }
   }
 
@@ -99,9 +104,9 @@ function cookieHeader(transport: SessionTransport): string | undefined | null {
 
 /** How many times `name=` starts a cookie pair in the header (the `cookie` package keeps only the first). */
 function countCookie(header: string, name: string): number {
-  const needle = `${name}=`;
-  // The common case, one occurrence of the text at all, needs no split.
-  if (header.indexOf(needle) === header.lastIndexOf(needle)) return 1;
+  // The common case, one occurrence of the name at all, needs no split. (Not `name=`: the parser also takes
+  // `name =`, so a second spelling with a space must still count.)
+  if (header.indexOf(name) === header.lastIndexOf(name)) return 1;
   let count = 0;
   for (const pair of header.split(';')) {
     const eq = pair.indexOf('=');

@@ -44,7 +44,7 @@ export class SessionData {
       case 'browser': {
         const session = await this.sessionFor(key, context);
         if (key.codec === undefined) {
-          await this.assertAlive(context, session);
+          await this.assertAlive(context, session, key.scope);
           this.lifecycle.locals.set(session.key, anyKey, value);
           return;
         }
@@ -62,7 +62,7 @@ export class SessionData {
       }
       case 'process': {
         const { session, process } = await this.process(context, key);
-        await this.assertAlive(context, session);
+        await this.assertAlive(context, session, key.scope);
         this.lifecycle.locals.setProcess(session.key, process, anyKey, value);
         return;
       }
@@ -126,8 +126,11 @@ export class SessionData {
   }
 
   /** A value kept in memory must not outlive its session: refuse it when the session closed meanwhile. */
-  private async assertAlive(context: RequestContext, session: LiveSession): Promise<void> {
-    if ((await this.lifecycle.store.call('get', session.key)) === undefined) this.closedMeanwhile(context);
+  private async assertAlive(context: RequestContext, session: LiveSession, scope: SessionKey<unknown>['scope']): Promise<void> {
+    const stored = await this.lifecycle.store.call('get', session.key);
+    // A disconnectAll that kept the browser's data leaves an anonymous session under the same key: for session and
+    // process values, that is not the session this request saw.
+    if (stored === undefined || (scope !== 'browser' && stored.userId !== session.record.userId)) this.closedMeanwhile(context);
   }
 
   private closedMeanwhile(context: RequestContext): never {

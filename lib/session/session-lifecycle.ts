@@ -78,8 +78,14 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     const { transport } = context;
     const cookie = this.cookie.read(transport);
     if (cookie.kind === 'none') return undefined;
-    if (cookie.kind !== 'one') {
-      this.logger.warn(`Session cookie rejected: ${cookie.kind} Cookie header (client ${transport.ip ?? 'unknown'})`);
+    if (cookie.kind === 'ambiguous') {
+      // Expiring our cookie here would delete the browser's genuine host-only cookie and leave a tossed one (set
+      // for a parent domain or a narrower path) in charge: the request goes on without a session, nothing expired.
+      this.logger.warn(`Session cookie rejected: sent more than once (client ${transport.ip ?? 'unknown'})`);
+      return undefined;
+    }
+    if (cookie.kind === 'malformed') {
+      this.logger.warn(`Session cookie rejected: malformed Cookie header (client ${transport.ip ?? 'unknown'})`);
       return this.failed(context);
     }
     const id = this.signer.unsign(cookie.value);
@@ -102,8 +108,10 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
       return this.failed(context, key, record);
     }
     const now = Date.now();
-    if (now - record.lastSeenAt >= TOUCH_INTERVAL_MS) {
-      const idle = record.userId === undefined ? this.policy.anonymousIdleTimeoutMs : this.policy.idleTimeoutMs;
+    const idle = record.userId === undefined ? this.policy.anonymousIdleTimeoutMs : this.policy.idleTimeoutMs;
+    // At most once a second, but at least twice per idle timeout: with an idle timeout of 1 s or less, a fixed 1 s
+    // interval would never extend it (the session would be gone before its first touch).
+    if (now - record.lastSeenAt >= Math.min(TOUCH_INTERVAL_MS, idle / 2)) {
       // Not awaited: activity is best effort and must not slow reads; a failure is logged by TimedStore.
       this.store.call('touch', key, now, Math.min(now + idle, record.absoluteExpiresAt)).catch(() => undefined);
     }
@@ -113,7 +121,9 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
   private async runCheck(context: RequestContext, key: string, record: SessionRecord): Promise<boolean> {
     try {
       const { transport } = context;
-      const request = { ip: transport.ip, headers: transport.headers, transport: transport.kind };
+      // The Cookie header carries the session id: `check` sees every other header.
+      const { cookie: _cookie, ...headers } = transport.headers;
+      const request = { ip: transport.ip, headers, transport: transport.kind };
       return (await this.policy.check!(this.info(key, record, true), request)) === true;
     } catch (error) {
       this.logger.error(`policy.check threw, the session is refused: ${(error as Error)?.message ?? String(error)}`);

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { decodeSessionRecord, expiresAt, type SessionRecord } from '../session/session-record.js';
+import { decodeSessionRecord, expiresAt, FIELD_PREFIX, type SessionRecord } from '../session/session-record.js';
 import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from './session-store.js';
 
 /** Options of {@link MemoryStore}. */
@@ -84,7 +84,9 @@ export class MemoryStore implements SessionStore {
 
   async setField(key: string, field: string, value: string): Promise<boolean> {
     const record = this.live(key);
-    if (record === undefined) return false;
+    // An anonymous record holds browser data only: a late session-scoped write of a closed session must not land in
+    // the anonymous record that disconnectAll left under the same key.
+    if (record === undefined || (record.userId === undefined && field.startsWith(FIELD_PREFIX.session))) return false;
     record.data[field] = value;
     return true;
   }

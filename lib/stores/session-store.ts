@@ -29,7 +29,11 @@ export interface SessionStore {
    * user's epoch (removed, reason `destroyed`).
    */
   get(key: string): Promise<SessionRecord | undefined>;
-  /** Writes one data field of a live session; resolves false, writing nothing, when the session is gone. */
+  /**
+   * Writes one data field of a live session; resolves false, writing nothing, when the session is gone, or when it
+   * is anonymous and the field is session-scoped (`s:`): a `disconnectAll` that kept a browser's data leaves an
+   * anonymous record under the same key, which a late write of the closed session must not reach.
+   */
   setField(key: string, field: string, value: string): Promise<boolean>;
   /** Removes one data field of a live session; resolves false when the session is gone. */
   deleteField(key: string, field: string): Promise<boolean>;
