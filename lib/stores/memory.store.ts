@@ -223,7 +223,8 @@ export class MemoryStore implements SessionStore {
   }
 
   private schedule(key: string, record: SessionRecord): void {
-    const second = Math.floor(expiresAt(record) / SECOND);
+    // A record due before the last sweep goes in the bucket the next sweep reads first.
+    const second = Math.max(Math.floor(expiresAt(record) / SECOND), this.sweptUpTo);
     const previous = this.bucketOf.get(key);
     if (previous === second) return;
     if (previous !== undefined) this.buckets.get(previous)?.delete(key);
@@ -269,7 +270,9 @@ export class MemoryStore implements SessionStore {
       users: [...this.users].map(([userId, entry]) => [userId, { epoch: entry.epoch, fields: [...entry.fields] }]),
     };
     const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify(snapshot), { mode: 0o600 });
+    // A leftover temp file would keep its own mode: remove it and create the file afresh, exclusively, as 0600.
+    await unlink(temp).catch(() => undefined);
+    await writeFile(temp, JSON.stringify(snapshot), { mode: 0o600, flag: 'wx' });
     await rename(temp, file);
     this.logger.log(`Wrote ${snapshot.sessions.length} sessions to the snapshot file`);
   }

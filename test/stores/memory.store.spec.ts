@@ -1,0 +1,373 @@
+import { createHook } from 'node:async_hooks';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryStore } from '../../lib/stores/memory.store.js';
+import type { SessionRecord } from '../../lib/session/session-record.js';
+import type { StoreLimits, StoreRemoval } from '../../lib/stores/session-store.js';
+import { makeRecord, newKey, runStoreContract } from './store-contract.js';
+
+const NO_LIMIT: StoreLimits = { maxAnonymous: Number.MAX_SAFE_INTEGER };
+const HOUR = 3_600_000;
+
+runStoreContract('MemoryStore', async () => {
+  const store = new MemoryStore();
+  await store.open();
+  return { store, cleanup: () => store.close() };
+});
+
+describe('MemoryStore', () => {
+  const opened: MemoryStore[] = [];
+
+  /** A store that afterEach closes, so that no test leaks its timer. */
+  async function openStore(options: ConstructorParameters<typeof MemoryStore>[0] = {}): Promise<MemoryStore> {
+    const store = new MemoryStore(options);
+    opened.push(store);
+    await store.open();
+    return store;
+  }
+
+  const closeOpened = () => Promise.all(opened.splice(0).map((store) => store.close()));
+
+  afterEach(closeOpened);
+
+  describe('maxSessions', () => {
+    it('rejects a bound that is not a positive integer', () => {
+      expect(() => new MemoryStore({ maxSessions: 0 })).toThrow(/maxSessions/);
+      expect(() => new MemoryStore({ maxSessions: 1.5 })).toThrow(/maxSessions/);
+    });
+
+    it('evicts the oldest session, connected or not, past the bound', async () => {
+      const store = await openStore({ maxSessions: 3 });
+      const removals: StoreRemoval[] = [];
+      store.subscribe((removal) => removals.push(removal));
+      const keys = [newKey(), newKey(), newKey(), newKey(), newKey()];
+      await store.create(keys[0]!, makeRecord({ userId: 'alice' }), NO_LIMIT);
+      await store.create(keys[1]!, makeRecord(), NO_LIMIT);
+      await store.create(keys[2]!, makeRecord({ userId: 'bob' }), NO_LIMIT);
+      expect(removals).toEqual([]);
+      await store.create(keys[3]!, makeRecord({ userId: 'alice' }), NO_LIMIT);
+      await store.create(keys[4]!, makeRecord(), NO_LIMIT);
+
+      expect(store.size).toBe(3);
+      expect(removals.map(({ key, reason }) => [key, reason])).toEqual([
+        [keys[0], 'evicted'],
+        [keys[1], 'evicted'],
+      ]);
+      expect(await store.get(keys[0]!)).toBeUndefined();
+      expect((await store.listUser('alice')).map(([key]) => key)).toEqual([keys[3]]);
+      for (const key of keys.slice(2)) expect(await store.get(key)).toBeDefined();
+    });
+  });
+
+  describe('sweep', () => {
+    it('expires exactly the sessions that are due and leaves the rest', async () => {
+      const store = await openStore();
+      const removals: StoreRemoval[] = [];
+      store.subscribe((removal) => removals.push(removal));
+      const due: string[] = [];
+      // Due in a minute, so that the store's own one-second timer cannot expire them before the explicit sweep.
+      for (let i = 0; i < 10; i++) {
+        const key = newKey();
+        due.push(key);
+        await store.create(key, makeRecord({ userId: `due-${i}`, idleIn: 60_000 }), NO_LIMIT);
+      }
+      for (let i = 0; i < 10_000; i++) {
+        await store.create(newKey(), makeRecord({ userId: i % 2 ? `user-${i % 97}` : undefined, idleIn: HOUR }), NO_LIMIT);
+      }
+      expect(store.size).toBe(10_010);
+
+      expect(store.sweep(Date.now() + 120_000)).toBe(10);
+      expect(store.size).toBe(10_000);
+      expect(removals.map((removal) => removal.reason)).toEqual(Array(10).fill('expired'));
+      expect(removals.map((removal) => removal.key).sort()).toEqual([...due].sort());
+      // A second sweep over the same time finds nothing more.
+      expect(store.sweep(Date.now() + 120_000)).toBe(0);
+      expect(store.size).toBe(10_000);
+    });
+
+    it('keeps a session that expires later within the second being swept', async () => {
+      const store = await openStore();
+      // A second boundary a minute ahead, out of reach of the store's own timer.
+      const second = (Math.floor(Date.now() / 1000) + 60) * 1000;
+      const early = newKey();
+      const late = newKey();
+      await store.create(early, makeRecord({ idleIn: second + 100 - Date.now() }), NO_LIMIT);
+      await store.create(late, makeRecord({ idleIn: second + 800 - Date.now() }), NO_LIMIT);
+      expect(store.sweep(second + 500)).toBe(1);
+      expect(store.size).toBe(1);
+      expect(store.sweep(second + 900)).toBe(1);
+      expect(store.size).toBe(0);
+    });
+
+    it('follows a touch: a moved expiry is swept at its new time only', async () => {
+      const store = await openStore();
+      const key = newKey();
+      const now = Date.now();
+      await store.create(key, makeRecord({ idleIn: 60_000 }), NO_LIMIT);
+      await store.touch(key, now, now + 300_000);
+      expect(store.sweep(now + 120_000)).toBe(0);
+      expect(store.size).toBe(1);
+      expect(store.sweep(now + 360_000)).toBe(1);
+      expect(store.size).toBe(0);
+    });
+
+    it('does not sweep a session destroyed meanwhile', async () => {
+      const store = await openStore();
+      const key = newKey();
+      await store.create(key, makeRecord({ idleIn: 60_000 }), NO_LIMIT);
+      await store.destroy(key);
+      expect(store.sweep(Date.now() + 120_000)).toBe(0);
+    });
+  });
+
+  describe('snapshot', () => {
+    let dir: string;
+    let file: string;
+
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'nestjs-connected-snapshot-'));
+      file = join(dir, 'sessions.json');
+    });
+
+    afterEach(async () => {
+      // Close first: a store with a snapshot file writes it on close, into the directory about to go.
+      await closeOpened();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    const exists = (path: string) =>
+      stat(path).then(
+        () => true,
+        () => false,
+      );
+
+    /** A store that has written a snapshot holding `good` and `bad` (two alice sessions). */
+    async function writeTwoSessions(): Promise<{ good: string; bad: string }> {
+      const writer = new MemoryStore({ snapshotFile: file });
+      await writer.open();
+      const good = newKey();
+      const bad = newKey();
+      await writer.create(good, makeRecord({ userId: 'alice' }), NO_LIMIT);
+      await writer.create(bad, makeRecord({ userId: 'alice' }), NO_LIMIT);
+      await writer.close();
+      return { good, bad };
+    }
+
+    /** Opens a fresh store on the snapshot file; it must not throw whatever the file holds. */
+    async function reopen(): Promise<MemoryStore> {
+      const reader = await openStore({ snapshotFile: file });
+      return reader;
+    }
+
+    it('is written on close with mode 0600', async () => {
+      const store = new MemoryStore({ snapshotFile: file });
+      await store.open();
+      await store.create(newKey(), makeRecord({ userId: 'alice' }), NO_LIMIT);
+      await store.close();
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+    });
+
+    it('replaces an existing, more open file with a 0600 one', async () => {
+      await writeFile(file, 'stale', { mode: 0o644 });
+      const store = new MemoryStore({ snapshotFile: file });
+      await store.open();
+      await store.close();
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+    });
+
+    it('is read back on open (sessions, persisted fields, user fields, epochs) and then deleted', async () => {
+      const writer = new MemoryStore({ snapshotFile: file });
+      await writer.open();
+      const connected = newKey();
+      const anonymous = newKey();
+      const afterLogout = newKey();
+      const connectedRecord = makeRecord({ userId: 'alice', data: { 's:note': '"hi"', 'b:theme': '"dark"' } });
+      const anonymousRecord = makeRecord({ data: { 'b:cart': '[1,2]' } });
+      await writer.create(connected, connectedRecord, NO_LIMIT);
+      await writer.create(anonymous, anonymousRecord, NO_LIMIT);
+      await writer.setField(connected, 's:later', '42');
+      await writer.setUserField('alice', 'prefs', '{"lang":"fr"}');
+      await writer.closeUser('bob');
+      await writer.closeUser('bob');
+      await writer.create(afterLogout, makeRecord({ userId: 'bob', epoch: 2 }), NO_LIMIT);
+      await writer.close();
+      expect(await exists(file)).toBe(true);
+
+      const reader = await reopen();
+      expect(reader.size).toBe(3);
+      expect(await reader.get(connected)).toEqual({ ...connectedRecord, data: { ...connectedRecord.data, 's:later': '42' } });
+      expect(await reader.get(anonymous)).toEqual(anonymousRecord);
+      expect((await reader.listUser('alice')).map(([key]) => key)).toEqual([connected]);
+      expect(await reader.getUserField('alice', 'prefs')).toBe('{"lang":"fr"}');
+      expect(await reader.epochOf('bob')).toBe(2);
+      expect((await reader.get(afterLogout))?.userId).toBe('bob');
+      expect(await exists(file)).toBe(false);
+    });
+
+    it('keeps the epoch rule across a restart: a session older than its user’s epoch stays dead', async () => {
+      const writer = new MemoryStore({ snapshotFile: file });
+      await writer.open();
+      const stale = newKey();
+      await writer.closeUser('alice');
+      await writer.create(stale, makeRecord({ userId: 'alice', epoch: 0 }), NO_LIMIT);
+      await writer.close();
+      const reader = await reopen();
+      expect(await reader.epochOf('alice')).toBe(1);
+      expect(await reader.get(stale)).toBeUndefined();
+    });
+
+    it('does not restore sessions that expired while the server was down', async () => {
+      const { good, bad: expired } = await writeTwoSessions();
+      // Age one record in the file instead of sleeping: the write-side filter must not be what drops it.
+      const snapshot = JSON.parse(await readFile(file, 'utf8')) as { sessions: Array<[string, SessionRecord]> };
+      const entry = snapshot.sessions.find(([key]) => key === expired)!;
+      entry[1].idleExpiresAt = Date.now() - 1_000;
+      await writeFile(file, JSON.stringify(snapshot));
+
+      const reader = await reopen();
+      expect(reader.size).toBe(1);
+      expect(await reader.get(expired)).toBeUndefined();
+      expect((await reader.listUser('alice')).map(([key]) => key)).toEqual([good]);
+    });
+
+    it('starts empty, without throwing, when there is no file', async () => {
+      const reader = await reopen();
+      expect(reader.size).toBe(0);
+    });
+
+    describe('ignores a corrupt file without throwing', () => {
+      it.each([
+        ['garbage', 'this is not json {'],
+        ['JSON of the wrong shape', '[1,2,3]'],
+        ['null', 'null'],
+        ['missing arrays', '{"version":1}'],
+      ])('%s', async (_, text) => {
+        await writeFile(file, text);
+        const reader = await reopen();
+        expect(reader.size).toBe(0);
+        expect(await reader.listUser('alice')).toEqual([]);
+      });
+
+      it('of another version', async () => {
+        const { good } = await writeTwoSessions();
+        const snapshot = JSON.parse(await readFile(file, 'utf8')) as { version: number };
+        snapshot.version = 2;
+        await writeFile(file, JSON.stringify(snapshot));
+        const reader = await reopen();
+        expect(reader.size).toBe(0);
+        expect(await reader.get(good)).toBeUndefined();
+      });
+
+      it('skipping a record with a __proto__ key and keeping the good ones', async () => {
+        const { good, bad } = await writeTwoSessions();
+        const text = await readFile(file, 'utf8');
+        const anchor = `"${bad}",{`;
+        expect(text).toContain(anchor);
+        await writeFile(file, text.replace(anchor, `${anchor}"__proto__":{"userId":"root"},`));
+        const reader = await reopen();
+        expect(reader.size).toBe(1);
+        expect(await reader.get(bad)).toBeUndefined();
+        expect((await reader.get(good))?.userId).toBe('alice');
+      });
+
+      it('skipping a record with a __proto__ data field', async () => {
+        const { good, bad } = await writeTwoSessions();
+        const text = await readFile(file, 'utf8');
+        const start = text.indexOf(`"${bad}",{`);
+        const dataAt = text.indexOf('"data":{', start);
+        expect(start).toBeGreaterThanOrEqual(0);
+        expect(dataAt).toBeGreaterThan(start);
+        const cut = dataAt + '"data":{'.length;
+        await writeFile(file, `${text.slice(0, cut)}"__proto__":"x",${text.slice(cut)}`.replace(',}', '}'));
+        const reader = await reopen();
+        expect(await reader.get(bad)).toBeUndefined();
+        expect((await reader.get(good))?.userId).toBe('alice');
+      });
+
+      it('skipping a __proto__ user without polluting Object.prototype', async () => {
+        const { good } = await writeTwoSessions();
+        const snapshot = JSON.parse(await readFile(file, 'utf8')) as { users: unknown[] };
+        const text = JSON.stringify(snapshot).replace(
+          '"users":[',
+          `"users":[["__proto__",{"epoch":7,"fields":[["polluted","yes"]]}]${snapshot.users.length ? ',' : ''}`,
+        );
+        await writeFile(file, text);
+        const reader = await reopen();
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+        expect(({} as Record<string, unknown>).epoch).toBeUndefined();
+        expect(await reader.epochOf('__proto__')).toBe(0);
+        expect((await reader.get(good))?.userId).toBe('alice');
+      });
+    });
+  });
+
+  describe('timers', () => {
+    /** Timeouts (setInterval too) created while `track` is true, and the ones destroyed (cleared) so far. */
+    function watchTimeouts() {
+      const created = new Set<number>();
+      const destroyed = new Set<number>();
+      let tracking = false;
+      const hook = createHook({
+        init(asyncId, type) {
+          if (tracking && type === 'Timeout') created.add(asyncId);
+        },
+        destroy(asyncId) {
+          destroyed.add(asyncId);
+        },
+      }).enable();
+      return {
+        track<T>(fn: () => T): T {
+          tracking = true;
+          try {
+            return fn();
+          } finally {
+            tracking = false;
+          }
+        },
+        live: () => [...created].filter((id) => !destroyed.has(id)),
+        created,
+        stop: () => hook.disable(),
+      };
+    }
+
+    /** Destroy hooks are delivered asynchronously. */
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    };
+
+    it('holds an interval while open and none after close', async () => {
+      const timeouts = watchTimeouts();
+      try {
+        const store = timeouts.track(() => new MemoryStore());
+        await store.open();
+        await settle();
+        // The sweeper exists and is alive, which is what makes the check after close meaningful.
+        expect(timeouts.created.size).toBeGreaterThanOrEqual(1);
+        expect(timeouts.live()).toHaveLength(timeouts.created.size);
+        await store.close();
+        await settle();
+        expect(timeouts.live()).toEqual([]);
+      } finally {
+        timeouts.stop();
+      }
+    });
+
+    it('starts no second interval on open and leaves none after a close–open–close cycle', async () => {
+      const timeouts = watchTimeouts();
+      try {
+        const store = timeouts.track(() => new MemoryStore());
+        await timeouts.track(() => store.open());
+        await settle();
+        expect(timeouts.live()).toHaveLength(1);
+        await store.close();
+        await timeouts.track(() => store.open());
+        await store.close();
+        await settle();
+        expect(timeouts.live()).toEqual([]);
+      } finally {
+        timeouts.stop();
+      }
+    });
+  });
+});
