@@ -105,7 +105,7 @@ export class SessionData {
     const session = await this.lifecycle.current(context);
     if (session !== undefined) return session;
     if (!context.transport.canSetCookies) throw new NotConnectedException('Browser data needs a session');
-    return this.lifecycle.open(context, undefined, { data: {}, locals: [] });
+    return this.lifecycle.open(context, undefined);
   }
 
   private async connected(context: RequestContext, key: SessionKey<unknown>): Promise<LiveSession> {

@@ -141,12 +141,13 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Opens a session (connected when `userId` is given, anonymous otherwise) and gives the request its cookie. */
-  async open(
-    context: RequestContext,
-    userId: string | undefined,
-    carried: { data: Record<string, string>; locals: Array<[SessionKey<unknown>, unknown]> },
-    browserSessionCookie = false,
-  ): Promise<LiveSession> {
+  async open(context: RequestContext, userId: string | undefined, data: Record<string, string> = {}): Promise<LiveSession> {
+    const created = await this.create(context, userId, data);
+    return this.handOver(context, created, [], false);
+  }
+
+  /** Writes a new session record with a new id; nothing else changes until `handOver`. */
+  private async create(context: RequestContext, userId: string | undefined, data: Record<string, string>): Promise<NewSession> {
     const now = Date.now();
     const epoch = userId === undefined ? 0 : await this.store.call('epochOf', userId);
     const idle = userId === undefined ? this.policy.anonymousIdleTimeoutMs : this.policy.idleTimeoutMs;
@@ -157,7 +158,7 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
       lastSeenAt: now,
       idleExpiresAt: Math.min(now + idle, absoluteExpiresAt),
       absoluteExpiresAt,
-      data: carried.data,
+      data,
     };
     if (userId !== undefined) record.userId = userId;
     const { ip } = context.transport;
@@ -168,14 +169,29 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     const key = storeKeyOf(id);
     const created = await this.store.call('create', key, record, { maxAnonymous: this.policy.anonymousMaxSessions });
     if (!created) throw new Error('nestjs-connected: a new session id collided with a stored one');
-    for (const [sessionKey, value] of carried.locals) this.locals.set(key, sessionKey, value);
-    const session = { key, record };
+    return { id, key, record };
+  }
+
+  /** Makes a created session the request's: its carried values, the context, the cookie. */
+  private handOver(
+    context: RequestContext,
+    created: NewSession,
+    locals: Array<[SessionKey<unknown>, unknown]>,
+    browserSessionCookie: boolean,
+  ): LiveSession {
+    for (const [sessionKey, value] of locals) this.locals.set(created.key, sessionKey, value);
+    const session = { key: created.key, record: created.record };
     context.adopt(session);
-    this.cookie.write(context.transport, this.signer.sign(id), browserSessionCookie ? undefined : this.policy.absoluteTimeoutMs);
+    const maxAge = browserSessionCookie ? undefined : this.policy.absoluteTimeoutMs;
+    this.cookie.write(context.transport, this.signer.sign(created.id), maxAge);
     return session;
   }
 
-  /** `connect()`: closes the current session, opens one for `userId` with a new id, carries browser data over. */
+  /**
+   * `connect()`: opens a session for `userId` with a new id, then closes the current one and moves its browser data
+   * over. The new record is written first, so that a store failing half-way loses neither the old session nor its
+   * data; a login whose hooks fail is undone.
+   */
   async connect(userId: string, options: { expire?: boolean } = {}): Promise<void> {
     const context = this.requireContext('connect()');
     if (!context.transport.canSetCookies) {
@@ -184,11 +200,20 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID || /[\0-\x1f]/.test(userId)) {
       throw new TypeError(`nestjs-connected: connect() needs a user id of 1-${MAX_USER_ID} characters without control characters`);
     }
-    const carried = await this.closeCurrent(context, 'login');
-    const session = await this.open(context, userId, carried, options.expire === true);
+    const current = await this.current(context);
+    const next = await this.create(context, userId, current === undefined ? {} : browserFields(current.record));
+    const locals = current === undefined ? [] : await this.closeMoving(current, 'login', context, next);
+    const session = this.handOver(context, next, locals, options.expire === true);
     const { kind } = context.transport;
-    await this.events.emit({ type: 'open-session', transport: kind, userId, session: session.key, ...processOf(context) });
-    await this.events.emit({ type: 'start-connected-process', transport: kind, userId, session: session.key, ...processOf(context) });
+    try {
+      await this.events.emit({ type: 'open-session', transport: kind, userId, session: session.key, ...processOf(context) });
+      await this.events.emit({ type: 'start-connected-process', transport: kind, userId, session: session.key, ...processOf(context) });
+    } catch (error) {
+      await this.store.call('destroy', session.key).catch(() => undefined);
+      context.adopt(undefined);
+      this.cookie.clear(context.transport);
+      throw error;
+    }
     await this.enforceMaxSessions(userId, session.key);
   }
 
@@ -200,24 +225,37 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
       // Nothing connected: idempotent. A cookie that named nothing was expired by the failed check already.
       return;
     }
-    const carried = await this.closeCurrent(context, 'logout');
-    if (Object.keys(carried.data).length > 0 || carried.locals.length > 0) {
-      await this.open(context, undefined, carried);
+    const data = browserFields(current.record);
+    const keepsData = Object.keys(data).length > 0 || this.locals.hasBrowser(current.key);
+    const next = keepsData ? await this.create(context, undefined, data) : undefined;
+    const locals = await this.closeMoving(current, 'logout', context, next);
+    if (next !== undefined) {
+      this.handOver(context, next, locals, false);
     } else {
+      context.adopt(undefined);
       this.cookie.clear(context.transport);
     }
   }
 
-  /** Closes the request's session before a login or logout, and hands back its browser data. */
-  private async closeCurrent(context: RequestContext, reason: 'login' | 'logout') {
-    const current = await this.current(context);
-    const carried = { data: {} as Record<string, string>, locals: [] as Array<[SessionKey<unknown>, unknown]> };
-    if (current === undefined) return carried;
-    carried.data = browserFields(current.record);
-    carried.locals = this.locals.takeBrowser(current.key);
-    await this.closeSession(current.key, current.record, reason, context.transport.kind, true);
-    context.adopt(undefined);
-    return carried;
+  /**
+   * Closes the request's session, handing back its in-memory browser values. When closing fails, everything is put
+   * back as it was and the replacement (`next`), already written, is removed again.
+   */
+  private async closeMoving(
+    current: LiveSession,
+    reason: 'login' | 'logout',
+    context: RequestContext,
+    next: NewSession | undefined,
+  ): Promise<Array<[SessionKey<unknown>, unknown]>> {
+    const locals = this.locals.takeBrowser(current.key);
+    try {
+      await this.closeSession(current.key, current.record, reason, context.transport.kind, true);
+    } catch (error) {
+      for (const [sessionKey, value] of locals) this.locals.set(current.key, sessionKey, value);
+      if (next !== undefined) await this.store.call('destroy', next.key).catch(() => undefined);
+      throw error;
+    }
+    return locals;
   }
 
   /**
@@ -383,6 +421,13 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
       this.logger.error(`onDelete of key '${key.name}' failed: ${(error as Error)?.message ?? String(error)}`);
     }
   }
+}
+
+/** A session written to the store but not yet handed to the request. */
+interface NewSession {
+  readonly id: string;
+  readonly key: string;
+  readonly record: SessionRecord;
 }
 
 function browserFields(record: SessionRecord): Record<string, string> {

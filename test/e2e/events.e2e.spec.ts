@@ -44,6 +44,17 @@ class FirstHooks {
   }
 }
 
+/** Refuses the logins of the users it is told to, from an `open-session` hook. */
+@Injectable()
+class LoginVeto {
+  readonly refused = new Set<string>();
+
+  @OnSessionEvent('open-session')
+  veto(event: SessionEventOf<'open-session'>): void {
+    if (this.refused.has(event.userId)) throw new ForbiddenException('Logins are closed for this account');
+  }
+}
+
 @Injectable()
 class SecondHooks {
   constructor(private readonly first: FirstHooks) {}
@@ -122,7 +133,7 @@ describe.each(ADAPTERS)('session events over HTTP on %s', (adapter) => {
     t = await startApp({
       adapter,
       controllers: [EventsController],
-      providers: [FirstHooks, SecondHooks],
+      providers: [FirstHooks, SecondHooks, LoginVeto],
       policy: { groups: (userId) => (userId.endsWith('-admin') ? ['admin'] : []) },
     });
     events = new EventRecorder(t.app);
@@ -373,6 +384,28 @@ describe.each(ADAPTERS)('session events over HTTP on %s', (adapter) => {
         expect(next.body).toEqual({ user });
       } finally {
         hooks.watched.delete(user);
+      }
+    });
+
+    it('a throwing open-session hook undoes the login: no usable cookie, no session left, the old one closed', async () => {
+      const veto = t.app.get(LoginVeto);
+      const user = `events-vetoed-${adapter}`;
+      const b = new Browser(t.url);
+      expect((await b.post('/login', { user: `${user}-before` })).status).toBe(201);
+      veto.refused.add(user);
+      try {
+        const reply = await b.post('/login', { user });
+        expect(reply.status).toBe(403);
+        expect(reply.body).toMatchObject({ message: 'Logins are closed for this account' });
+        // The response's last word on the cookie is its expiry, and the browser holds none.
+        expect(reply.setCookies.at(-1)?.attributes['max-age']).toBe('0');
+        expect(b.jar.size).toBe(0);
+        expect((await b.get('/me')).status).toBe(401);
+        const service = t.app.get(SessionService);
+        expect(await service.listSessions(user)).toEqual([]);
+        expect(await service.listSessions(`${user}-before`)).toEqual([]);
+      } finally {
+        veto.refused.delete(user);
       }
     });
 
