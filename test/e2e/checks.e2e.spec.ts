@@ -1,60 +1,24 @@
-import { Body, Controller, Get, Post } from '@nestjs/common';
-import {
-  Connected,
-  CurrentUser,
-  MemoryStore,
-  SessionService,
-  type SessionCheckRequest,
-  type SessionInfo,
-  type SessionPolicy,
-} from '../../lib/index.js';
-import { ADAPTERS, startApp, type AdapterName, type TestApp } from '../support/app.js';
-import { Browser } from '../support/browser.js';
+import type { MemoryStore, SessionCheckRequest, SessionInfo, SessionPolicy } from '../../lib/index.js';
+import { ADAPTERS, startApp, startWithStore, type AdapterName, type StoreApp, type TestApp } from '../support/app.js';
 import {
   cookiesNamed,
   expectExpiryOnly,
   expectNoSetCookie,
   isExpiry,
   randomId,
+  sessionCookieOf,
   UNAUTHENTICATED,
 } from '../support/auth-helpers.js';
+import { AuthController } from '../support/auth.controller.js';
+import { Browser } from '../support/browser.js';
+import { SessionsController } from '../support/sessions.controller.js';
 
-@Controller()
-class ChecksController {
-  constructor(private readonly sessions: SessionService) {}
+// AuthController: POST /login {user}, POST /logout, GET /me (@Connected) → {user}, GET /public → {user | null}.
+// SessionsController: GET /sessions (@Connected), POST /revoke.
+const CONTROLLERS = [AuthController, SessionsController];
 
-  @Post('login')
-  async login(@Body() body: { user: string }) {
-    await this.sessions.connect(body.user);
-    return { ok: true };
-  }
-
-  @Get('public')
-  open() {
-    return { user: this.sessions.currentUserId() ?? null };
-  }
-
-  @Connected()
-  @Get('me')
-  me(@CurrentUser() user: string) {
-    return { user };
-  }
-
-  @Connected()
-  @Get('sessions')
-  list(@CurrentUser() user: string) {
-    return this.sessions.listSessions(user);
-  }
-}
-
-async function start(
-  adapter: AdapterName,
-  policy: Partial<SessionPolicy>,
-  trustProxy = false,
-): Promise<{ t: TestApp; store: MemoryStore }> {
-  const store = new MemoryStore();
-  const t = await startApp({ adapter, controllers: [ChecksController], policy: { store, ...policy }, trustProxy });
-  return { t, store };
+function start(adapter: AdapterName, policy: Partial<SessionPolicy>, trustProxy = false): Promise<StoreApp> {
+  return startWithStore({ adapter, controllers: CONTROLLERS, policy, trustProxy });
 }
 
 const from = (ip: string) => ({ 'x-forwarded-for': ip });
@@ -142,7 +106,7 @@ describe.each(ADAPTERS)('session checks on %s', (adapter) => {
     it('gets the session facts but never its id', async () => {
       const b = new Browser(t.url, { 'user-agent': 'check-agent/3.1' });
       await b.post('/login', { user: 'check-user' });
-      const cookie = b.jar.get('sid')!;
+      const { id, tag } = sessionCookieOf(b)!;
       expect(seen).toEqual([]);
       expect((await b.get('/me', { headers: { 'x-extra': 'yes' } })).body).toEqual({ user: 'check-user' });
       expect(seen).toHaveLength(1);
@@ -154,7 +118,6 @@ describe.each(ADAPTERS)('session checks on %s', (adapter) => {
       expect(info.createdAt).toBeInstanceOf(Date);
       expect(info.lastSeenAt).toBeInstanceOf(Date);
       expect(typeof info.handle).toBe('string');
-      const [id, tag] = cookie.split('.') as [string, string];
       const text = JSON.stringify(info);
       expect(text).not.toContain(id);
       expect(text).not.toContain(tag);
@@ -306,6 +269,6 @@ describe.each(ADAPTERS)('policy errors at start-up on %s', (adapter) => {
     [{ cookie: { name: 'bad name' } }, /'cookie\.name'/],
     [{ denied: { status: 200 } }, /'denied\.status'/],
   ])('%j is refused with an error naming the option', async (policy, message) => {
-    await expect(startApp({ adapter, controllers: [ChecksController], policy })).rejects.toThrow(message);
+    await expect(startApp({ adapter, controllers: CONTROLLERS, policy })).rejects.toThrow(message);
   });
 });

@@ -1,7 +1,5 @@
-import { Body, Controller, Get, Post } from '@nestjs/common';
-import { Connected, CurrentUser, MemoryStore, SessionKey, SessionService, type SessionPolicy } from '../../lib/index.js';
-import { ADAPTERS, startApp, type AdapterName, type TestApp } from '../support/app.js';
-import { Browser } from '../support/browser.js';
+import { MemoryStore, type SessionPolicy } from '../../lib/index.js';
+import { ADAPTERS, startForBlock, startWithStore, type AdapterName, type StoreApp, type TestApp } from '../support/app.js';
 import {
   expectExpiryOnly,
   expectNoSetCookie,
@@ -12,78 +10,17 @@ import {
   signWith,
   UNAUTHENTICATED,
 } from '../support/auth-helpers.js';
+import { LoginController } from '../support/auth.controller.js';
+import { Browser } from '../support/browser.js';
+import { CartController } from '../support/cart.controller.js';
+import { NoteController } from '../support/note.controller.js';
+import { SessionsController } from '../support/sessions.controller.js';
 
-const CONNECT_CART = new SessionKey<string>('connect.cart', { scope: 'browser', persist: true });
-const CONNECT_NOTE = new SessionKey<string>('connect.note', { persist: true });
-
-@Controller()
-class ConnectController {
-  constructor(private readonly sessions: SessionService) {}
-
-  @Get('public')
-  open() {
-    return { user: this.sessions.currentUserId() ?? null };
-  }
-
-  @Post('cart')
-  async fill(@Body() body: { item: string }) {
-    await this.sessions.set(CONNECT_CART, body.item);
-    return { ok: true };
-  }
-
-  @Get('cart')
-  async cart() {
-    return { cart: (await this.sessions.get(CONNECT_CART)) ?? null };
-  }
-
-  @Post('login')
-  async login(@Body() body: { user: string }) {
-    await this.sessions.connect(body.user);
-    return { ok: true };
-  }
-
-  @Post('logout')
-  async logout() {
-    await this.sessions.disconnect();
-    return { ok: true };
-  }
-
-  @Connected()
-  @Get('me')
-  async me(@CurrentUser() user: string) {
-    return { user, note: (await this.sessions.get(CONNECT_NOTE)) ?? null };
-  }
-
-  @Connected()
-  @Post('note')
-  async note(@Body() body: { note: string }) {
-    await this.sessions.set(CONNECT_NOTE, body.note);
-    return { ok: true };
-  }
-
-  @Connected()
-  @Get('sessions')
-  list(@CurrentUser() user: string) {
-    return this.sessions.listSessions(user);
-  }
-
-  @Connected()
-  @Post('revoke')
-  async revoke(@Body() body: { handle: string }) {
-    await this.sessions.revoke(body.handle);
-    return { ok: true };
-  }
-}
-
-interface Started {
-  t: TestApp;
-  store: MemoryStore;
-}
-
-async function start(adapter: AdapterName, policy: Partial<SessionPolicy> = {}): Promise<Started> {
-  const store = (policy.store as MemoryStore | undefined) ?? new MemoryStore();
-  const t = await startApp({ adapter, controllers: [ConnectController], policy: { ...policy, store } });
-  return { t, store };
+// LoginController: POST /login {user}, POST /logout, GET /public → {user | null}.
+// NoteController: GET /me (@Connected) → {user, note}, POST /note {note} (@Connected).
+// CartController: POST /cart {item}, GET /cart → {cart}. SessionsController: GET /sessions, POST /revoke {handle}.
+function start(adapter: AdapterName, policy: Partial<SessionPolicy> = {}): Promise<StoreApp> {
+  return startWithStore({ adapter, controllers: [LoginController, NoteController, CartController, SessionsController], policy });
 }
 
 /** GET /me with exactly this Cookie header, from a fresh browser. */
@@ -93,11 +30,7 @@ function meWith(t: TestApp, cookie: string) {
 
 describe.each(ADAPTERS)('connect and disconnect on %s', (adapter) => {
   describe('with the default policy', () => {
-    let s: Started;
-    beforeAll(async () => {
-      s = await start(adapter);
-    });
-    afterAll(() => s.t.close());
+    const s = startForBlock(() => start(adapter));
 
     it('login rotates the id: the pre-login cookie is dead, the browser data moves to the new session', async () => {
       const b = new Browser(s.t.url);
@@ -274,11 +207,7 @@ describe.each(ADAPTERS)('connect and disconnect on %s', (adapter) => {
   });
 
   describe('maxSessionsPerUser: 2', () => {
-    let s: Started;
-    beforeAll(async () => {
-      s = await start(adapter, { maxSessionsPerUser: 2 });
-    });
-    afterAll(() => s.t.close());
+    const s = startForBlock(() => start(adapter, { maxSessionsPerUser: 2 }));
 
     it('a third login closes the oldest session; the two newest work', async () => {
       const browsers = [new Browser(s.t.url), new Browser(s.t.url), new Browser(s.t.url)];

@@ -1,7 +1,6 @@
-import { Body, Controller, Get, Post } from '@nestjs/common';
-import { Connected, CurrentUser, MemoryStore, SessionKey, SessionService, type SessionPolicy } from '../../lib/index.js';
-import { ADAPTERS, SECRET, startApp, type AdapterName, type TestApp } from '../support/app.js';
-import { Browser } from '../support/browser.js';
+import { Controller, Get, Post } from '@nestjs/common';
+import { Connected, CurrentUser, SessionService, type SessionPolicy } from '../../lib/index.js';
+import { ADAPTERS, SECRET, startForBlock, startWithStore, type AdapterName, type StoreApp, type TestApp } from '../support/app.js';
 import {
   expectAtMostExpiry,
   expectExpiryOnly,
@@ -12,32 +11,18 @@ import {
   signWith,
   UNAUTHENTICATED,
 } from '../support/auth-helpers.js';
+import { AuthController } from '../support/auth.controller.js';
+import { Browser } from '../support/browser.js';
+import { CartController } from '../support/cart.controller.js';
 
-const COOKIES_CART = new SessionKey<string>('cookies.cart', { scope: 'browser', persist: true });
-
+/** POST /public (as GET /public) and GET /optional (@Connected({ optional: true })), both → {user | null}. */
 @Controller()
 class CookiesController {
   constructor(private readonly sessions: SessionService) {}
 
-  @Get('public')
-  open() {
-    return { user: this.sessions.currentUserId() ?? null };
-  }
-
   @Post('public')
   openPost() {
     return { user: this.sessions.currentUserId() ?? null };
-  }
-
-  @Get('cart')
-  async cart() {
-    return { cart: (await this.sessions.get(COOKIES_CART)) ?? null };
-  }
-
-  @Post('cart')
-  async fill(@Body() body: { item: string }) {
-    await this.sessions.set(COOKIES_CART, body.item);
-    return { ok: true };
   }
 
   @Connected({ optional: true })
@@ -45,46 +30,19 @@ class CookiesController {
   optional(@CurrentUser() user: string | undefined) {
     return { user: user ?? null };
   }
-
-  @Connected()
-  @Get('me')
-  me(@CurrentUser() user: string) {
-    return { user };
-  }
-
-  @Post('login')
-  async login(@Body() body: { user: string; expire?: boolean }) {
-    await this.sessions.connect(body.user, body.expire === undefined ? undefined : { expire: body.expire });
-    return { ok: true };
-  }
-
-  @Post('logout')
-  async logout() {
-    await this.sessions.disconnect();
-    return { ok: true };
-  }
 }
 
-interface Started {
-  t: TestApp;
-  store: MemoryStore;
-}
-
-async function start(adapter: AdapterName, policy: Partial<SessionPolicy> = {}, trustProxy = false): Promise<Started> {
-  const store = new MemoryStore();
-  const t = await startApp({ adapter, controllers: [CookiesController], policy: { store, ...policy }, trustProxy });
-  return { t, store };
+// AuthController: POST /login {user, expire?}, POST /logout, GET /me (@Connected) → {user}, GET /public → {user | null}.
+// CartController: POST /cart {item} (a browser-scoped value), GET /cart → {cart}.
+function start(adapter: AdapterName, policy: Partial<SessionPolicy> = {}, trustProxy = false): Promise<StoreApp> {
+  return startWithStore({ adapter, controllers: [AuthController, CartController, CookiesController], policy, trustProxy });
 }
 
 const HTTPS = { 'x-forwarded-proto': 'https' };
 
 describe.each(ADAPTERS)('cookies on %s', (adapter) => {
   describe('anonymous requests that store nothing', () => {
-    let s: Started;
-    beforeAll(async () => {
-      s = await start(adapter);
-    });
-    afterAll(() => s.t.close());
+    const s = startForBlock(() => start(adapter));
 
     it('get no Set-Cookie at all on public, optional and connected routes, and create no session', async () => {
       const b = new Browser(s.t.url);
@@ -142,11 +100,7 @@ describe.each(ADAPTERS)('cookies on %s', (adapter) => {
   });
 
   describe('attributes with the default policy', () => {
-    let s: Started;
-    beforeAll(async () => {
-      s = await start(adapter);
-    });
-    afterAll(() => s.t.close());
+    const s = startForBlock(() => start(adapter));
 
     it('connect() sets HttpOnly, SameSite=Lax, Path=/, no Domain, Max-Age of 30 days, and no-store', async () => {
       const b = new Browser(s.t.url);

@@ -1,29 +1,20 @@
-import { Body, Controller, Get, Post } from '@nestjs/common';
-import { Connected, CurrentUser, MemoryStore, SessionKey, SessionService, type SessionEventOf } from '../../lib/index.js';
-import { ADAPTERS, startApp, type TestApp } from '../support/app.js';
-import { Browser } from '../support/browser.js';
-import { EventRecorder, expiresCookie, sleep } from '../support/lifecycle-helpers.js';
+import { Body, Controller, Post } from '@nestjs/common';
+import { Connected, SessionKey, SessionService, type MemoryStore, type SessionEventOf } from '../../lib/index.js';
+import { ADAPTERS, startWithStore, type TestApp } from '../support/app.js';
+import { expiresCookie, NOT_CONNECTED } from '../support/auth-helpers.js';
+import { AuthController } from '../support/auth.controller.js';
+import { Browser, type Reply } from '../support/browser.js';
+import { EventRecorder, sleep } from '../support/lifecycle-helpers.js';
 
 const deleted: string[] = [];
 const MEM = new SessionKey<string>('expiry.mem', { onDelete: (value) => void deleted.push(value) });
 const PER = new SessionKey<string>('expiry.per', { persist: true, onDelete: (value) => void deleted.push(value) });
 const TAB = new SessionKey<string>('expiry.tab', { scope: 'process', onDelete: (value) => void deleted.push(value) });
 
+/** POST /fill {tag} (@Connected): sets the three keys to `<tag>/mem`, `<tag>/per` and `<tag>/tab`. */
 @Controller()
 class ExpiryController {
   constructor(private readonly sessions: SessionService) {}
-
-  @Post('login')
-  async login(@Body() body: { user: string }) {
-    await this.sessions.connect(body.user);
-    return { ok: true };
-  }
-
-  @Connected()
-  @Get('me')
-  me(@CurrentUser() user: string) {
-    return { user };
-  }
 
   @Connected()
   @Post('fill')
@@ -35,11 +26,14 @@ class ExpiryController {
   }
 }
 
+// AuthController: POST /login {user}, POST /logout, GET /me (@Connected) → {user}, GET /public.
+const CONTROLLERS = [AuthController, ExpiryController];
+
 const TAB_HEADER = { headers: { 'x-process-id': 'expiry-tab' } };
 
-function expectExpired(reply: { status: number; body: any; setCookies: any[] }): void {
+function expectExpired(reply: Reply): void {
   expect(reply.status).toBe(401);
-  expect(reply.body).toMatchObject({ statusCode: 401, code: 'unauthenticated', message: 'Not connected' });
+  expect(reply.body).toEqual(NOT_CONNECTED);
   expect(expiresCookie(reply)).toBe(true);
 }
 
@@ -50,8 +44,7 @@ describe.each(ADAPTERS)('session expiry over HTTP on %s', (adapter) => {
     let events: EventRecorder;
 
     beforeAll(async () => {
-      store = new MemoryStore();
-      t = await startApp({ adapter, controllers: [ExpiryController], policy: { store, idleTimeout: 1 } });
+      ({ t, store } = await startWithStore({ adapter, controllers: CONTROLLERS, policy: { idleTimeout: 1 } }));
       events = new EventRecorder(t.app);
     });
     afterAll(async () => {
@@ -125,8 +118,7 @@ describe.each(ADAPTERS)('session expiry over HTTP on %s', (adapter) => {
     let store: MemoryStore;
 
     beforeAll(async () => {
-      store = new MemoryStore();
-      t = await startApp({ adapter, controllers: [ExpiryController], policy: { store, idleTimeout: 60, absoluteTimeout: 2 } });
+      ({ t, store } = await startWithStore({ adapter, controllers: CONTROLLERS, policy: { idleTimeout: 60, absoluteTimeout: 2 } }));
     });
     afterAll(() => t.close());
 
@@ -163,7 +155,7 @@ describe.each(ADAPTERS)('session expiry over HTTP on %s', (adapter) => {
       expectExpired(replies[firstRefusal]!);
       for (const reply of replies.slice(firstRefusal)) {
         expect(reply.status).toBe(401);
-        expect(reply.body).toMatchObject({ code: 'unauthenticated', message: 'Not connected' });
+        expect(reply.body).toEqual(NOT_CONNECTED);
       }
       expect(await store.listUser(user)).toEqual([]);
       expect(deleted.filter((v) => v.startsWith(`${tag}/`)).sort()).toEqual([`${tag}/mem`, `${tag}/per`, `${tag}/tab`]);

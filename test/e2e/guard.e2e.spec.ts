@@ -1,28 +1,20 @@
-import { Body, Controller, Get, Post } from '@nestjs/common';
-import { Connected, CurrentUser, MemoryStore, SessionService, type SessionPolicy } from '../../lib/index.js';
+import { Controller, Get, Post } from '@nestjs/common';
+import { Connected, CurrentUser, MemoryStore, type SessionPolicy } from '../../lib/index.js';
 import { ADAPTERS, startApp, type TestApp } from '../support/app.js';
+import { AuthController } from '../support/auth.controller.js';
 import { Browser } from '../support/browser.js';
 import { expectExpiryOnly, expectNoSetCookie, FORBIDDEN, randomId, UNAUTHENTICATED } from '../support/auth-helpers.js';
 
+/**
+ * Group rules under /g. Login and the plain @Connected() route are AuthController's: POST /login {user},
+ * GET /me → {user}.
+ */
 @Controller('g')
 class GuardController {
-  constructor(private readonly sessions: SessionService) {}
-
-  @Post('login')
-  async login(@Body() body: { user: string }) {
-    await this.sessions.connect(body.user);
-    return { ok: true };
-  }
-
+  /** No @Connected, yet @CurrentUser gives the user when there is one. */
   @Get('public')
   open(@CurrentUser() user: string | undefined) {
     return { user: user ?? null };
-  }
-
-  @Connected()
-  @Get('me')
-  me(@CurrentUser() user: string) {
-    return { user };
   }
 
   @Connected({ allow: ['admin'] })
@@ -142,7 +134,7 @@ describe.each(ADAPTERS)('the guard on %s', (adapter) => {
       let b = browsers.get(user);
       if (b === undefined) {
         b = new Browser(t.url);
-        expect((await b.post('/g/login', { user })).status).toBe(201);
+        expect((await b.post('/login', { user })).status).toBe(201);
         browsers.set(user, b);
       }
       return b;
@@ -151,7 +143,7 @@ describe.each(ADAPTERS)('the guard on %s', (adapter) => {
     beforeAll(async () => {
       const counting = countingPolicy();
       calls = counting.calls;
-      t = await startApp({ adapter, controllers: [GuardController, EditorController, PrivateController], policy: counting.policy });
+      t = await startApp({ adapter, controllers: [AuthController, GuardController, EditorController, PrivateController], policy: counting.policy });
     });
     afterAll(() => t.close());
     beforeEach(() => {
@@ -159,7 +151,7 @@ describe.each(ADAPTERS)('the guard on %s', (adapter) => {
     });
 
     it('@Connected() without a session is 401 unauthenticated, and runs no groups', async () => {
-      for (const path of ['/g/me', '/g/admin', '/g/staff', '/editor/read', '/private/a']) {
+      for (const path of ['/me', '/g/admin', '/g/staff', '/editor/read', '/private/a']) {
         const reply = await new Browser(t.url).get(path);
         expect(reply.status).toBe(401);
         expect(reply.body).toEqual(UNAUTHENTICATED);
@@ -171,7 +163,7 @@ describe.each(ADAPTERS)('the guard on %s', (adapter) => {
     it('a connected user passes @Connected() without any groups call', async () => {
       const b = await as('carol');
       calls.length = 0;
-      const reply = await b.get('/g/me');
+      const reply = await b.get('/me');
       expect(reply.status).toBe(200);
       expect(reply.body).toEqual({ user: 'carol' });
       expect(calls).toEqual([]);
@@ -193,7 +185,7 @@ describe.each(ADAPTERS)('the guard on %s', (adapter) => {
       expect(calls).toEqual(['carol']);
       // A 403 is not a logout.
       expectNoSetCookie(refused);
-      expect((await carol.get('/g/me')).body).toEqual({ user: 'carol' });
+      expect((await carol.get('/me')).body).toEqual({ user: 'carol' });
     });
 
     it('deny wins over allow, and deny alone refuses only the denied', async () => {
@@ -242,7 +234,7 @@ describe.each(ADAPTERS)('the guard on %s', (adapter) => {
         expect(reply.body).toEqual(FORBIDDEN);
         expect((await b.get('/g/not-banned')).status).toBe(403);
         // Routes that need no groups are not affected.
-        expect((await b.get('/g/me')).body).toEqual({ user });
+        expect((await b.get('/me')).body).toEqual({ user });
       }
       expect((await (await as('alice')).get('/g/admin')).status).toBe(200);
     });
@@ -303,14 +295,14 @@ describe.each(ADAPTERS)('the guard on %s', (adapter) => {
     beforeAll(async () => {
       t = await startApp({
         adapter,
-        controllers: [GuardController, EditorController],
+        controllers: [AuthController, GuardController, EditorController],
         policy: { ...countingPolicy().policy, denied: { status: 302, headers: { Location: '/login' } } },
       });
     });
     afterAll(() => t.close());
 
     it('turns a 401 into the configured redirect', async () => {
-      const reply = await new Browser(t.url).get('/g/me');
+      const reply = await new Browser(t.url).get('/me');
       expect(reply.status).toBe(302);
       expect(reply.headers.get('location')).toBe('/login');
       expect(reply.body).toEqual(expect.objectContaining({ code: 'unauthenticated' }));
@@ -319,21 +311,21 @@ describe.each(ADAPTERS)('the guard on %s', (adapter) => {
 
     it('turns a 403 into the configured redirect, and the session stays', async () => {
       const b = new Browser(t.url);
-      await b.post('/g/login', { user: 'carol' });
+      await b.post('/login', { user: 'carol' });
       const reply = await b.get('/g/admin');
       expect(reply.status).toBe(302);
       expect(reply.headers.get('location')).toBe('/login');
       expect(reply.body).toEqual(expect.objectContaining({ code: 'forbidden' }));
-      expect((await b.get('/g/me')).body).toEqual({ user: 'carol' });
+      expect((await b.get('/me')).body).toEqual({ user: 'carol' });
       const thrower = new Browser(t.url);
-      await thrower.post('/g/login', { user: 'thrower' });
+      await thrower.post('/login', { user: 'thrower' });
       const failed = await thrower.get('/editor/read');
       expect(failed.status).toBe(302);
       expect(failed.headers.get('location')).toBe('/login');
     });
 
     it('a dead cookie gets the redirect and the expiry of the cookie', async () => {
-      const reply = await new Browser(t.url).get('/g/me', { cookie: `sid=${randomId()}.${randomId()}` });
+      const reply = await new Browser(t.url).get('/me', { cookie: `sid=${randomId()}.${randomId()}` });
       expect(reply.status).toBe(302);
       expect(reply.headers.get('location')).toBe('/login');
       expectExpiryOnly(reply);
@@ -341,7 +333,7 @@ describe.each(ADAPTERS)('the guard on %s', (adapter) => {
 
     it('does not touch requests that are admitted', async () => {
       const b = new Browser(t.url);
-      await b.post('/g/login', { user: 'alice' });
+      await b.post('/login', { user: 'alice' });
       const reply = await b.get('/g/admin');
       expect(reply.status).toBe(200);
       expect(reply.headers.get('location')).toBeNull();

@@ -1,7 +1,5 @@
-import { Body, Controller, Get, Post } from '@nestjs/common';
-import { Connected, CurrentUser, MemoryStore, SessionService } from '../../lib/index.js';
-import { ADAPTERS, SECRET, startApp, type TestApp } from '../support/app.js';
-import { Browser } from '../support/browser.js';
+import type { MemoryStore } from '../../lib/index.js';
+import { ADAPTERS, SECRET, startWithStore, type TestApp } from '../support/app.js';
 import {
   expectAtMostExpiry,
   expectNoSetCookie,
@@ -11,28 +9,8 @@ import {
   signWith,
   UNAUTHENTICATED,
 } from '../support/auth-helpers.js';
-
-@Controller()
-class HostileController {
-  constructor(private readonly sessions: SessionService) {}
-
-  @Post('login')
-  async login(@Body() body: { user: string }) {
-    await this.sessions.connect(body.user);
-    return { ok: true };
-  }
-
-  @Get('public')
-  open() {
-    return { user: this.sessions.currentUserId() ?? null };
-  }
-
-  @Connected()
-  @Get('me')
-  me(@CurrentUser() user: string) {
-    return { user };
-  }
-}
+import { AuthController } from '../support/auth.controller.js';
+import { Browser } from '../support/browser.js';
 
 const OTHER_SECRET = 'another-secret-that-is-long-enough-abcdefghij';
 
@@ -49,8 +27,8 @@ describe.each(ADAPTERS)('hostile cookies on %s', (adapter) => {
   let valid: string;
 
   beforeAll(async () => {
-    store = new MemoryStore();
-    t = await startApp({ adapter, controllers: [HostileController], policy: { store } });
+    // POST /login {user}, GET /me (@Connected), GET /public.
+    ({ t, store } = await startWithStore({ adapter, controllers: [AuthController] }));
     const b = new Browser(t.url);
     expect((await b.post('/login', { user: 'victim' })).status).toBe(201);
     valid = b.jar.get('sid')!;

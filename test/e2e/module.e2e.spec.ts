@@ -1,9 +1,6 @@
-import { Controller, Get, Injectable, Module, Post } from '@nestjs/common';
-import { ExpressAdapter } from '@nestjs/platform-express';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
+import { Controller, Get, Injectable, Module, Post, type ModuleMetadata } from '@nestjs/common';
 import { Connected, CurrentUser, MemoryStore, SessionModule, SessionService, type SessionPolicy, type SessionPolicyFactory } from '../../lib/index.js';
-import { ADAPTERS, SECRET, type AdapterName } from '../support/app.js';
+import { ADAPTERS, SECRET, startApp, type AdapterName } from '../support/app.js';
 import { Browser } from '../support/browser.js';
 
 @Controller()
@@ -42,13 +39,9 @@ class PolicyFactory implements SessionPolicyFactory {
   }
 }
 
-async function listen(adapter: AdapterName, imports: unknown[]) {
-  const moduleRef = await Test.createTestingModule({ imports: imports as never[], controllers: [LoginController] }).compile();
-  const app = moduleRef.createNestApplication(adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter(), { logger: false });
-  await app.init();
-  if (adapter === 'fastify') await (app.getHttpAdapter().getInstance() as { ready(): Promise<void> }).ready();
-  await app.listen(0, '127.0.0.1');
-  return { app, url: `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}` };
+/** The app on the SessionModule registration under test (given in `imports`), with this file's LoginController only. */
+function listen(adapter: AdapterName, imports: ModuleMetadata['imports']) {
+  return startApp({ adapter, standalone: true, imports, controllers: [LoginController] });
 }
 
 describe.each(ADAPTERS)('SessionModule registration on %s', (adapter) => {

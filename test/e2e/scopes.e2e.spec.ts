@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Param, Post } from '@nestjs/common';
-import { Connected, CurrentUser, MemoryStore, SessionData, SessionKey, SessionService } from '../../lib/index.js';
-import { ADAPTERS, startApp, type TestApp } from '../support/app.js';
+import { Connected, CurrentUser, SessionData, SessionKey, SessionService, type MemoryStore } from '../../lib/index.js';
+import { ADAPTERS, startWithStore, type TestApp } from '../support/app.js';
+import { expiresCookie, NOT_CONNECTED, sessionCookieOf } from '../support/auth-helpers.js';
 import { Browser } from '../support/browser.js';
-import { expiresCookie, sessionCookieOf } from '../support/lifecycle-helpers.js';
 
 // Key names are global: every key of this file starts with 'scopes.'.
 const S_MEM = new SessionKey<unknown>('scopes.s.mem');
@@ -119,8 +119,7 @@ describe.each(ADAPTERS)('data scopes over HTTP on %s', (adapter) => {
   let store: MemoryStore;
 
   beforeAll(async () => {
-    store = new MemoryStore();
-    t = await startApp({ adapter, controllers: [ScopesController], policy: { store } });
+    ({ t, store } = await startWithStore({ adapter, controllers: [ScopesController] }));
   });
   afterAll(() => t.close());
 
@@ -161,7 +160,7 @@ describe.each(ADAPTERS)('data scopes over HTTP on %s', (adapter) => {
     // (Another Browser: the failed check expires the cookie it sent.)
     const stale = await new Browser(t.url).get('/me', { cookie: `sid=${encodeURIComponent(first.value)}` });
     expect(stale.status).toBe(401);
-    expect(stale.body).toMatchObject({ code: 'unauthenticated', message: 'Not connected' });
+    expect(stale.body).toEqual(NOT_CONNECTED);
     expect(expiresCookie(stale)).toBe(true);
 
     expect((await b.post(`/set/${S_MEM.name}`, { value: 'mem-2' })).status).toBe(201);

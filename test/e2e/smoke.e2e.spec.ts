@@ -1,24 +1,15 @@
-import { Body, Controller, Get, Post } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import { Connected, CurrentUser, SessionData, SessionKey, SessionService } from '../../lib/index.js';
 import { ADAPTERS, startApp, type TestApp } from '../support/app.js';
+import { LoginController } from '../support/auth.controller.js';
 import { Browser } from '../support/browser.js';
 
 const NOTE = new SessionKey<string>('smoke.note', { persist: true });
 
+/** GET /me (@Connected) → {user, note}: the note as it was, then set to 'hello'. */
 @Controller()
 class SmokeController {
   constructor(private readonly sessions: SessionService) {}
-
-  @Get('public')
-  open() {
-    return { user: this.sessions.currentUserId() ?? null };
-  }
-
-  @Post('login')
-  async login(@Body() body: { user: string }) {
-    await this.sessions.connect(body.user);
-    return { ok: true };
-  }
 
   @Connected()
   @Get('me')
@@ -31,7 +22,8 @@ class SmokeController {
 describe.each(ADAPTERS)('smoke on %s', (adapter) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp({ adapter, controllers: [SmokeController] });
+    // LoginController: POST /login {user}, POST /logout, GET /public → {user | null}.
+    t = await startApp({ adapter, controllers: [LoginController, SmokeController] });
   });
   afterAll(() => t.close());
 

@@ -1,11 +1,12 @@
-import { Body, Controller, Get, Post } from '@nestjs/common';
+import { Controller, Get, Post } from '@nestjs/common';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connected, CurrentUser, MemoryStore, SessionKey, SessionService } from '../../lib/index.js';
 import { ADAPTERS, startApp, type TestApp } from '../support/app.js';
+import { NOT_CONNECTED, sessionCookieOf } from '../support/auth-helpers.js';
+import { LoginController } from '../support/auth.controller.js';
 import { Browser } from '../support/browser.js';
-import { sessionCookieOf } from '../support/lifecycle-helpers.js';
 
 const NOTE = new SessionKey<{ text: string }>('snapshot.note', { persist: true });
 const CART = new SessionKey<string[]>('snapshot.cart', { scope: 'browser', persist: true });
@@ -15,17 +16,6 @@ const HANDLE = new SessionKey<string>('snapshot.handle');
 @Controller()
 class SnapshotController {
   constructor(private readonly sessions: SessionService) {}
-
-  @Get('public')
-  open() {
-    return { user: this.sessions.currentUserId() ?? null };
-  }
-
-  @Post('login')
-  async login(@Body() body: { user: string }) {
-    await this.sessions.connect(body.user);
-    return { ok: true };
-  }
 
   @Post('cart')
   async cart() {
@@ -66,7 +56,8 @@ describe.each(ADAPTERS)('MemoryStore snapshot across restarts on %s', (adapter) 
   const apps: TestApp[] = [];
 
   async function start(store: MemoryStore): Promise<TestApp> {
-    const t = await startApp({ adapter, controllers: [SnapshotController], policy: { store } });
+    // LoginController: POST /login {user}, POST /logout, GET /public → {user | null}.
+    const t = await startApp({ adapter, controllers: [LoginController, SnapshotController], policy: { store } });
     apps.push(t);
     return t;
   }
@@ -140,7 +131,7 @@ describe.each(ADAPTERS)('MemoryStore snapshot across restarts on %s', (adapter) 
     stranger.jar.set('sid', cookie.value);
     const refused = await stranger.get('/me');
     expect(refused.status).toBe(401);
-    expect(refused.body).toMatchObject({ code: 'unauthenticated', message: 'Not connected' });
+    expect(refused.body).toEqual(NOT_CONNECTED);
     await stop(third);
   });
 

@@ -1,12 +1,16 @@
 import { Body, Controller, Get, Post } from '@nestjs/common';
-import { Connected, CurrentUser, SessionKey, SessionService } from '../../lib/index.js';
+import { Connected, CurrentUser, SessionService } from '../../lib/index.js';
 import { ADAPTERS, startApp, type TestApp } from '../support/app.js';
+import { cookiesNamed } from '../support/auth-helpers.js';
 import { Browser, type Reply } from '../support/browser.js';
+import { CartController } from '../support/cart.controller.js';
 import { FaultyStore, type FaultMode } from '../support/lifecycle-helpers.js';
+import { NoteController } from '../support/note.controller.js';
 
-const NOTE = new SessionKey<string>('faults.note', { persist: true });
-const CART = new SessionKey<string>('faults.cart', { scope: 'browser', persist: true });
-
+/**
+ * The routes whose answer during an outage these tests pin down: a public route that never reads the session
+ * (GET /public → {ok: true}), login, a logout that needs a user, and an optional route.
+ */
 @Controller()
 class FaultsController {
   constructor(private readonly sessions: SessionService) {}
@@ -29,41 +33,17 @@ class FaultsController {
     return { ok: true };
   }
 
-  @Connected()
-  @Get('me')
-  async me(@CurrentUser() user: string) {
-    return { user, note: (await this.sessions.get(NOTE)) ?? null };
-  }
-
   @Connected({ optional: true })
   @Get('maybe')
   maybe(@CurrentUser() user: string | undefined) {
     return { user: user ?? null };
-  }
-
-  @Connected()
-  @Post('note')
-  async note(@Body() body: { note: string }) {
-    await this.sessions.set(NOTE, body.note);
-    return { ok: true };
-  }
-
-  @Post('cart')
-  async cart(@Body() body: { item: string }) {
-    await this.sessions.set(CART, body.item);
-    return { ok: true };
-  }
-
-  @Get('cart')
-  async readCart() {
-    return { cart: (await this.sessions.get(CART)) ?? null };
   }
 }
 
 function expectUnavailable(reply: Reply): void {
   expect(reply.status).toBe(503);
   expect(reply.body).toMatchObject({ statusCode: 503, code: 'store_unavailable', message: 'Session store unavailable' });
-  expect(reply.setCookies.filter((c) => c.name === 'sid')).toEqual([]);
+  expect(cookiesNamed(reply, 'sid')).toEqual([]);
 }
 
 describe.each(ADAPTERS)('a sick session store on %s', (adapter) => {
@@ -72,7 +52,8 @@ describe.each(ADAPTERS)('a sick session store on %s', (adapter) => {
 
   beforeAll(async () => {
     store = new FaultyStore();
-    t = await startApp({ adapter, controllers: [FaultsController], policy: { store, storeTimeout: 200 } });
+    // NoteController: GET /me (@Connected) → {user, note}, POST /note {note}. CartController: POST /cart {item}, GET /cart.
+    t = await startApp({ adapter, controllers: [FaultsController, NoteController, CartController], policy: { store, storeTimeout: 200 } });
   });
   afterEach(() => {
     store.mode = 'ok';

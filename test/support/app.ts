@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { SessionModule, type SessionPolicy } from '../../lib/index.js';
+import { MemoryStore, SessionModule, type SessionPolicy } from '../../lib/index.js';
 
 export type AdapterName = 'express' | 'fastify';
 export const ADAPTERS: AdapterName[] = ['express', 'fastify'];
@@ -52,6 +52,32 @@ export async function startApp(options: AppOptions): Promise<TestApp> {
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   return { app, url: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+}
+
+/** An app and the MemoryStore behind it, for specs that look into the store. */
+export interface StoreApp {
+  t: TestApp;
+  store: MemoryStore;
+}
+
+/** {@link startApp} on the MemoryStore of `options.policy.store`, or on a new one. */
+export async function startWithStore(options: AppOptions): Promise<StoreApp> {
+  const store = (options.policy?.store as MemoryStore | undefined) ?? new MemoryStore();
+  const t = await startApp({ ...options, policy: { ...options.policy, store } });
+  return { t, store };
+}
+
+/**
+ * For a describe block: starts an app before its tests and closes it after them. The object returned is filled in
+ * by `beforeAll`: read `s.t` and `s.store` inside the tests, not while the block is being declared.
+ */
+export function startForBlock(start: () => Promise<StoreApp>): StoreApp {
+  const started = {} as StoreApp;
+  beforeAll(async () => {
+    Object.assign(started, await start());
+  });
+  afterAll(() => started.t?.close());
+  return started;
 }
 
 export { NestFactory };

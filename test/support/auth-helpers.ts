@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import type { Reply, SetCookie } from './browser.js';
+import { deletesCookie, type Browser, type Reply, type SetCookie } from './browser.js';
 
 /** A string shaped like a session id this library issues (32 random bytes, base64url), but never issued. */
 export function randomId(): string {
@@ -17,18 +17,27 @@ export function idOf(cookieValue: string): string {
   return cookieValue.slice(0, cookieValue.indexOf('.'));
 }
 
+/** The session cookie in a browser's jar: its value (`id.tag`), its id and its tag; undefined when there is none. */
+export function sessionCookieOf(browser: Browser, name = 'sid'): { value: string; id: string; tag: string } | undefined {
+  const value = browser.jar.get(name);
+  if (value === undefined) return undefined;
+  const id = idOf(value);
+  return { value, id, tag: value.slice(id.length + 1) };
+}
+
 /** True for a Set-Cookie that removes the cookie (Max-Age=0 or an Expires in the past) and carries no value. */
 export function isExpiry(cookie: SetCookie): boolean {
-  const expires = cookie.attributes['expires'];
-  return (
-    cookie.value === '' &&
-    (cookie.attributes['max-age'] === '0' || (typeof expires === 'string' && Date.parse(expires) < Date.now()))
-  );
+  return cookie.value === '' && deletesCookie(cookie);
 }
 
 /** The Set-Cookie headers of a reply for one cookie name. */
-export function cookiesNamed(reply: Reply, name: string): SetCookie[] {
+export function cookiesNamed(reply: Pick<Reply, 'setCookies'>, name: string): SetCookie[] {
   return reply.setCookies.filter((cookie) => cookie.name === name);
+}
+
+/** True when a reply deletes the cookie `name` (Max-Age=0 or an Expires in the past), whatever else it sets. */
+export function expiresCookie(reply: Pick<Reply, 'setCookies'>, name = 'sid'): boolean {
+  return cookiesNamed(reply, name).some(deletesCookie);
 }
 
 /** The last Set-Cookie of a reply for one name (the one a browser ends up with), or throws. */
@@ -66,6 +75,8 @@ export function expectExpiryOnly(reply: Reply, name = 'sid'): void {
 
 /** The JSON body of Nest's 401 for a request without a usable session. */
 export const UNAUTHENTICATED = expect.objectContaining({ statusCode: 401, code: 'unauthenticated' });
+/** The JSON body of the 401 for a request whose session is missing or has ended. */
+export const NOT_CONNECTED = expect.objectContaining({ statusCode: 401, code: 'unauthenticated', message: 'Not connected' });
 /** The JSON body of Nest's 403 for a connected user outside the allowed groups. */
 export const FORBIDDEN = expect.objectContaining({ statusCode: 403, code: 'forbidden' });
 

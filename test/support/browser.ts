@@ -17,6 +17,12 @@ export function parseSetCookie(raw: string): SetCookie {
   return { name: pair.slice(0, eq).trim(), value: decodeURIComponent(pair.slice(eq + 1).trim()), attributes, raw };
 }
 
+/** True for a Set-Cookie that makes a browser delete the cookie: Max-Age=0 or an Expires in the past. */
+export function deletesCookie(cookie: SetCookie): boolean {
+  const expires = cookie.attributes['expires'];
+  return cookie.attributes['max-age'] === '0' || (typeof expires === 'string' && Date.parse(expires) < Date.now());
+}
+
 /** A response with its body read and its cookies parsed. */
 export interface Reply {
   status: number;
@@ -56,8 +62,7 @@ export class Browser {
     const text = await response.text();
     const setCookies = response.headers.getSetCookie().map(parseSetCookie);
     for (const c of setCookies) {
-      const expired = c.attributes['max-age'] === '0' || (typeof c.attributes['expires'] === 'string' && Date.parse(c.attributes['expires']) < Date.now());
-      if (expired) this.jar.delete(c.name);
+      if (deletesCookie(c)) this.jar.delete(c.name);
       else this.jar.set(c.name, c.value);
     }
     let body: unknown = text;

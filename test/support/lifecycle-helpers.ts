@@ -10,7 +10,6 @@ import {
   type StoreLimits,
   type StoreRemoval,
 } from '../../lib/index.js';
-import type { Browser } from './browser.js';
 
 /** A promise with its resolve function outside, to hold a handler at a known point. */
 export interface Deferred<T = void> {
@@ -138,21 +137,4 @@ export class EventRecorder {
   stop(): void {
     this.subscription.unsubscribe();
   }
-}
-
-/** The session cookie value in a browser's jar (`id.tag`), and its id (the part before the '.'). */
-export function sessionCookieOf(browser: Browser, name = 'sid'): { value: string; id: string } | undefined {
-  const value = browser.jar.get(name);
-  if (value === undefined) return undefined;
-  return { value, id: value.slice(0, value.indexOf('.')) };
-}
-
-/** True when a reply expires the named cookie (Max-Age=0 or an Expires in the past). */
-export function expiresCookie(reply: { setCookies: Array<{ name: string; attributes: Record<string, string | true> }> }, name = 'sid'): boolean {
-  return reply.setCookies.some(
-    (c) =>
-      c.name === name &&
-      (c.attributes['max-age'] === '0' ||
-        (typeof c.attributes['expires'] === 'string' && Date.parse(c.attributes['expires']) < Date.now())),
-  );
 }
