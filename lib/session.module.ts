@@ -1,7 +1,8 @@
-import { Module } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { Module, RequestMethod, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { APP_GUARD, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
+import { installRequestScope } from './context/request-scope.js';
 import { SessionContext } from './context/session-context.js';
-import { SessionContextInterceptor } from './context/session-context.interceptor.js';
+import { SessionContextMiddleware } from './context/session-context.middleware.js';
 import { SessionEventExplorer } from './events/session-event.explorer.js';
 import { SessionEvents } from './events/session-events.js';
 import { SessionGuard } from './guards/session.guard.js';
@@ -15,8 +16,8 @@ import { MemoryStore } from './stores/memory.store.js';
 
 /**
  * Sessions for the whole application (a global module): `SessionModule.forRoot(policy)` or
- * `SessionModule.forRootAsync({ imports, inject, useFactory })`. Installs the session guard and context interceptor
- * globally and provides {@link SessionService}.
+ * `SessionModule.forRootAsync({ imports, inject, useFactory })`. Installs the session guard globally and the context
+ * middleware on every route, and provides {@link SessionService}.
  */
 @Module({
   imports: [DiscoveryModule],
@@ -35,8 +36,20 @@ import { MemoryStore } from './stores/memory.store.js';
     SessionService,
     SessionGuard,
     { provide: APP_GUARD, useExisting: SessionGuard },
-    { provide: APP_INTERCEPTOR, useClass: SessionContextInterceptor },
   ],
   exports: [SessionService, SESSION_STORE, SESSION_POLICY],
 })
-export class SessionModule extends ConfigurableSessionModule {}
+export class SessionModule extends ConfigurableSessionModule implements NestModule {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly context: SessionContext,
+  ) {
+    super();
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    if (!installRequestScope(this.adapterHost.httpAdapter, this.context)) {
+      consumer.apply(SessionContextMiddleware).forRoutes({ path: '*path', method: RequestMethod.ALL });
+    }
+  }
+}

@@ -4,21 +4,43 @@ import type { RequestContext } from './request-context.js';
 
 const CONTEXT = Symbol('nestjs-connected:context');
 
+/**
+ * The slot a request's AsyncLocalStorage store holds. The middleware opens it before anything else runs; the guard
+ * fills it once it has built the request's context from the framework request.
+ */
+interface ContextSlot {
+  context: RequestContext | undefined;
+}
+
 /** Where the current request's context lives: AsyncLocalStorage, entered with `run()` only. */
 @Injectable()
 export class SessionContext {
-  private readonly storage = new AsyncLocalStorage<RequestContext>();
+  private readonly storage = new AsyncLocalStorage<ContextSlot>();
 
+  /** Runs `fn` (the rest of the request) with an empty slot for its context. */
+  open<T>(fn: () => T): T {
+    return this.storage.run({ context: undefined }, fn);
+  }
+
+  /**
+   * Makes `context` the current one: in the slot the middleware opened, or, where no middleware ran (a WebSocket
+   * message), in a slot of its own around `fn`.
+   */
   run<T>(context: RequestContext, fn: () => T): T {
-    return this.storage.run(context, fn);
+    const slot = this.storage.getStore();
+    if (slot !== undefined && slot.context === undefined) {
+      slot.context = context;
+      return fn();
+    }
+    return this.storage.run({ context }, fn);
   }
 
   /** The context of the request being handled, if any. */
   current(): RequestContext | undefined {
-    return this.storage.getStore();
+    return this.storage.getStore()?.context;
   }
 
-  /** Keeps the context on the framework request (or socket), for parameter decorators and later stages. */
+  /** Keeps the context on the framework request (or socket), for parameter decorators. */
   static attach(carrier: object, context: RequestContext): void {
     (carrier as { [CONTEXT]?: RequestContext })[CONTEXT] = context;
   }

@@ -1,4 +1,6 @@
 import { Controller, Get, Injectable, Module, Post, type ModuleMetadata } from '@nestjs/common';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
 import { Connected, CurrentUser, MemoryStore, SessionModule, SessionService, type SessionPolicy, type SessionPolicyFactory } from '../../lib/index.js';
 import { ADAPTERS, SECRET, startApp, type AdapterName } from '../support/app.js';
 import { Browser } from '../support/browser.js';
@@ -87,6 +89,33 @@ describe.each(ADAPTERS)('SessionModule registration on %s', (adapter) => {
       expect(store.size).toBe(0);
       await new Browser(url).post('/login');
       expect(store.size).toBe(1);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+/** An HTTP platform the library has no request hook for: it gets the request context from a Nest middleware. */
+class OtherPlatformAdapter extends ExpressAdapter {
+  override getType(): string {
+    return 'other-platform';
+  }
+}
+
+describe('SessionModule on a platform other than Express and Fastify', () => {
+  it('opens the request context with a Nest middleware: connect() and the guard work', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [SessionModule.forRoot({ secret: SECRET, groups: () => ['reader'] })],
+      controllers: [LoginController],
+    }).compile();
+    const app = moduleRef.createNestApplication(new OtherPlatformAdapter(), { logger: false });
+    await app.listen(0, '127.0.0.1');
+    try {
+      const b = new Browser(`http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`);
+      expect((await b.get('/me')).status).toBe(401);
+      // connect() throws without a request context: a 201 here means the middleware opened it.
+      expect((await b.post('/login')).status).toBe(201);
+      expect((await b.get('/me')).body).toEqual({ user: 'carol' });
     } finally {
       await app.close();
     }
