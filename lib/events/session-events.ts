@@ -34,6 +34,11 @@ export class SessionEvents implements OnApplicationShutdown {
     return this.subject.observed || this.hooks.has(type);
   }
 
+  /** True when anything listens at all. */
+  active(): boolean {
+    return this.subject.observed || this.hooks.size > 0;
+  }
+
   /**
    * Runs the hooks of the event's type one after the other, then publishes it. A hook that throws stops the chain:
    * an HttpException goes on as it is, anything else becomes a 500 that names the event.

@@ -2,10 +2,9 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { HttpTransport } from '../context/http-transport.js';
 import { processIdFrom, ProcessRegistry } from '../context/process-registry.js';
-import { RequestContext } from '../context/request-context.js';
+import { RequestContext, type LiveSession } from '../context/request-context.js';
 import { SessionContext } from '../context/session-context.js';
 import { CONNECTED, type ConnectedOptions } from '../decorators/connected.decorator.js';
-import type { SessionEventInit } from '../events/session-event.js';
 import { SessionEvents } from '../events/session-events.js';
 import { NotConnectedException } from '../exceptions/not-connected.exception.js';
 import { PermissionDeniedException } from '../exceptions/permission-denied.exception.js';
@@ -57,7 +56,7 @@ export class SessionGuard implements CanActivate {
 
   /** The pipeline for one request or message whose context exists. */
   async admit(context: RequestContext, options: ConnectedOptions | undefined): Promise<boolean> {
-    let session;
+    let session: LiveSession | undefined;
     try {
       session = await this.lifecycle.current(context);
     } catch (error) {
@@ -65,37 +64,37 @@ export class SessionGuard implements CanActivate {
       if (options !== undefined || !(error instanceof SessionStoreUnavailableException)) throw error;
     }
     const userId = session?.record.userId;
-    const base = { transport: context.transport.kind, ...(userId === undefined ? {} : { userId }), ...(session ? { session: session.key } : {}), ...(context.processId ? { process: context.processId } : {}) };
-    await this.fire({ type: 'request', ...base });
     const process = context.processId;
-    if (process !== undefined && this.processes.isNew(process)) {
-      await this.fire({ type: 'start-process', ...base, process });
-      await this.fire(
-        userId === undefined
-          ? { type: 'start-unconnected-process', ...base, process }
-          : { type: 'start-connected-process', ...base, userId },
-      );
+    const newProcess = process !== undefined && this.processes.isNew(process);
+    // With no hook and no subscriber (the common case), no event is built and no extra await is paid.
+    const base = this.events.active() ? eventBase(context, session) : undefined;
+    if (base !== undefined) {
+      await this.events.emit({ type: 'request', ...base });
+      if (newProcess) {
+        await this.events.emit({ type: 'start-process', ...base, process });
+        await this.events.emit(
+          userId === undefined
+            ? { type: 'start-unconnected-process', ...base, process }
+            : { type: 'start-connected-process', ...base, userId },
+        );
+      }
     }
     if (userId === undefined) {
       if (options === undefined || options.optional) {
-        await this.fire({ type: 'unconnected-request', ...base });
+        if (base !== undefined) await this.events.emit({ type: 'unconnected-request', ...base });
         return true;
       }
-      await this.fire({ type: 'denied-request', ...base, reason: 'not-connected' });
+      if (base !== undefined) await this.events.emit({ type: 'denied-request', ...base, reason: 'not-connected' });
       throw this.refusal(context, 'unauthenticated');
     }
     if (options !== undefined && (options.allow !== undefined || options.deny !== undefined)) {
       if (!(await this.inGroups(context, userId, options))) {
-        await this.fire({ type: 'denied-request', ...base, reason: 'forbidden' });
+        if (base !== undefined) await this.events.emit({ type: 'denied-request', ...base, reason: 'forbidden' });
         throw this.refusal(context, 'forbidden');
       }
     }
-    await this.fire({ type: 'connected-request', ...base, userId });
+    if (base !== undefined) await this.events.emit({ type: 'connected-request', ...base, userId });
     return true;
-  }
-
-  private fire(event: SessionEventInit): Promise<void> | undefined {
-    return this.events.wants(event.type) ? this.events.emit(event) : undefined;
   }
 
   /** deny wins; then allow needs one match. A throwing `groups` denies. Groups are fetched once per request. */
@@ -122,4 +121,15 @@ export class SessionGuard implements CanActivate {
     }
     return code === 'unauthenticated' ? new NotConnectedException() : new PermissionDeniedException();
   }
+}
+
+/** The fields every request event shares. */
+function eventBase(context: RequestContext, session: LiveSession | undefined) {
+  const userId = session?.record.userId;
+  return {
+    transport: context.transport.kind,
+    ...(userId === undefined ? {} : { userId }),
+    ...(session === undefined ? {} : { session: session.key }),
+    ...(context.processId === undefined ? {} : { process: context.processId }),
+  };
 }
