@@ -94,10 +94,11 @@ export class SessionPolicyError extends Error {
   }
 }
 
-// RFC 6265 token characters, and nothing that could end an attribute (`;`, `,`, whitespace, controls).
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** RFC 6265 token characters: what a cookie name may be made of (no `;`, `,`, `=`, whitespace or controls). */
+export const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const ATTRIBUTE_VALUE = /^[\x21-\x2b\x2d-\x3a\x3c-\x7e]+$/;
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Header names are tokens too.
+const HEADER_NAME = COOKIE_NAME;
 
 function seconds(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback * 1000;

@@ -21,8 +21,4 @@ export class ProcessRegistry {
     if (this.seen.size > this.capacity) this.seen.delete(this.seen.values().next().value as string);
     return true;
   }
-
-  forget(process: string): void {
-    this.seen.delete(process);
-  }
 }

@@ -2,10 +2,15 @@ import type { SessionKey } from './session-key.js';
 
 type Values = Map<SessionKey<unknown>, unknown>;
 
+/** The most client processes (tabs) whose values one session keeps in memory. */
+export const MAX_PROCESSES = 100;
+
 /** A value dropped with its session, waiting for its key's `onDelete`. */
 export interface DroppedValue {
   readonly key: SessionKey<unknown>;
   readonly value: unknown;
+  /** The process it belonged to, for process-scoped values. */
+  readonly process?: string;
 }
 
 /**
@@ -36,8 +41,20 @@ export class LocalValues {
     return this.byProcess.get(sessionKey)?.get(process)?.get(key);
   }
 
-  setProcess(sessionKey: string, process: string, key: SessionKey<unknown>, value: unknown): void {
-    mapOf(mapOf(this.byProcess, sessionKey), process).set(key, value);
+  /**
+   * Sets a process-scoped value. Process ids come from the client, so a session keeps the values of at most
+   * `maxProcesses` of them: past that, the values of its oldest process are handed back, for their `onDelete`.
+   */
+  setProcess(sessionKey: string, process: string, key: SessionKey<unknown>, value: unknown, maxProcesses = MAX_PROCESSES): DroppedValue[] {
+    const processes = mapOf(this.byProcess, sessionKey);
+    mapOf(processes, process).set(key, value);
+    const dropped: DroppedValue[] = [];
+    while (processes.size > maxProcesses) {
+      const [oldest, values] = processes.entries().next().value as [string, Values];
+      processes.delete(oldest);
+      for (const [oldKey, oldValue] of values) dropped.push({ key: oldKey, value: oldValue, process: oldest });
+    }
+    return dropped;
   }
 
   deleteProcess(sessionKey: string, process: string, key: SessionKey<unknown>): boolean {
@@ -60,16 +77,6 @@ export class LocalValues {
     return deleteFrom(this.byUser, userId, key);
   }
 
-  /** Takes the browser-scoped values of a session out, to carry them to another session. */
-  takeBrowser(sessionKey: string): Array<[SessionKey<unknown>, unknown]> {
-    const values = this.bySession.get(sessionKey);
-    if (values === undefined) return [];
-    const browser = [...values].filter(([key]) => key.scope === 'browser');
-    for (const [key] of browser) values.delete(key);
-    if (values.size === 0) this.bySession.delete(sessionKey);
-    return browser;
-  }
-
   /** Whether a session holds browser-scoped values here. */
   hasBrowser(sessionKey: string): boolean {
     const values = this.bySession.get(sessionKey);
@@ -83,26 +90,24 @@ export class LocalValues {
     const dropped: DroppedValue[] = [];
     for (const [key, value] of this.bySession.get(sessionKey) ?? []) dropped.push({ key, value });
     this.bySession.delete(sessionKey);
-    for (const values of this.byProcess.get(sessionKey)?.values() ?? []) {
-      for (const [key, value] of values) dropped.push({ key, value });
+    for (const [process, values] of this.byProcess.get(sessionKey) ?? []) {
+      for (const [key, value] of values) dropped.push({ key, value, process });
     }
     this.byProcess.delete(sessionKey);
     return dropped;
   }
 
-  /** Takes out the values of one process; the caller runs their `onDelete`. */
-  takeProcess(sessionKey: string, process: string): DroppedValue[] {
-    const processes = this.byProcess.get(sessionKey);
-    const values = processes?.get(process);
-    if (processes === undefined || values === undefined) return [];
-    processes.delete(process);
-    if (processes.size === 0) this.byProcess.delete(sessionKey);
-    return [...values].map(([key, value]) => ({ key, value }));
-  }
-
-  /** Every value of a session, for `onNoClient` (the caller decides what to drop). */
+  /** The session- and browser-scoped values a session holds here. */
   entries(sessionKey: string): Array<[SessionKey<unknown>, unknown]> {
     return [...(this.bySession.get(sessionKey) ?? [])];
+  }
+
+  /** Puts back what `takeAll` took, when the close it was taken for failed. */
+  restore(sessionKey: string, values: DroppedValue[]): void {
+    for (const { key, value, process } of values) {
+      if (process === undefined) this.set(sessionKey, key, value);
+      else this.setProcess(sessionKey, process, key, value, Number.POSITIVE_INFINITY);
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { parse } from 'cookie';
-import type { ResolvedSessionPolicy } from '../session-policy.js';
+import { COOKIE_NAME, type ResolvedSessionPolicy } from '../session-policy.js';
 import type { CookieAttributes, SessionTransport } from '../context/session-transport.js';
 
 /** Header values past this size are not parsed: no session cookie of ours is anywhere near it. */
@@ -65,7 +65,7 @@ export class SessionCookie {
     const own = this.nameFor(transport);
     const cookies = parse(header);
     for (const name of Object.keys(cookies)) {
-      if (name === own || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) continue;
+      if (name === own || !COOKIE_NAME.test(name)) continue;
       let keep = false;
       try {
         keep = filter(name, cookies[name] ?? '') === true;

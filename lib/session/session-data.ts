@@ -63,7 +63,8 @@ export class SessionData {
       case 'process': {
         const { session, process } = await this.process(context, key);
         await this.assertAlive(context, session, key.scope);
-        this.lifecycle.locals.setProcess(session.key, process, anyKey, value);
+        const evicted = this.lifecycle.locals.setProcess(session.key, process, anyKey, value);
+        for (const dropped of evicted) await this.lifecycle.runOnDelete(dropped.key, dropped.value);
         return;
       }
     }

@@ -4,11 +4,12 @@ import { SessionContext } from '../context/session-context.js';
 import type { SessionEventReason } from '../events/session-event.js';
 import { SessionEvents } from '../events/session-events.js';
 import { NotConnectedException } from '../exceptions/not-connected.exception.js';
+import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
 import type { ResolvedSessionPolicy } from '../session-policy.js';
 import { SESSION_POLICY, SESSION_STORE } from '../session.tokens.js';
 import type { SessionStore, StoreRemoval } from '../stores/session-store.js';
 import { TimedStore } from '../stores/timed-store.js';
-import { LocalValues } from './local-values.js';
+import { LocalValues, type DroppedValue } from './local-values.js';
 import { SessionCookie } from './session-cookie.js';
 import { isSessionIdShape, newSessionId, storeKeyOf } from './session-id.js';
 import type { SessionInfo } from './session-info.js';
@@ -32,10 +33,8 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
   readonly cookie: SessionCookie;
   readonly locals = new LocalValues();
   private readonly signer: SessionSigner;
-  /** Sessions being closed whose browser data moves elsewhere: their browser values get no `onDelete`. */
-  private readonly keepingBrowser = new Set<string>();
-  /** The `onDelete` runs of sessions leaving the store, by key, so that a closing request can await them. */
-  private readonly cleanups = new Map<string, Promise<void>>();
+  /** `onDelete` runs started by the store's own removals (expiry, eviction), awaited at shutdown. */
+  private readonly cleanups = new Set<Promise<void>>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -56,7 +55,7 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.unsubscribe?.();
-    await Promise.allSettled(this.cleanups.values());
+    await Promise.allSettled(this.cleanups);
     await this.store.store.close?.();
   }
 
@@ -133,10 +132,16 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
 
   /** A failed check: the session (if one was found) is closed, the cookie and filtered cookies expired. */
   private async failed(context: RequestContext, key?: string, record?: SessionRecord): Promise<undefined> {
-    if (key !== undefined && record !== undefined) {
-      await this.closeSession(key, record, 'failed-check', context.transport.kind);
-    }
     this.cookie.clearAfterFailedCheck(context.transport);
+    if (key !== undefined && record !== undefined) {
+      try {
+        await this.closeSession(key, record, 'failed-check', context.transport.kind);
+      } catch (error) {
+        // A sick store is the 503 it always is; a throwing close hook must not turn a failed check into a 500.
+        if (error instanceof SessionStoreUnavailableException) throw error;
+        this.logger.error(`Closing a session that failed its check: ${describe(error)}`);
+      }
+    }
     return undefined;
   }
 
@@ -190,7 +195,7 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
   /**
    * `connect()`: opens a session for `userId` with a new id, then closes the current one and moves its browser data
    * over. The new record is written first, so that a store failing half-way loses neither the old session nor its
-   * data; a login whose hooks fail is undone.
+   * data; a login whose hooks fail is undone as a logout would be.
    */
   async connect(userId: string, options: { expire?: boolean } = {}): Promise<void> {
     const context = this.requireContext('connect()');
@@ -202,35 +207,61 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     }
     const current = await this.current(context);
     const next = await this.create(context, userId, current === undefined ? {} : browserFields(current.record));
-    const locals = current === undefined ? [] : await this.closeMoving(current, 'login', context, next);
-    const session = this.handOver(context, next, locals, options.expire === true);
+    let moved: Array<[SessionKey<unknown>, unknown]> = [];
+    if (current !== undefined) {
+      try {
+        moved = await this.closeSession(current.key, current.record, 'login', context.transport.kind, { moveBrowser: true });
+      } catch (error) {
+        // The copy of the browser data in `next` is not a value leaving: no onDelete (the store reports nothing
+        // for its own destroy).
+        await this.store.call('destroy', next.key).catch(() => undefined);
+        throw error;
+      }
+    }
+    const session = this.handOver(context, next, moved, options.expire === true);
     const { kind } = context.transport;
     try {
       await this.events.emit({ type: 'open-session', transport: kind, userId, session: session.key, ...processOf(context) });
       await this.events.emit({ type: 'start-connected-process', transport: kind, userId, session: session.key, ...processOf(context) });
     } catch (error) {
-      await this.store.call('destroy', session.key).catch(() => undefined);
-      context.adopt(undefined);
-      this.cookie.clear(context.transport);
+      await this.endConnected(context, session, 'login', false).catch((undo: unknown) => {
+        this.logger.error(`Undoing a login whose hook failed: ${describe(undo)}`);
+        context.adopt(undefined);
+        this.cookie.clear(context.transport);
+      });
       throw error;
     }
-    await this.enforceMaxSessions(userId, session.key);
+    // Best effort: the login has happened; a failure here must not answer as if it had not.
+    await this.enforceMaxSessions(userId, session.key).catch((error: unknown) => {
+      this.logger.error(`Closing the oldest sessions past maxSessionsPerUser: ${describe(error)}`);
+    });
   }
 
   /** `disconnect()`: closes the current session; browser data stays, under a new anonymous session. */
   async disconnect(): Promise<void> {
     const context = this.requireContext('disconnect()');
     const current = await this.current(context);
-    if (current?.record.userId === undefined) {
-      // Nothing connected: idempotent. A cookie that named nothing was expired by the failed check already.
-      return;
-    }
+    // Nothing connected: idempotent. A cookie that named nothing was expired by the failed check already.
+    if (current?.record.userId !== undefined) await this.endConnected(context, current, 'logout', true);
+  }
+
+  /**
+   * Ends a connected session of the request. Its browser data, if any, goes to a new anonymous session written
+   * before the old one closes (so a store failing half-way loses nothing); otherwise the cookie is expired.
+   */
+  private async endConnected(context: RequestContext, current: LiveSession, reason: 'login' | 'logout', announce: boolean): Promise<void> {
     const data = browserFields(current.record);
-    const keepsData = Object.keys(data).length > 0 || this.locals.hasBrowser(current.key);
-    const next = keepsData ? await this.create(context, undefined, data) : undefined;
-    const locals = await this.closeMoving(current, 'logout', context, next);
+    const keeps = Object.keys(data).length > 0 || this.locals.hasBrowser(current.key);
+    const next = keeps ? await this.create(context, undefined, data) : undefined;
+    let moved: Array<[SessionKey<unknown>, unknown]>;
+    try {
+      moved = await this.closeSession(current.key, current.record, reason, context.transport.kind, { moveBrowser: keeps, announce });
+    } catch (error) {
+      if (next !== undefined) await this.store.call('destroy', next.key).catch(() => undefined);
+      throw error;
+    }
     if (next !== undefined) {
-      this.handOver(context, next, locals, false);
+      this.handOver(context, next, moved, false);
     } else {
       context.adopt(undefined);
       this.cookie.clear(context.transport);
@@ -238,51 +269,38 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Closes the request's session, handing back its in-memory browser values. When closing fails, everything is put
-   * back as it was and the replacement (`next`), already written, is removed again.
-   */
-  private async closeMoving(
-    current: LiveSession,
-    reason: 'login' | 'logout',
-    context: RequestContext,
-    next: NewSession | undefined,
-  ): Promise<Array<[SessionKey<unknown>, unknown]>> {
-    const locals = this.locals.takeBrowser(current.key);
-    try {
-      await this.closeSession(current.key, current.record, reason, context.transport.kind, true);
-    } catch (error) {
-      for (const [sessionKey, value] of locals) this.locals.set(current.key, sessionKey, value);
-      if (next !== undefined) await this.store.call('destroy', next.key).catch(() => undefined);
-      throw error;
-    }
-    return locals;
-  }
-
-  /**
-   * Closes one session: `pre-close-session` → remove it from the store (its values' `onDelete` run) →
-   * `post-close-session`. The close events are for connected sessions only.
+   * Closes one session: `pre-close-session` → remove it from the store → its values' `onDelete` →
+   * `post-close-session` (close events for connected sessions only). The values are taken out before the store
+   * call and run their `onDelete` here, once, from the record the store removed; with `moveBrowser`, browser values
+   * are handed back instead, to go to another session. When the store call fails, everything stays as it was.
    */
   async closeSession(
     key: string,
     record: SessionRecord,
     reason: SessionEventReason,
     transport: 'http' | 'ws',
-    keepBrowser = false,
-  ): Promise<void> {
-    const userId = record.userId;
+    options: { moveBrowser?: boolean; announce?: boolean } = {},
+  ): Promise<Array<[SessionKey<unknown>, unknown]>> {
+    const { moveBrowser = false, announce = true } = options;
+    const userId = announce ? record.userId : undefined;
     if (userId !== undefined) {
       await this.events.emit({ type: 'pre-close-session', transport, userId, session: key, reason });
     }
-    if (keepBrowser) this.keepingBrowser.add(key);
+    const values = this.locals.takeAll(key);
+    let removed: SessionRecord | undefined;
     try {
-      await this.store.call('destroy', key);
-    } finally {
-      this.keepingBrowser.delete(key);
+      removed = await this.store.call('destroy', key);
+    } catch (error) {
+      this.locals.restore(key, values);
+      throw error;
     }
-    await this.cleanups.get(key);
+    const moved = moveBrowser ? values.filter((value) => value.key.scope === 'browser') : [];
+    const dropped = moveBrowser ? values.filter((value) => value.key.scope !== 'browser') : values;
+    await this.runOnDeletes(dropped, removed === undefined ? [] : persistedValues(removed, moveBrowser));
     if (userId !== undefined) {
       await this.events.emit({ type: 'post-close-session', transport, userId, session: key, reason });
     }
+    return moved.map(({ key: sessionKey, value }) => [sessionKey, value]);
   }
 
   /** `disconnectAll()`: every session of the user, on every device; returns how many were closed. */
@@ -299,35 +317,28 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     for (const [key] of listed) {
       await this.events.emit({ type: 'pre-close-session', transport, userId, session: key, reason: 'disconnect-all' });
     }
-    const keep = options.userIndep !== true;
-    const carried = new Map<string, Array<[SessionKey<unknown>, unknown]>>();
-    if (keep) {
-      for (const [key] of listed) {
-        carried.set(key, this.locals.takeBrowser(key));
-        this.keepingBrowser.add(key);
-      }
-    }
+    const taken = new Map(listed.map(([key]) => [key, this.locals.takeAll(key)] as const));
     let closed: Array<[string, SessionRecord]>;
     try {
       closed = await this.store.call('closeUser', userId);
-    } finally {
-      for (const [key] of listed) this.keepingBrowser.delete(key);
+    } catch (error) {
+      for (const [key, values] of taken) this.locals.restore(key, values);
+      throw error;
     }
-    await Promise.all(closed.map(([key]) => this.cleanups.get(key)));
+    const keepBrowser = options.userIndep !== true;
     const currentKey = context?.session?.key;
     for (const [key, record] of closed) {
-      const data = keep ? browserFields(record) : {};
-      const locals = carried.get(key) ?? [];
-      let kept: LiveSession | undefined;
-      if (Object.keys(data).length > 0 || locals.length > 0) {
-        // The browser keeps its cookie and its browser data; only the connection goes.
-        const anonymous: SessionRecord = { ...record, data, epoch: 0, idleExpiresAt: Math.min(Date.now() + this.policy.anonymousIdleTimeoutMs, record.absoluteExpiresAt) };
-        delete anonymous.userId;
-        if (await this.store.call('create', key, anonymous, { maxAnonymous: this.policy.anonymousMaxSessions })) {
-          for (const [sessionKey, value] of locals) this.locals.set(key, sessionKey, value);
-          kept = { key, record: anonymous };
-        }
+      // Sessions opened after the listing were not announced: they get both events, late but in order.
+      if (!taken.has(key)) {
+        await this.events.emit({ type: 'pre-close-session', transport, userId, session: key, reason: 'disconnect-all' });
       }
+      const values = taken.get(key) ?? this.locals.takeAll(key);
+      const kept = keepBrowser ? await this.keepBrowserData(key, record, values) : undefined;
+      const moved = kept === undefined ? [] : values.filter((value) => value.key.scope === 'browser');
+      await this.runOnDeletes(
+        values.filter((value) => !moved.includes(value)),
+        persistedValues(record, kept !== undefined),
+      );
       if (context !== undefined && key === currentKey) {
         context.adopt(kept);
         if (kept === undefined) this.cookie.clear(context.transport);
@@ -337,6 +348,31 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
       await this.events.emit({ type: 'post-close-session', transport, userId, session: key, reason: 'disconnect-all' });
     }
     return closed.length;
+  }
+
+  /**
+   * After `disconnectAll`: the browser keeps its cookie and its browser data, in an anonymous record under the same
+   * key; only the connection goes. Undefined when there was nothing to keep or the store refused it (the data then
+   * leaves with the session, `onDelete` included: fail closed).
+   */
+  private async keepBrowserData(key: string, record: SessionRecord, values: DroppedValue[]): Promise<LiveSession | undefined> {
+    const data = browserFields(record);
+    const browserValues = values.filter((value) => value.key.scope === 'browser');
+    if (Object.keys(data).length === 0 && browserValues.length === 0) return undefined;
+    const anonymous: SessionRecord = {
+      ...record,
+      data,
+      epoch: 0,
+      idleExpiresAt: Math.min(Date.now() + this.policy.anonymousIdleTimeoutMs, record.absoluteExpiresAt),
+    };
+    delete anonymous.userId;
+    try {
+      if (!(await this.store.call('create', key, anonymous, { maxAnonymous: this.policy.anonymousMaxSessions }))) return undefined;
+    } catch {
+      return undefined;
+    }
+    for (const { key: sessionKey, value } of browserValues) this.locals.set(key, sessionKey, value);
+    return { key, record: anonymous };
   }
 
   /** Closes the session with this handle (from `listSessions()`); nothing happens for an unknown handle. */
@@ -381,44 +417,51 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Every session that leaves the store, whoever removed it: its values' `onDelete` run here, once. */
+  /**
+   * Sessions the store removed on its own (expiry, eviction) or that another server closed: their in-memory values
+   * here go, with `onDelete`. Persisted values run `onDelete` only where the store hands over the record of an
+   * expiry or eviction: a `destroyed` removal was asked for by a `closeSession`/`disconnectAll`, which runs them.
+   */
   private onRemoval(removal: StoreRemoval): void {
     const { key, record, reason } = removal;
-    const keepBrowser = this.keepingBrowser.has(key);
-    const dropped = this.locals.takeAll(key).filter((value) => !(keepBrowser && value.key.scope === 'browser'));
-    const persisted: Array<{ key: SessionKey<unknown>; text: string }> = [];
-    for (const [field, text] of Object.entries(record?.data ?? {})) {
-      const isBrowser = field.startsWith(FIELD_PREFIX.browser);
-      if (keepBrowser && isBrowser) continue;
-      const sessionKey = SessionKey.named(field.slice(2));
-      if (sessionKey?.onDelete !== undefined && sessionKey.codec !== undefined) persisted.push({ key: sessionKey, text });
-    }
-    const run = async (): Promise<void> => {
-      for (const { key: sessionKey, value } of dropped) await this.runOnDelete(sessionKey, value);
-      for (const { key: sessionKey, text } of persisted) {
-        let value: unknown;
-        try {
-          value = sessionKey.codec!.deserialize(text);
-        } catch {
-          this.logger.warn(`Could not decode the value of key '${sessionKey.name}' for its onDelete`);
-          continue;
-        }
-        await this.runOnDelete(sessionKey, value);
+    const values = this.locals.takeAll(key);
+    const persisted = reason !== 'destroyed' && record !== undefined ? persistedValues(record, false) : [];
+    const userId = record?.userId;
+    if (values.length === 0 && persisted.length === 0 && (userId === undefined || reason === 'destroyed')) return;
+    const cleanup = (async () => {
+      await this.runOnDeletes(values, persisted);
+      if (userId === undefined) return;
+      if (reason === 'expired') {
+        await this.events.emitDetached({ type: 'session-expired', transport: 'http', userId, session: key, reason });
+      } else if (reason === 'evicted') {
+        await this.events.emitDetached({ type: 'post-close-session', transport: 'http', userId, session: key, reason });
       }
-      if (reason === 'expired' && record?.userId !== undefined) {
-        await this.events.emitDetached({ type: 'session-expired', transport: 'http', userId: record.userId, session: key, reason: 'expired' });
-      }
-    };
-    if (dropped.length === 0 && persisted.length === 0 && reason !== 'expired') return;
-    const cleanup = run().finally(() => this.cleanups.delete(key));
-    this.cleanups.set(key, cleanup);
+    })();
+    this.cleanups.add(cleanup);
+    void cleanup.finally(() => this.cleanups.delete(cleanup));
   }
 
-  private async runOnDelete(key: SessionKey<unknown>, value: unknown): Promise<void> {
+  /** Runs `onDelete` for values leaving with their session: in-memory ones, then persisted ones (decoded). */
+  private async runOnDeletes(values: DroppedValue[], persisted: Array<{ key: SessionKey<unknown>; text: string }>): Promise<void> {
+    for (const { key, value } of values) await this.runOnDelete(key, value);
+    for (const { key, text } of persisted) {
+      let value: unknown;
+      try {
+        value = key.codec!.deserialize(text);
+      } catch {
+        this.logger.warn(`Could not decode the value of key '${key.name}' for its onDelete`);
+        continue;
+      }
+      await this.runOnDelete(key, value);
+    }
+  }
+
+  /** One `onDelete`, whose failure is logged. */
+  async runOnDelete(key: SessionKey<unknown>, value: unknown): Promise<void> {
     try {
       await key.onDelete?.(value);
     } catch (error) {
-      this.logger.error(`onDelete of key '${key.name}' failed: ${(error as Error)?.message ?? String(error)}`);
+      this.logger.error(`onDelete of key '${key.name}' failed: ${describe(error)}`);
     }
   }
 }
@@ -428,6 +471,21 @@ interface NewSession {
   readonly id: string;
   readonly key: string;
   readonly record: SessionRecord;
+}
+
+/** The persisted values of a record whose keys have an `onDelete`; browser ones left out when they move on. */
+function persistedValues(record: SessionRecord, skipBrowser: boolean): Array<{ key: SessionKey<unknown>; text: string }> {
+  const values: Array<{ key: SessionKey<unknown>; text: string }> = [];
+  for (const [field, text] of Object.entries(record.data)) {
+    if (skipBrowser && field.startsWith(FIELD_PREFIX.browser)) continue;
+    const key = SessionKey.named(field.slice(2));
+    if (key?.onDelete !== undefined && key.codec !== undefined) values.push({ key, text });
+  }
+  return values;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function browserFields(record: SessionRecord): Record<string, string> {
