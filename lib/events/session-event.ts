@@ -1,4 +1,4 @@
-/** Every event type, in the order a request or a login produces them (see the README, "Events"). */
+/** Every event type (for the order in which a request or a login produces them, see the README, "Events"). */
 export const SESSION_EVENT_TYPES = [
   'request',
   'connected-request',
