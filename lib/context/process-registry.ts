@@ -1,3 +1,5 @@
+import { BoundedCache } from '../session/bounded-cache.js';
+
 const PROCESS_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A valid process (tab) id from a header value, or undefined. */
@@ -10,15 +12,16 @@ export function processIdFrom(header: string | string[] | undefined): string | u
  * Bounded: the oldest ids are forgotten first.
  */
 export class ProcessRegistry {
-  private readonly seen = new Set<string>();
+  private readonly seen: BoundedCache<string, true>;
 
-  constructor(private readonly capacity = 100_000) {}
+  constructor(capacity = 100_000) {
+    this.seen = new BoundedCache(capacity);
+  }
 
   /** True the first time an id is seen (or after it was forgotten). */
   isNew(process: string): boolean {
-    if (this.seen.has(process)) return false;
-    this.seen.add(process);
-    if (this.seen.size > this.capacity) this.seen.delete(this.seen.values().next().value as string);
+    if (this.seen.get(process) !== undefined) return false;
+    this.seen.set(process, true);
     return true;
   }
 }

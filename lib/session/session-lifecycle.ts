@@ -9,6 +9,7 @@ import type { ResolvedSessionPolicy } from '../session-policy.js';
 import { SESSION_POLICY, SESSION_STORE } from '../session.tokens.js';
 import type { SessionStore, StoreRemoval } from '../stores/session-store.js';
 import { TimedStore } from '../stores/timed-store.js';
+import { BoundedCache } from './bounded-cache.js';
 import { LocalValues, type DroppedValue } from './local-values.js';
 import { SessionCookie } from './session-cookie.js';
 import { isSessionIdShape, newSessionId, storeKeyOf } from './session-id.js';
@@ -21,6 +22,8 @@ import { SessionSigner } from './session-signer.js';
 const TOUCH_INTERVAL_MS = 1000;
 const MAX_USER_ID = 256;
 const MAX_USER_AGENT = 256;
+/** How many verified cookie values are remembered (about 200 bytes each). */
+const VERIFIED_COOKIES = 10_000;
 
 /**
  * Opens, checks and closes sessions: the order of DESIGN.md §3 lives here. Data access is in `SessionData`,
@@ -33,6 +36,8 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
   readonly cookie: SessionCookie;
   readonly locals = new LocalValues();
   private readonly signer: SessionSigner;
+  /** Cookie values whose signature verified, with their store key: a repeat visit skips the HMAC and the hash. */
+  private readonly verified = new BoundedCache<string, string>(VERIFIED_COOKIES);
   /** `onDelete` runs started by the store's own removals (expiry, eviction), awaited at shutdown. */
   private readonly cleanups = new Set<Promise<void>>();
   private unsubscribe: (() => void) | undefined;
@@ -87,12 +92,16 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
       this.logger.warn(`Session cookie rejected: malformed Cookie header (client ${transport.ip ?? 'unknown'})`);
       return this.failed(context);
     }
-    const id = this.signer.unsign(cookie.value);
-    if (id === undefined) {
-      this.logger.warn(`Session cookie rejected: bad format or signature (client ${transport.ip ?? 'unknown'})`);
-      return this.failed(context);
+    let key = this.verified.get(cookie.value);
+    if (key === undefined) {
+      const id = this.signer.unsign(cookie.value);
+      if (id === undefined) {
+        this.logger.warn(`Session cookie rejected: bad format or signature (client ${transport.ip ?? 'unknown'})`);
+        return this.failed(context);
+      }
+      key = storeKeyOf(id);
+      this.verified.set(cookie.value, key);
     }
-    const key = storeKeyOf(id);
     const record = await this.store.call('get', key);
     if (record === undefined) {
       this.logger.debug(`Session cookie names no live session (client ${transport.ip ?? 'unknown'})`);

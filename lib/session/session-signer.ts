@@ -1,15 +1,16 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { isSessionIdShape } from './session-id.js';
 
 const TAG_LENGTH = 43; // base64url of a 32-byte HMAC-SHA-256
 
 /** Signs session ids with the first secret and verifies them against every secret (rotation). */
 export class SessionSigner {
-  private readonly secrets: readonly string[];
+  /** Key objects made once: building one from a string on every request is most of an HMAC's cost. */
+  private readonly secrets: readonly KeyObject[];
 
   constructor(secrets: readonly string[]) {
     if (secrets.length === 0) throw new Error('SessionSigner needs at least one secret');
-    this.secrets = secrets;
+    this.secrets = secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
   }
 
   /** `id.tag`, the cookie value. */
@@ -35,7 +36,7 @@ export class SessionSigner {
     return valid ? id : undefined;
   }
 
-  private tag(secret: string, id: string): string {
+  private tag(secret: KeyObject, id: string): string {
     return createHmac('sha256', secret).update(id).digest('base64url');
   }
 }
