@@ -13,17 +13,23 @@ export class HttpTransport implements SessionTransport {
   readonly kind = 'http' as const;
   readonly canSetCookies = true;
   readonly headers: Record<string, string | string[] | undefined>;
-  readonly ip: string | undefined;
-  readonly secure: boolean;
 
   constructor(
     private readonly adapter: HttpServer,
-    request: FrameworkRequest,
+    private readonly request: FrameworkRequest,
     private readonly response: unknown,
   ) {
     this.headers = request.headers;
-    this.ip = request.ip;
-    this.secure = request.protocol === 'https';
+  }
+
+  // Read on demand: on Express both are getters that parse the trust-proxy headers, and a request without a
+  // session cookie never needs them.
+  get ip(): string | undefined {
+    return this.request.ip;
+  }
+
+  get secure(): boolean {
+    return this.request.protocol === 'https';
   }
 
   // After the headers went out (a streamed response) a cookie can no longer be set; the server-side state is

@@ -1,4 +1,5 @@
 import { HttpException, Injectable, InternalServerErrorException, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { describeError } from '../exceptions/describe-error.js';
 import { Subject, type Observable } from 'rxjs';
 import { GuardedObservable } from './guarded-observable.js';
 import type { SessionEvent, SessionEventInit, SessionEventOf, SessionEventType } from './session-event.js';
@@ -16,7 +17,7 @@ export class SessionEvents implements OnApplicationShutdown {
 
   /** Every event, to any number of subscribers; a subscriber that throws is logged and cannot crash the process. */
   readonly stream$: Observable<SessionEvent> = new GuardedObservable<SessionEvent>(
-    (error) => this.logger.error(`A sessionEvents$ subscriber failed: ${describe(error)}`),
+    (error) => this.logger.error(`A sessionEvents$ subscriber failed: ${describeError(error)}`),
     (subscriber) => {
       const subscription = this.subject.subscribe(subscriber);
       return () => subscription.unsubscribe();
@@ -52,7 +53,7 @@ export class SessionEvents implements OnApplicationShutdown {
         try {
           await hook(event);
         } catch (error) {
-          this.logger.error(`A hook for '${event.type}' failed: ${describe(error)}`);
+          this.logger.error(`A hook for '${event.type}' failed: ${describeError(error)}`);
           if (error instanceof HttpException) throw error;
           throw new InternalServerErrorException(`A session hook for '${event.type}' failed`);
         }
@@ -69,8 +70,4 @@ export class SessionEvents implements OnApplicationShutdown {
   onApplicationShutdown(): void {
     this.subject.complete();
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

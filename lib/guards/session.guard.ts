@@ -6,6 +6,7 @@ import { RequestContext, type LiveSession } from '../context/request-context.js'
 import { SessionContext } from '../context/session-context.js';
 import { CONNECTED, type ConnectedOptions } from '../decorators/connected.decorator.js';
 import { SessionEvents } from '../events/session-events.js';
+import { describeError } from '../exceptions/describe-error.js';
 import { NotConnectedException } from '../exceptions/not-connected.exception.js';
 import { PermissionDeniedException } from '../exceptions/permission-denied.exception.js';
 import { SessionDeniedException } from '../exceptions/session-denied.exception.js';
@@ -106,7 +107,7 @@ export class SessionGuard implements CanActivate {
       groups = await context.groups;
       if (!Array.isArray(groups)) throw new TypeError('policy.groups must return an array of strings');
     } catch (error) {
-      this.lifecycle.logger.error(`policy.groups failed, the request is denied: ${(error as Error)?.message ?? String(error)}`);
+      this.lifecycle.logger.error(`policy.groups failed, the request is denied: ${describeError(error)}`);
       return false;
     }
     if (options.deny?.some((group) => groups.includes(group))) return false;

@@ -78,7 +78,8 @@ export class SessionData {
       case 'browser': {
         if (session === undefined) return;
         if (key.codec === undefined) this.lifecycle.locals.delete(session.key, key);
-        else if (fieldOf(key) in session.record.data) {
+        else {
+          // Always ask the store: on a shared one, another server may have set the field since this record was read.
           await this.lifecycle.store.call('deleteField', session.key, fieldOf(key));
           delete session.record.data[fieldOf(key)];
         }

@@ -4,6 +4,7 @@ import { SessionContext } from '../context/session-context.js';
 import type { SessionEventReason } from '../events/session-event.js';
 import { SessionEvents } from '../events/session-events.js';
 import { NotConnectedException } from '../exceptions/not-connected.exception.js';
+import { describeError } from '../exceptions/describe-error.js';
 import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
 import type { ResolvedSessionPolicy } from '../session-policy.js';
 import { SESSION_POLICY, SESSION_STORE } from '../session.tokens.js';
@@ -134,7 +135,7 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
       const request = { ip: transport.ip, headers, transport: transport.kind };
       return (await this.policy.check!(this.info(key, record, true), request)) === true;
     } catch (error) {
-      this.logger.error(`policy.check threw, the session is refused: ${(error as Error)?.message ?? String(error)}`);
+      this.logger.error(`policy.check threw, the session is refused: ${describeError(error)}`);
       return false;
     }
   }
@@ -148,7 +149,7 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
       } catch (error) {
         // A sick store is the 503 it always is; a throwing close hook must not turn a failed check into a 500.
         if (error instanceof SessionStoreUnavailableException) throw error;
-        this.logger.error(`Closing a session that failed its check: ${describe(error)}`);
+        this.logger.error(`Closing a session that failed its check: ${describeError(error)}`);
       }
     }
     return undefined;
@@ -190,10 +191,10 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
   private handOver(
     context: RequestContext,
     created: NewSession,
-    locals: Array<[SessionKey<unknown>, unknown]>,
+    moved: DroppedValue[],
     browserSessionCookie: boolean,
   ): LiveSession {
-    for (const [sessionKey, value] of locals) this.locals.set(created.key, sessionKey, value);
+    this.locals.restore(created.key, moved);
     const session = { key: created.key, record: created.record };
     context.adopt(session);
     const maxAge = browserSessionCookie ? undefined : this.policy.absoluteTimeoutMs;
@@ -216,7 +217,7 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     }
     const current = await this.current(context);
     const next = await this.create(context, userId, current === undefined ? {} : browserFields(current.record));
-    let moved: Array<[SessionKey<unknown>, unknown]> = [];
+    let moved: DroppedValue[] = [];
     if (current !== undefined) {
       try {
         moved = await this.closeSession(current.key, current.record, 'login', context.transport.kind, { moveBrowser: true });
@@ -234,7 +235,7 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
       await this.events.emit({ type: 'start-connected-process', transport: kind, userId, session: session.key, ...processOf(context) });
     } catch (error) {
       await this.endConnected(context, session, 'login', false).catch((undo: unknown) => {
-        this.logger.error(`Undoing a login whose hook failed: ${describe(undo)}`);
+        this.logger.error(`Undoing a login whose hook failed: ${describeError(undo)}`);
         context.adopt(undefined);
         this.cookie.clear(context.transport);
       });
@@ -242,7 +243,7 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     }
     // Best effort: the login has happened; a failure here must not answer as if it had not.
     await this.enforceMaxSessions(userId, session.key).catch((error: unknown) => {
-      this.logger.error(`Closing the oldest sessions past maxSessionsPerUser: ${describe(error)}`);
+      this.logger.error(`Closing the oldest sessions past maxSessionsPerUser: ${describeError(error)}`);
     });
   }
 
@@ -262,7 +263,7 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     const data = browserFields(current.record);
     const keeps = Object.keys(data).length > 0 || this.locals.hasBrowser(current.key);
     const next = keeps ? await this.create(context, undefined, data) : undefined;
-    let moved: Array<[SessionKey<unknown>, unknown]>;
+    let moved: DroppedValue[];
     try {
       moved = await this.closeSession(current.key, current.record, reason, context.transport.kind, { moveBrowser: keeps, announce });
     } catch (error) {
@@ -289,7 +290,7 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     reason: SessionEventReason,
     transport: 'http' | 'ws',
     options: { moveBrowser?: boolean; announce?: boolean } = {},
-  ): Promise<Array<[SessionKey<unknown>, unknown]>> {
+  ): Promise<DroppedValue[]> {
     const { moveBrowser = false, announce = true } = options;
     const userId = announce ? record.userId : undefined;
     if (userId !== undefined) {
@@ -309,7 +310,7 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     if (userId !== undefined) {
       await this.events.emit({ type: 'post-close-session', transport, userId, session: key, reason });
     }
-    return moved.map(({ key: sessionKey, value }) => [sessionKey, value]);
+    return moved;
   }
 
   /** `disconnectAll()`: every session of the user, on every device; returns how many were closed. */
@@ -380,7 +381,7 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     } catch {
       return undefined;
     }
-    for (const { key: sessionKey, value } of browserValues) this.locals.set(key, sessionKey, value);
+    this.locals.restore(key, browserValues);
     return { key, record: anonymous };
   }
 
@@ -470,7 +471,7 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     try {
       await key.onDelete?.(value);
     } catch (error) {
-      this.logger.error(`onDelete of key '${key.name}' failed: ${describe(error)}`);
+      this.logger.error(`onDelete of key '${key.name}' failed: ${describeError(error)}`);
     }
   }
 }
@@ -491,10 +492,6 @@ function persistedValues(record: SessionRecord, skipBrowser: boolean): Array<{ k
     if (key?.onDelete !== undefined && key.codec !== undefined) values.push({ key, text });
   }
   return values;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function browserFields(record: SessionRecord): Record<string, string> {

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { describeError } from '../exceptions/describe-error.js';
 import { decodeSessionRecord, expiresAt, FIELD_PREFIX, type SessionRecord } from '../session/session-record.js';
 import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from './session-store.js';
 
@@ -256,7 +257,7 @@ export class MemoryStore implements SessionStore {
       try {
         listener({ key, reason, record });
       } catch (error) {
-        this.logger.error(`A store listener failed: ${(error as Error).message}`);
+        this.logger.error(`A store listener failed: ${describeError(error)}`);
       }
     }
     return record;
@@ -283,7 +284,7 @@ export class MemoryStore implements SessionStore {
       text = await readFile(file, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.logger.warn(`Could not read the snapshot file: ${(error as Error).message}`);
+        this.logger.warn(`Could not read the snapshot file: ${describeError(error)}`);
       }
       return;
     }
@@ -294,7 +295,7 @@ export class MemoryStore implements SessionStore {
         throw new Error('not a version 1 snapshot');
       }
     } catch (error) {
-      this.logger.warn(`Ignored a corrupt snapshot file: ${(error as Error).message}`);
+      this.logger.warn(`Ignored a corrupt snapshot file: ${describeError(error)}`);
       return;
     }
     const now = Date.now();

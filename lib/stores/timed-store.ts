@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { describeError } from '../exceptions/describe-error.js';
 import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
 import type { SessionStore } from './session-store.js';
 
@@ -35,7 +36,7 @@ export class TimedStore {
     }
     return Promise.race([pending, timeout])
       .catch((error: unknown) => {
-        this.logger.error(`Store call ${method} failed: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.error(`Store call ${method} failed: ${describeError(error)}`);
         throw new SessionStoreUnavailableException();
       })
       .finally(() => clearTimeout(timer)) as ReturnType<NonNullable<SessionStore[M]>>;
