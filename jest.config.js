@@ -5,6 +5,8 @@ export default {
   moduleNameMapper: {
     // The sample imports the package by name, as users do; tests run it against the sources.
     '^nestjs-connected$': '<rootDir>/lib/index.ts',
+    '^nestjs-connected/socket\\.io$': '<rootDir>/lib/websockets/socket-io/session-io.adapter.ts',
+    '^nestjs-connected/ws$': '<rootDir>/lib/websockets/ws/session-ws.adapter.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

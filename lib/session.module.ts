@@ -1,5 +1,6 @@
 import { Module, RequestMethod, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { APP_GUARD, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
+import { ProcessRegistry } from './context/process-registry.js';
 import { installRequestScope } from './context/request-scope.js';
 import { SessionContext } from './context/session-context.js';
 import { SessionContextMiddleware } from './context/session-context.middleware.js';
@@ -13,6 +14,7 @@ import { resolveSessionPolicy, type SessionPolicy } from './session-policy.js';
 import { SessionService } from './session.service.js';
 import { SESSION_POLICY, SESSION_STORE } from './session.tokens.js';
 import { MemoryStore } from './stores/memory.store.js';
+import { SessionClients } from './websockets/session-clients.js';
 
 /**
  * Sessions for the whole application (a global module): `SessionModule.forRoot(policy)` or
@@ -34,10 +36,12 @@ import { MemoryStore } from './stores/memory.store.js';
     SessionLifecycle,
     SessionData,
     SessionService,
+    { provide: ProcessRegistry, useFactory: () => new ProcessRegistry() },
+    SessionClients,
     SessionGuard,
     { provide: APP_GUARD, useExisting: SessionGuard },
   ],
-  exports: [SessionService, SESSION_STORE, SESSION_POLICY],
+  exports: [SessionService, SESSION_STORE, SESSION_POLICY, SessionClients, SessionContext],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule {
   constructor(

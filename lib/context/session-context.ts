@@ -4,6 +4,9 @@ import type { RequestContext } from './request-context.js';
 
 const CONTEXT = Symbol('nestjs-connected:context');
 
+/** One storage for the library: a slot holds one request's context, so applications in one process do not mix. */
+const storage = new AsyncLocalStorage<ContextSlot>();
+
 /**
  * The slot a request's AsyncLocalStorage store holds. The middleware opens it before anything else runs; the guard
  * fills it once it has built the request's context from the framework request.
@@ -15,11 +18,9 @@ interface ContextSlot {
 /** Where the current request's context lives: AsyncLocalStorage, entered with `run()` only. */
 @Injectable()
 export class SessionContext {
-  private readonly storage = new AsyncLocalStorage<ContextSlot>();
-
   /** Runs `fn` (the rest of the request) with an empty slot for its context. */
   open<T>(fn: () => T): T {
-    return this.storage.run({ context: undefined }, fn);
+    return storage.run({ context: undefined }, fn);
   }
 
   /**
@@ -27,17 +28,22 @@ export class SessionContext {
    * message), in a slot of its own around `fn`.
    */
   run<T>(context: RequestContext, fn: () => T): T {
-    const slot = this.storage.getStore();
+    const slot = storage.getStore();
     if (slot !== undefined && slot.context === undefined) {
       slot.context = context;
       return fn();
     }
-    return this.storage.run({ context }, fn);
+    return storage.run({ context }, fn);
   }
 
   /** The context of the request being handled, if any. */
   current(): RequestContext | undefined {
-    return this.storage.getStore()?.context;
+    return storage.getStore()?.context;
+  }
+
+  /** The same, for code without injection (parameter decorators on WebSocket messages, whose context is per message). */
+  static current(): RequestContext | undefined {
+    return storage.getStore()?.context;
   }
 
   /** Keeps the context on the framework request (or socket), for parameter decorators. */

@@ -2,13 +2,14 @@ import type { ExecutionContext } from '@nestjs/common';
 import type { RequestContext } from '../context/request-context.js';
 import { SessionContext } from '../context/session-context.js';
 
-/** The request context the guard attached, on HTTP (the request) or WebSocket (the client). */
+/** The request context the guard attached: on the HTTP request, or the current WebSocket message's. */
 export function contextOf(execution: ExecutionContext): RequestContext | undefined {
   switch (execution.getType()) {
     case 'http':
       return SessionContext.of(execution.switchToHttp().getRequest());
     case 'ws':
-      return SessionContext.of(execution.switchToWs().getClient());
+      // A socket carries many messages at once: each has its own context, in AsyncLocalStorage.
+      return SessionContext.current();
     default:
       return undefined;
   }

@@ -6,13 +6,16 @@ import { RequestContext, type LiveSession } from '../context/request-context.js'
 import { SessionContext } from '../context/session-context.js';
 import { CONNECTED, type ConnectedOptions } from '../decorators/connected.decorator.js';
 import { SessionEvents } from '../events/session-events.js';
-import { describeError } from '../exceptions/describe-error.js';
 import { NotConnectedException } from '../exceptions/not-connected.exception.js';
 import { PermissionDeniedException } from '../exceptions/permission-denied.exception.js';
 import { SessionDeniedException } from '../exceptions/session-denied.exception.js';
 import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
 import { SessionData } from '../session/session-data.js';
 import { SessionLifecycle } from '../session/session-lifecycle.js';
+import { SessionClient } from '../websockets/session-client.js';
+import { SessionClients } from '../websockets/session-clients.js';
+import { SocketTransport } from '../websockets/socket-transport.js';
+import { inGroups } from './group-check.js';
 
 /**
  * Installed globally by `SessionModule`: runs the per-request pipeline of DESIGN.md §3 on every handler (session
@@ -20,8 +23,6 @@ import { SessionLifecycle } from '../session/session-lifecycle.js';
  */
 @Injectable()
 export class SessionGuard implements CanActivate {
-  private readonly processes = new ProcessRegistry();
-
   constructor(
     private readonly reflector: Reflector,
     private readonly lifecycle: SessionLifecycle,
@@ -29,6 +30,8 @@ export class SessionGuard implements CanActivate {
     private readonly events: SessionEvents,
     private readonly context: SessionContext,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly processes: ProcessRegistry,
+    private readonly clients: SessionClients,
   ) {}
 
   canActivate(execution: ExecutionContext): Promise<boolean> | boolean {
@@ -37,9 +40,16 @@ export class SessionGuard implements CanActivate {
       execution.getClass(),
     ]);
     if (execution.getType() !== 'http') {
-      // Gateways get their context from the WebSocket adapters; without one, a guarded handler is refused.
-      const existing = SessionContext.of(execution.switchToWs().getClient());
-      if (existing !== undefined) return this.context.run(existing, () => this.admit(existing, options));
+      // Gateways get their sockets' sessions from the WebSocket adapters; without one, a guarded handler is refused.
+      const client = SessionClient.of(execution.switchToWs().getClient());
+      if (client !== undefined) {
+        const context = this.clients.messageContext(client);
+        return this.context.run(context, () => this.admit(context, options)).catch((error: unknown) => {
+          throw error instanceof SessionStoreUnavailableException
+            ? client.transport.refusal('store_unavailable', error.message)
+            : error;
+        });
+      }
       if (options === undefined) return true;
       throw new NotConnectedException();
     }
@@ -89,7 +99,7 @@ export class SessionGuard implements CanActivate {
       throw this.refusal(context, 'unauthenticated');
     }
     if (options !== undefined && (options.allow !== undefined || options.deny !== undefined)) {
-      if (!(await this.inGroups(context, userId, options))) {
+      if (!(await inGroups(this.lifecycle.policy, this.lifecycle.logger, context, userId, options))) {
         if (base !== undefined) await this.events.emit({ type: 'denied-request', ...base, reason: 'forbidden' });
         throw this.refusal(context, 'forbidden');
       }
@@ -98,25 +108,13 @@ export class SessionGuard implements CanActivate {
     return true;
   }
 
-  /** deny wins; then allow needs one match. A throwing `groups` denies. Groups are fetched once per request. */
-  private async inGroups(context: RequestContext, userId: string, options: ConnectedOptions): Promise<boolean> {
-    const groupsOf = this.lifecycle.policy.groups;
-    context.groups ??= groupsOf === undefined ? Promise.resolve([]) : Promise.resolve().then(() => groupsOf(userId));
-    let groups: readonly string[];
-    try {
-      groups = await context.groups;
-      if (!Array.isArray(groups)) throw new TypeError('policy.groups must return an array of strings');
-    } catch (error) {
-      this.lifecycle.logger.error(`policy.groups failed, the request is denied: ${describeError(error)}`);
-      return false;
-    }
-    if (options.deny?.some((group) => groups.includes(group))) return false;
-    return options.allow === undefined || options.allow.some((group) => groups.includes(group));
-  }
-
   private refusal(context: RequestContext, code: 'unauthenticated' | 'forbidden'): Error {
+    const { transport } = context;
+    if (transport instanceof SocketTransport) {
+      return transport.refusal(code, code === 'unauthenticated' ? 'Not connected' : 'Permission denied');
+    }
     const denied = this.lifecycle.policy.denied;
-    if (denied !== undefined && context.transport.kind === 'http') {
+    if (denied !== undefined) {
       for (const [name, value] of Object.entries(denied.headers)) context.transport.setHeader(name, value);
       return new SessionDeniedException(denied.status, denied.headers, code);
     }

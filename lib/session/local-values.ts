@@ -65,6 +65,16 @@ export class LocalValues {
     return removed;
   }
 
+  /** Takes out the values of one process (a socket that closed); the caller runs their `onDelete`. */
+  takeProcess(sessionKey: string, process: string): DroppedValue[] {
+    const processes = this.byProcess.get(sessionKey);
+    const values = processes?.get(process);
+    if (processes === undefined || values === undefined) return [];
+    processes.delete(process);
+    if (processes.size === 0) this.byProcess.delete(sessionKey);
+    return [...values].map(([key, value]) => ({ key, value, process }));
+  }
+
   getUser(userId: string, key: SessionKey<unknown>): unknown {
     return this.byUser.get(userId)?.get(key);
   }

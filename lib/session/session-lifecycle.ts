@@ -116,7 +116,12 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
       this.logger.warn(`Session ended: policy.check refused it (client ${transport.ip ?? 'unknown'})`);
       return this.failed(context, key, record);
     }
-    const now = Date.now();
+    this.touchIfDue(key, record);
+    return { key, record };
+  }
+
+  /** Records activity on a live session, at most once a second. */
+  touchIfDue(key: string, record: SessionRecord, now = Date.now()): void {
     const idle = record.userId === undefined ? this.policy.anonymousIdleTimeoutMs : this.policy.idleTimeoutMs;
     // At most once a second, but at least twice per idle timeout: with an idle timeout of 1 s or less, a fixed 1 s
     // interval would never extend it (the session would be gone before its first touch).
@@ -124,7 +129,6 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
       // Not awaited: activity is best effort and must not slow reads; a failure is logged by TimedStore.
       this.store.call('touch', key, now, Math.min(now + idle, record.absoluteExpiresAt)).catch(() => undefined);
     }
-    return { key, record };
   }
 
   private async runCheck(context: RequestContext, key: string, record: SessionRecord): Promise<boolean> {
@@ -260,6 +264,15 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
    * before the old one closes (so a store failing half-way loses nothing); otherwise the cookie is expired.
    */
   private async endConnected(context: RequestContext, current: LiveSession, reason: 'login' | 'logout', announce: boolean): Promise<void> {
+    if (!context.transport.canSetCookies) {
+      // A WebSocket message cannot hand the browser a new cookie: its browser data stays under the cookie it has,
+      // in an anonymous record under the same key (as after disconnectAll).
+      const moved = await this.closeSession(current.key, current.record, reason, context.transport.kind, { moveBrowser: true, announce });
+      const kept = await this.keepBrowserData(current.key, current.record, moved);
+      if (kept === undefined) for (const { key, value } of moved) await this.runOnDelete(key, value);
+      context.adopt(kept);
+      return;
+    }
     const data = browserFields(current.record);
     const keeps = Object.keys(data).length > 0 || this.locals.hasBrowser(current.key);
     const next = keeps ? await this.create(context, undefined, data) : undefined;

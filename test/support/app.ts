@@ -28,6 +28,8 @@ export interface AppOptions {
   standalone?: boolean;
   /** Express `trust proxy` / Fastify `trustProxy`. */
   trustProxy?: boolean;
+  /** Runs before `init()`: where a WebSocket adapter is installed. */
+  configure?: (app: INestApplication) => void;
 }
 
 export async function startApp(options: AppOptions): Promise<TestApp> {
@@ -47,6 +49,7 @@ export async function startApp(options: AppOptions): Promise<TestApp> {
   if (options.adapter === 'express' && options.trustProxy) {
     (app.getHttpAdapter().getInstance() as { set(k: string, v: unknown): void }).set('trust proxy', true);
   }
+  options.configure?.(app);
   await app.init();
   if (options.adapter === 'fastify') await (app.getHttpAdapter().getInstance() as { ready(): Promise<void> }).ready();
   await app.listen(0, '127.0.0.1');

@@ -1,0 +1,42 @@
+import type { LiveSession } from '../context/request-context.js';
+import type { SocketTransport } from './socket-transport.js';
+
+/** Why a socket was closed by the library; the client reads it (socket.io event, ws close reason). */
+export type SocketCloseReason = 'session_closed' | 'session_expired';
+
+/** How the registry ends one socket: the one transport-specific act it needs. */
+export interface SocketChannel {
+  close(reason: SocketCloseReason): void;
+}
+
+const CLIENT = Symbol('nestjs-connected:client');
+
+/**
+ * One live socket: a client of its session (Simple_httpd) and a process of its own (Os_session's tab). Holds the
+ * session as last checked, so that a message costs a timestamp comparison, not a store read.
+ */
+export class SessionClient {
+  /** Set once the library closed the socket (its session is gone). */
+  closed = false;
+  channel: SocketChannel | undefined;
+  /** Events of this client run in order: start-process, ..., client-connected, then client-disconnected. */
+  events: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly transport: SocketTransport,
+    readonly processId: string,
+    /** The session as last read from the store; undefined for an anonymous socket without one. */
+    public session: LiveSession | undefined,
+    /** When `session` was read (ms since the epoch). */
+    public checkedAt: number,
+  ) {}
+
+  /** Keeps the client on the framework's socket object. */
+  static attach(socket: object, client: SessionClient): void {
+    (socket as { [CLIENT]?: SessionClient })[CLIENT] = client;
+  }
+
+  static of(socket: unknown): SessionClient | undefined {
+    return socket !== null && typeof socket === 'object' ? (socket as { [CLIENT]?: SessionClient })[CLIENT] : undefined;
+  }
+}

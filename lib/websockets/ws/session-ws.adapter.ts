@@ -1,0 +1,89 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { Observable } from 'rxjs';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { GatewayBridge } from '../gateway-bridge.js';
+import { SessionClient } from '../session-client.js';
+import { splitGatewayOptions, type SessionGatewayOptions, type SessionSocketOptions } from '../session-socket.options.js';
+import type { SocketRefusalCode } from '../socket-transport.js';
+
+export type { SessionSocketOptions, SessionGatewayOptions } from '../session-socket.options.js';
+export type { SocketCloseReason } from '../session-client.js';
+export type { SocketRefusalCode } from '../socket-transport.js';
+
+/** The close code of a socket whose session closed or expired; the close reason says which. */
+export const SESSION_CLOSE_CODE = 4401;
+
+/** The HTTP status of a refused upgrade. */
+const STATUS: Record<SocketRefusalCode, number> = {
+  unauthenticated: 401,
+  forbidden: 403,
+  origin_not_allowed: 403,
+  store_unavailable: 503,
+};
+
+type VerifyClient = (
+  info: { origin: string; secure: boolean; req: IncomingMessage },
+  callback: (verified: boolean, code?: number, message?: string, headers?: OutgoingHttpHeaders) => void,
+) => void;
+
+/**
+ * Nest's `WsAdapter` with sessions: `app.useWebSocketAdapter(new SessionWsAdapter(app, options))`. Refused upgrades
+ * get a real HTTP 401, 403 or 503 (body and `x-session-refusal` header name the code); sockets of a closed session
+ * are closed with code 4401 and the reason `session_closed` or `session_expired`.
+ */
+export class SessionWsAdapter extends WsAdapter {
+  /** Upgrades that passed, until their socket exists. */
+  private readonly admitted = new WeakMap<IncomingMessage, SessionClient>();
+
+  constructor(
+    private readonly app: INestApplicationContext,
+    private readonly options: SessionSocketOptions = {},
+  ) {
+    super(app);
+  }
+
+  override create(port: number, options?: Record<string, unknown> & SessionGatewayOptions): WebSocketServer {
+    const { session, rest } = splitGatewayOptions(this.options, options);
+    const bridge = GatewayBridge.of(this.app);
+    // Two parameters: ws then waits for the callback (an asynchronous check).
+    const verifyClient: VerifyClient = (info, done) => {
+      const processHint = new URL(info.req.url ?? '/', 'http://localhost').searchParams.get('process');
+      void bridge.clients.handshake(info.req, processHint, session, bridge.refusal).then((result) => {
+        if ('refused' in result) {
+          const body = JSON.stringify({ code: result.refused, message: result.message });
+          done(false, STATUS[result.refused], body, { 'content-type': 'application/json', 'x-session-refusal': result.refused });
+          return;
+        }
+        this.admitted.set(info.req, result.client);
+        done(true);
+      });
+    };
+    return super.create(port, { ...rest, verifyClient }) as WebSocketServer;
+  }
+
+  override bindClientConnect(server: WebSocketServer, callback: (socket: WebSocket, request: IncomingMessage) => void): void {
+    const bridge = GatewayBridge.of(this.app);
+    server.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+      const client = this.admitted.get(request);
+      if (client !== undefined) {
+        this.admitted.delete(request);
+        SessionClient.attach(socket, client);
+        socket.once('close', () => bridge.clients.unregister(client));
+        bridge.clients.register(client, { close: (reason) => socket.close(SESSION_CLOSE_CODE, reason) });
+        if (client.closed) return;
+      }
+      callback(socket, request);
+    });
+  }
+
+  override bindMessageHandlers(
+    client: WebSocket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    super.bindMessageHandlers(client, GatewayBridge.of(this.app).withContext(handlers), transform);
+  }
+}
