@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { MemoryStore, SessionModule } from 'nestjs-connected';
 import { AuthController } from './auth.controller.js';
 import { CartController } from './cart.controller.js';
+import { ChatGateway } from './chat.gateway.js';
 import { ProfileController } from './profile.controller.js';
 import { SessionLogService } from './session-log.service.js';
 import { groupsOf } from './users.js';
@@ -20,6 +21,6 @@ const DEMO_SECRET = 'demo-secret-do-not-use-in-production-0123456789';
     }),
   ],
   controllers: [AuthController, ProfileController, CartController],
-  providers: [SessionLogService],
+  providers: [SessionLogService, ChatGateway],
 })
 export class AppModule {}

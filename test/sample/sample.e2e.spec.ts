@@ -1,4 +1,6 @@
 import { AppModule } from '../../sample/app.module.js';
+import { configureApp } from '../../sample/configure-app.js';
+import { openSocket, Refused } from '../support/sockets.js';
 import { ADAPTERS, startApp, type TestApp } from '../support/app.js';
 import { Browser } from '../support/browser.js';
 
@@ -6,7 +8,7 @@ import { Browser } from '../support/browser.js';
 describe.each(ADAPTERS)('sample app on %s', (adapter) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp({ adapter, imports: [AppModule], standalone: true });
+    t = await startApp({ adapter, imports: [AppModule], standalone: true, configure: configureApp });
   });
   afterAll(() => t.close());
 
@@ -70,5 +72,30 @@ describe.each(ADAPTERS)('sample app on %s', (adapter) => {
     const bobHandle = ((await bob.get('/sessions')).body as Array<{ handle: string }>)[0]!.handle;
     expect((await alice.request('DELETE', `/sessions/${bobHandle}`)).body).toEqual({ revoked: false });
     expect((await bob.get('/profile')).status).toBe(200);
+  });
+
+  it('serves the live channel to connected users and drops every tab on logout everywhere', async () => {
+    await expect(openSocket('socket.io', t.url)).rejects.toBeInstanceOf(Refused);
+    const laptop = new Browser(t.url);
+    const phone = new Browser(t.url);
+    await laptop.post('/login', { user: 'bob', password: 'bob-password' });
+    await phone.post('/login', { user: 'bob', password: 'bob-password' });
+    const tab1 = await openSocket('socket.io', t.url, { cookie: laptop.cookieHeader() });
+    const tab2 = await openSocket('socket.io', t.url, { cookie: phone.cookieHeader() });
+    expect((await tab1.request('whoami')).data).toEqual({ user: 'bob' });
+    expect((await tab1.request('say', 'hello')).data).toEqual({ from: 'bob', text: 'hello' });
+    expect((await tab2.next('line')).data).toEqual({ from: 'bob', text: 'hello' });
+    expect((await laptop.post('/logout-everywhere')).status).toBe(200);
+    expect((await tab1.ended).reason).toBe('session_closed');
+    expect((await tab2.ended).reason).toBe('session_closed');
+  });
+
+  it('refuses the live channel to a banned user message by message', async () => {
+    const mallory = new Browser(t.url);
+    await mallory.post('/login', { user: 'mallory', password: 'mallory-password' });
+    const tab = await openSocket('socket.io', t.url, { cookie: mallory.cookieHeader() });
+    expect((await tab.request('say', 'hi')).data).toMatchObject({ code: 'forbidden' });
+    expect((await tab.request('whoami')).data).toEqual({ user: 'mallory' });
+    await tab.close();
   });
 });
