@@ -19,6 +19,8 @@ export class SessionClient {
   /** Set once the library closed the socket (its session is gone). */
   closed = false;
   channel: SocketChannel | undefined;
+  /** Set once the socket joined its session's clients (and `client-connected` was announced). */
+  joined = false;
   /** Events of this client run in order: start-process, ..., client-connected, then client-disconnected. */
   events: Promise<void> = Promise.resolve();
 

@@ -10,6 +10,7 @@ import { inGroups } from '../guards/group-check.js';
 import { BoundedCache } from '../session/bounded-cache.js';
 import { SessionData } from '../session/session-data.js';
 import { SessionLifecycle } from '../session/session-lifecycle.js';
+import type { SessionRecord } from '../session/session-record.js';
 import type { StoreRemoval } from '../stores/session-store.js';
 import { isOriginAllowed } from './origin-check.js';
 import { SessionClient, type SocketChannel, type SocketCloseReason } from './session-client.js';
@@ -121,6 +122,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
       let clients = this.bySession.get(session.key);
       if (clients === undefined) this.bySession.set(session.key, (clients = new Set()));
       clients.add(client);
+      client.joined = true;
     }
     const userId = session?.record.userId;
     const process = client.processId;
@@ -154,6 +156,10 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     const clients = this.bySession.get(session.key);
     const wasMember = clients?.delete(client) === true;
     if (clients !== undefined && clients.size === 0) this.bySession.delete(session.key);
+    // Fix (clients.sockets.spec, "onNoClient runs once ..."): whether this was the session's last client is decided
+    // now, not when the queued step below runs. Read there, after this socket's process values' (possibly slow)
+    // onDelete, the shared set could be emptied by a later socket meanwhile, and both sockets then ran onNoClient.
+    const wasLast = wasMember && clients?.size === 0;
     const userId = session.record.userId;
     this.queue(client, async () => {
       if (!client.closed) {
@@ -163,8 +169,10 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
             await this.lifecycle.runOnDelete(key, value);
           }
         }
-        if (wasMember && clients?.size === 0) await this.noClient(session.key);
+        if (wasLast) await this.noClient(session.key);
       }
+      // A socket turned away at registration (its session closed during the handshake) never joined.
+      if (!client.joined) return;
       await this.events.emitDetached({
         type: 'client-disconnected',
         transport: 'ws',
@@ -206,10 +214,48 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
       this.closeSession(session.key, now >= session.record.idleExpiresAt || now >= session.record.absoluteExpiresAt ? 'session_expired' : 'session_closed');
       return undefined;
     }
+    // Fix (revocation.sockets.spec, "a failed check on the socket's own re-read"): the re-read ran no `policy.check`,
+    // so a check that started refusing (a ban, a revoked device) never ended a socket that made no HTTP request. Like
+    // an HTTP request's, a failed check closes the session (its sockets go with the store's removal notice).
+    if (!(await this.passesCheck(client, session.key, record))) {
+      if (client.closed) return undefined;
+      this.lifecycle.logger.warn(`Session ended: policy.check refused it (client ${client.transport.ip ?? 'unknown'})`);
+      try {
+        await this.lifecycle.closeSession(session.key, record, 'failed-check', 'ws');
+      } catch (error) {
+        if (error instanceof SessionStoreUnavailableException) throw error;
+        this.lifecycle.logger.error(`Closing a session that failed its check: ${describeError(error)}`);
+      } finally {
+        // Fail closed: the sockets here go even when the store could not remove the session.
+        this.closeSession(session.key, 'session_closed');
+      }
+      return undefined;
+    }
+    // Fix (revocation.sockets.spec, "keeps the session of a socket that sends messages", on a store that hands out
+    // copies): messages record their activity only through this re-read's touch, so the next re-read is timed from
+    // the session's last recorded activity, not from this read. A re-read that found a recent touch (an HTTP request's,
+    // or its own made early because the socket's copy of the record said it expired) touches nothing; timing the next
+    // one a full second after it let the session expire under a socket that kept sending messages.
+    const lastSeen = record.lastSeenAt;
     this.lifecycle.touchIfDue(session.key, record, now);
     client.session = { key: session.key, record };
-    client.checkedAt = now;
+    client.checkedAt = now - lastSeen >= REFRESH_MS ? now : Math.min(now, lastSeen);
     return client.session;
+  }
+
+  /** `policy.check` on a re-read session, with the handshake's request data (as SessionLifecycle runs it for HTTP). */
+  private async passesCheck(client: SessionClient, key: string, record: SessionRecord): Promise<boolean> {
+    const check = this.lifecycle.policy.check;
+    if (check === undefined) return true;
+    try {
+      // The Cookie header carries the session id: `check` sees every other header.
+      const { cookie: _cookie, ...headers } = client.transport.headers;
+      const request = { ip: client.transport.ip, headers, transport: client.transport.kind };
+      return (await check(this.lifecycle.info(key, record, true), request)) === true;
+    } catch (error) {
+      this.lifecycle.logger.error(`policy.check threw, the session is refused: ${describeError(error)}`);
+      return false;
+    }
   }
 
   /** Removals reported by the store: this server's closes and expiries, and, with a shared store, other servers'. */
@@ -256,10 +302,10 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
         if (fresh === undefined || fresh.userId !== record.userId) {
           this.closeSession(key, 'session_expired');
         } else {
-          for (const client of clients) {
-            client.session = { key, record: fresh };
-            client.checkedAt = now;
-          }
+          // Fix (same test as in `refresh`): `checkedAt` is left alone. It times the next message's re-read, whose touch
+          // records the socket's activity; the sweep touches nothing, and resetting it here put that touch off by up to
+          // a second, long enough for the session to expire under a socket that kept sending messages.
+          for (const client of clients) client.session = { key, record: fresh };
         }
       }
     } finally {

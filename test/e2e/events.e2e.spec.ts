@@ -1,5 +1,6 @@
 import { Controller, ForbiddenException, Get, Injectable, Post } from '@nestjs/common';
 import { map } from 'rxjs';
+import { ProcessFaults } from '../support/process-faults.js';
 import {
   Connected,
   CurrentUser,
@@ -403,9 +404,9 @@ describe.each(ADAPTERS)('session events over HTTP on %s', (adapter) => {
   });
 
   it('a sessionEvents$ subscriber that throws never kills the process, nor stops other subscribers', async () => {
-    const uncaught: unknown[] = [];
-    const listener = (error: unknown) => uncaught.push(error);
-    process.on('uncaughtException', listener);
+    // On Node's real process: Jest's sandbox has a `process` of its own, whose listeners Node never calls.
+    const faults = new ProcessFaults();
+    faults.install();
     const service = t.app.get(SessionService);
     let thrown = 0;
     const direct = service.sessionEvents$.subscribe(() => {
@@ -435,12 +436,12 @@ describe.each(ADAPTERS)('session events over HTTP on %s', (adapter) => {
       // RxJS would rethrow on a timer: give it several turns.
       await sleep(50);
       await new Promise((resolve) => setImmediate(resolve));
-      expect(uncaught).toEqual([]);
+      expect(faults.describe()).toEqual([]);
       expect((await b.get('/me')).body).toEqual({ user: 'events-boom' });
     } finally {
       direct.unsubscribe();
       piped.unsubscribe();
-      process.off('uncaughtException', listener);
+      faults.uninstall();
     }
   });
 });

@@ -23,6 +23,9 @@ type GatewayServerOptions = Partial<ServerOptions> & { namespace?: string; serve
  * `session_end` event.
  */
 export class SessionIoAdapter extends IoAdapter {
+  /** The session options of each root server, and the gateway `session` override they came from (see `create`). */
+  private readonly rootSettings = new WeakMap<object, { session: SessionSocketOptions; from: SessionSocketOptions | undefined }>();
+
   constructor(
     private readonly app: INestApplicationContext,
     private readonly options: SessionSocketOptions = {},
@@ -32,12 +35,23 @@ export class SessionIoAdapter extends IoAdapter {
 
   override create(port: number, options?: GatewayServerOptions): Server | Namespace {
     const { session, rest } = splitGatewayOptions(this.options, options);
+    // Fix: for a namespaced gateway that comes first, Nest creates the root server with that gateway's options (its
+    // namespace removed), then calls again with `{ namespace, server }` and reuses the root server for every gateway
+    // without a namespace. The gateway's `session` override (e.g. allowAnonymous, allowedOrigins) must not become the
+    // root namespace's: when the second call shows that the root was made for this gateway, the root gets the
+    // adapter's options back. Handshakes read `settings.session` when they happen, so the change applies.
+    if (options?.namespace !== undefined && options.session !== undefined && options.server !== undefined) {
+      const root = this.rootSettings.get(options.server);
+      if (root !== undefined && root.from === options.session) root.session = this.options;
+    }
+    const settings = { session, from: options?.session };
     const server = super.create(port, rest as Parameters<IoAdapter['create']>[1]) as Server | Namespace;
+    if (options?.namespace === undefined) this.rootSettings.set(server as Server, settings);
     const bridge = GatewayBridge.of(this.app);
     server.use((socket, next) => {
       const auth = socket.handshake.auth as Record<string, unknown> | undefined;
       const processHint = auth?.process ?? socket.handshake.query.process;
-      void bridge.clients.handshake(socket.request, processHint, session, bridge.refusal).then((result) => {
+      void bridge.clients.handshake(socket.request, processHint, settings.session, bridge.refusal).then((result) => {
         if ('refused' in result) {
           next(Object.assign(new Error(result.message), { data: { code: result.refused, message: result.message } }));
           return;
@@ -53,7 +67,10 @@ export class SessionIoAdapter extends IoAdapter {
     const bridge = GatewayBridge.of(this.app);
     server.on('connection', (socket: Socket) => {
       const client = SessionClient.of(socket);
-      if (client !== undefined) {
+      // Fix (events.sockets.spec, "two gateways on one server"): every gateway of a namespace binds a 'connection'
+      // listener of its own, and each used to register the socket again (client-connected and client-disconnected
+      // once per gateway). A socket is registered once: `channel` is set by the first registration.
+      if (client !== undefined && client.channel === undefined) {
         socket.once('disconnect', () => bridge.clients.unregister(client));
         bridge.clients.register(client, {
           close: (reason) => {
@@ -61,8 +78,8 @@ export class SessionIoAdapter extends IoAdapter {
             socket.disconnect(true);
           },
         });
-        if (client.closed) return;
       }
+      if (client?.closed) return;
       callback(socket);
     });
   }

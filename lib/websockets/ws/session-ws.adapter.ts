@@ -54,7 +54,9 @@ export class SessionWsAdapter extends WsAdapter {
       void bridge.clients.handshake(info.req, processHint, session, bridge.refusal).then((result) => {
         if ('refused' in result) {
           const body = JSON.stringify({ code: result.refused, message: result.message });
-          done(false, STATUS[result.refused], body, { 'content-type': 'application/json', 'x-session-refusal': result.refused });
+          // 'Content-Type' spelled as ws spells its own default ('text/html'), so that this one replaces it: in
+          // lower case both went out, and clients kept the first (text/html) for a JSON body.
+          done(false, STATUS[result.refused], body, { 'Content-Type': 'application/json', 'x-session-refusal': result.refused });
           return;
         }
         this.admitted.set(info.req, result.client);
