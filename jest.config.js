@@ -7,6 +7,7 @@ export default {
     '^nestjs-connected$': '<rootDir>/lib/index.ts',
     '^nestjs-connected/socket\\.io$': '<rootDir>/lib/websockets/socket-io/session-io.adapter.ts',
     '^nestjs-connected/ws$': '<rootDir>/lib/websockets/ws/session-ws.adapter.ts',
+    '^nestjs-connected/redis$': '<rootDir>/lib/stores/redis/redis.store.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

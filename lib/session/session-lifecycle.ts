@@ -23,6 +23,7 @@ import { SessionSigner } from './session-signer.js';
 const TOUCH_INTERVAL_MS = 1000;
 const MAX_USER_ID = 256;
 const MAX_USER_AGENT = 256;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 /** How many verified cookie values are remembered (about 200 bytes each). */
 const VERIFIED_COOKIES = 10_000;
 
@@ -216,7 +217,8 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     if (!context.transport.canSetCookies) {
       throw new Error('nestjs-connected: connect() needs an HTTP request, whose response can carry the new cookie');
     }
-    if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID || /[\0-\x1f]/.test(userId)) {
+    if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID || /[\0-\x1f]/.test(userId) || LONE_SURROGATE.test(userId)) {
+      // A lone surrogate is not text: a store that keeps UTF-8 (Redis) would give back another user id.
       throw new TypeError(`nestjs-connected: connect() needs a user id of 1-${MAX_USER_ID} characters without control characters`);
     }
     const current = await this.current(context);

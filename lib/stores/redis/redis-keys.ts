@@ -1,0 +1,64 @@
+/**
+ * Key names of {@link RedisStore}. Everything of one user shares the hash tag `{u:<escaped id>}`, so that the
+ * user's index, epoch and fields sit on one Redis Cluster slot and one script can change them together; each
+ * session hash and each expiry shard hashes on its own name, spreading sessions over the cluster.
+ *
+ * ```
+ * <prefix>s:<key>                  hash: one session (meta fields, and `d:<field>` per persisted value)
+ * <prefix>x:<0..15>                sorted set: session key -> when it expires (the expiry sweeper's work list)
+ * <prefix>anon                     sorted set: anonymous session key -> when it was stored (for maxAnonymous)
+ * <prefix>{u:<id>}:sessions        sorted set: the user's session keys -> createdAt
+ * <prefix>{u:<id>}:user            hash: `epoch`, and `f:<name>` per persisted user value
+ * <prefix>removals                 pub/sub channel: removals and epoch changes, for the other servers
+ * ```
+ */
+export class RedisKeys {
+  /** How many sorted sets share the expiry schedule: on a cluster, the sweep's load spreads over the nodes. */
+  static readonly EXPIRY_SHARDS = 16;
+
+  constructor(readonly prefix: string) {}
+
+  session(key: string): string {
+    return `${this.prefix}s:${key}`;
+  }
+
+  expiryShard(shard: number): string {
+    return `${this.prefix}x:${shard}`;
+  }
+
+  /** The expiry shard of a session key (FNV-1a over its UTF-16 code units). */
+  expiryShardOf(key: string): string {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) {
+      hash ^= key.charCodeAt(i);
+      hash = Math.imul(hash, 0x01000193) >>> 0;
+    }
+    return this.expiryShard(hash % RedisKeys.EXPIRY_SHARDS);
+  }
+
+  get anonymous(): string {
+    return `${this.prefix}anon`;
+  }
+
+  userSessions(userId: string): string {
+    return `${this.userTag(userId)}:sessions`;
+  }
+
+  user(userId: string): string {
+    return `${this.userTag(userId)}:user`;
+  }
+
+  get channel(): string {
+    return `${this.prefix}removals`;
+  }
+
+  /**
+   * `{u:<id>}` with every character outside `A-Z a-z 0-9 _ . @ -` written as `%` and four hex digits of its UTF-16
+   * code unit: a `}` or `{` in a user id cannot end or open the hash tag, and distinct ids (even ill-formed UTF-16,
+   * which Redis would store as U+FFFD) never share keys.
+   */
+  private userTag(userId: string): string {
+    const escaped = userId.replace(/[^A-Za-z0-9_.@-]/g, (char) => `%${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    return `${this.prefix}{u:${escaped}}`;
+  }
+}

@@ -1,0 +1,255 @@
+import type { Cluster, Redis } from 'ioredis';
+
+/*
+ * The conditional writes of RedisStore, one Lua script each, so that a check and the write it guards are one atomic
+ * step. Each script touches the keys of one Cluster slot only (a session hash, an expiry shard, the anonymous set,
+ * or one user's `{u:...}` keys), and names them all in KEYS.
+ *
+ * Numbers cross into Redis as decimal strings: Lua turns a number argument of redis.call into text with too few
+ * digits for a millisecond timestamp, so computed times go through `int()`.
+ */
+
+const HELPERS = `
+local function int(n) return string.format('%.0f', n) end
+-- Moves the key's expiry later, never earlier; a key without a TTL gets one; an absent key stays absent.
+local function extend(key, at)
+  local current = redis.call('PEXPIRETIME', key)
+  if current == -1 or (current >= 0 and current < tonumber(at)) then
+    redis.call('PEXPIREAT', key, int(tonumber(at)))
+  end
+end
+-- False for an absent key, and for a key of another type (written by someone else): no session either way.
+local function isHash(key)
+  return redis.call('TYPE', key)['ok'] == 'hash'
+end
+-- The session's expiry, or nil when the hash is absent or its times are not numbers.
+local function expiry(key)
+  if not isHash(key) then return nil, nil end
+  local t = redis.call('HMGET', key, 'idleExpiresAt', 'absoluteExpiresAt')
+  local idle, absolute = tonumber(t[1]), tonumber(t[2])
+  if idle == nil or absolute == nil then return nil, t[2] end
+  return math.min(idle, absolute), t[2]
+end
+`;
+
+interface ScriptSpec {
+  readonly keys: number;
+  readonly lua: string;
+  readonly readOnly?: boolean;
+}
+
+const SCRIPTS = {
+  /** KEYS: session. ARGV: pexpireat, field, value, ... → 1 when stored, 0 when the key was taken. */
+  Create: {
+    keys: 1,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1`,
+  },
+  /**
+   * KEYS: user sessions, user. ARGV: key, createdAt, epoch, keepUntil → 1 when indexed; 0 when the record's epoch is
+   * older than the user's (a login that read the epoch before a closeUser that has since run).
+   */
+  IndexUser: {
+    keys: 2,
+    lua: `
+local stored = redis.call('HGET', KEYS[2], 'epoch')
+local current = 0
+if stored then current = tonumber(stored) end
+if current == nil or current > tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+extend(KEYS[1], ARGV[4])
+extend(KEYS[2], ARGV[4])
+return 1`,
+  },
+  /**
+   * KEYS: anonymous set. ARGV: key, max (-1: none), keepUntil → the keys evicted to stay within max, oldest first.
+   * Scored by the server's clock in microseconds, strictly increasing, so that "oldest" is the order of storing.
+   */
+  IndexAnonymous: {
+    keys: 1,
+    lua: `
+local now = redis.call('TIME')
+local score = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if top[2] and tonumber(top[2]) >= score then score = tonumber(top[2]) + 1 end
+redis.call('ZADD', KEYS[1], int(score), ARGV[1])
+extend(KEYS[1], ARGV[3])
+local max = tonumber(ARGV[2])
+if max < 0 then return {} end
+local over = redis.call('ZCARD', KEYS[1]) - max
+if over <= 0 then return {} end
+local popped = redis.call('ZPOPMIN', KEYS[1], over)
+local keys = {}
+for i = 1, #popped, 2 do keys[#keys + 1] = popped[i] end
+return keys`,
+  },
+  /** KEYS: expiry shard. ARGV: key, expiresAt, keepUntil. */
+  Schedule: {
+    keys: 1,
+    lua: `
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+extend(KEYS[1], ARGV[3])
+return 1`,
+  },
+  /** KEYS: expiry shard. ARGV: now, limit → keys due, removed from the shard: this caller alone handles them. */
+  ClaimDue: {
+    keys: 1,
+    lua: `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
+return due`,
+  },
+  /** KEYS: session → its HGETALL, flat. */
+  Read: {
+    keys: 1,
+    readOnly: true,
+    lua: `
+if not isHash(KEYS[1]) then return {} end
+return redis.call('HGETALL', KEYS[1])`,
+  },
+  /** KEYS: session → its HGETALL, deleted; empty when absent. */
+  Take: {
+    keys: 1,
+    lua: `
+if not isHash(KEYS[1]) then return {} end
+local record = redis.call('HGETALL', KEYS[1])
+if #record > 0 then redis.call('DEL', KEYS[1]) end
+return record`,
+  },
+  /** KEYS: session. ARGV: userId → as Take, but only a session of that user (closeUser's index may be stale). */
+  TakeOfUser: {
+    keys: 1,
+    lua: `
+if not isHash(KEYS[1]) or redis.call('HGET', KEYS[1], 'userId') ~= ARGV[1] then return {} end
+local record = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+return record`,
+  },
+  /** KEYS: session. ARGV: epoch → as Take, but only when the session's epoch is below it. */
+  TakeIfEpochBelow: {
+    keys: 1,
+    lua: `
+if not isHash(KEYS[1]) then return {} end
+local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '')
+if epoch == nil or epoch >= tonumber(ARGV[1]) then return {} end
+local record = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+return record`,
+  },
+  /**
+   * KEYS: session. ARGV: now → {0} absent; {1, expiresAt} not due (touched meanwhile); {2, record} due, and deleted
+   * by this call alone. A hash whose times are not numbers is due: it is no session anyway.
+   */
+  TakeDue: {
+    keys: 1,
+    lua: `
+if not isHash(KEYS[1]) then return {0} end
+local at = expiry(KEYS[1])
+if at ~= nil and at > tonumber(ARGV[1]) then return {1, int(at)} end
+local record = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+return {2, record}`,
+  },
+  /** KEYS: session. ARGV: field, value, now, sessionScoped (1/0) → 1 when written to a live session. */
+  SetField: {
+    keys: 1,
+    lua: `
+local at = expiry(KEYS[1])
+if at == nil or at <= tonumber(ARGV[3]) then return 0 end
+if ARGV[4] == '1' and redis.call('HEXISTS', KEYS[1], 'userId') == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`,
+  },
+  /** KEYS: session. ARGV: field, now → 1 when the session is live (the field removed if it was there). */
+  DeleteField: {
+    keys: 1,
+    lua: `
+local at = expiry(KEYS[1])
+if at == nil or at <= tonumber(ARGV[2]) then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1`,
+  },
+  /**
+   * KEYS: session. ARGV: lastSeenAt, idleExpiresAt, now, grace → {1, absoluteExpiresAt} when the live session was
+   * touched (its TTL follows), {0} otherwise.
+   */
+  Touch: {
+    keys: 1,
+    lua: `
+local at, absolute = expiry(KEYS[1])
+if at == nil or at <= tonumber(ARGV[3]) then return {0} end
+redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1], 'idleExpiresAt', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], int(math.min(tonumber(ARGV[2]), tonumber(absolute)) + tonumber(ARGV[4])))
+return {1, absolute}`,
+  },
+  /**
+   * KEYS: user sessions, user. ARGV: floor → {epoch, keys}: bumps the epoch and empties the index in one step. The
+   * user hash lives at least until `floor`, so that a login racing this call still finds the new epoch.
+   */
+  CloseUser: {
+    keys: 2,
+    lua: `
+local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
+local keys = redis.call('ZRANGE', KEYS[1], 0, -1)
+local sessionsUntil = redis.call('PEXPIRETIME', KEYS[1])
+redis.call('DEL', KEYS[1])
+extend(KEYS[2], ARGV[1])
+if sessionsUntil > 0 then extend(KEYS[2], sessionsUntil) end
+return {epoch, keys}`,
+  },
+  /** KEYS: user → {epoch or nil, pttl}: the epoch and how long it can be trusted (it resets when the key expires). */
+  Epoch: {
+    keys: 1,
+    readOnly: true,
+    lua: `return {redis.call('HGET', KEYS[1], 'epoch'), redis.call('PTTL', KEYS[1])}`,
+  },
+  /** KEYS: user, user sessions. ARGV: field, value, floor: the user hash lives as long as the user's sessions. */
+  SetUserField: {
+    keys: 2,
+    lua: `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local sessionsUntil = redis.call('PEXPIRETIME', KEYS[2])
+if sessionsUntil > 0 then extend(KEYS[1], sessionsUntil) else extend(KEYS[1], ARGV[3]) end
+return 1`,
+  },
+} satisfies Record<string, ScriptSpec>;
+
+type Reply = unknown;
+
+/** The client with the scripts defined on it (ioredis adds one method per `defineCommand`). */
+export interface ScriptedClient {
+  nestjsConnectedCreate(session: string, expireAt: string, ...fields: string[]): Promise<number>;
+  nestjsConnectedIndexUser(sessions: string, user: string, key: string, createdAt: string, epoch: string, keepUntil: string): Promise<number>;
+  nestjsConnectedIndexAnonymous(anonymous: string, key: string, max: string, keepUntil: string): Promise<string[]>;
+  nestjsConnectedSchedule(shard: string, key: string, expiresAt: string, keepUntil: string): Promise<number>;
+  nestjsConnectedClaimDue(shard: string, now: string, limit: string): Promise<string[]>;
+  nestjsConnectedRead(session: string): Promise<Reply>;
+  nestjsConnectedTake(session: string): Promise<Reply>;
+  nestjsConnectedTakeOfUser(session: string, userId: string): Promise<Reply>;
+  nestjsConnectedTakeIfEpochBelow(session: string, epoch: string): Promise<Reply>;
+  nestjsConnectedTakeDue(session: string, now: string): Promise<Reply>;
+  nestjsConnectedSetField(session: string, field: string, value: string, now: string, sessionScoped: string): Promise<number>;
+  nestjsConnectedDeleteField(session: string, field: string, now: string): Promise<number>;
+  nestjsConnectedTouch(session: string, lastSeenAt: string, idleExpiresAt: string, now: string, grace: string): Promise<Reply>;
+  nestjsConnectedCloseUser(sessions: string, user: string, floor: string): Promise<Reply>;
+  nestjsConnectedEpoch(user: string): Promise<Reply>;
+  nestjsConnectedSetUserField(user: string, sessions: string, field: string, value: string, floor: string): Promise<number>;
+}
+
+/**
+ * Defines the scripts on `client` (EVALSHA, with ioredis falling back to EVAL after a NOSCRIPT, e.g. once Redis
+ * restarted). The names are prefixed so that they cannot clash with the commands of an application's own client.
+ */
+export function defineScripts(client: Redis | Cluster): ScriptedClient & (Redis | Cluster) {
+  for (const [name, spec] of Object.entries(SCRIPTS) as Array<[string, ScriptSpec]>) {
+    client.defineCommand(`nestjsConnected${name}`, {
+      numberOfKeys: spec.keys,
+      lua: HELPERS + spec.lua,
+      ...(spec.readOnly ? { readOnly: true } : {}),
+    });
+  }
+  return client as ScriptedClient & (Redis | Cluster);
+}
