@@ -31,7 +31,12 @@ export class SessionClient {
     public session: LiveSession | undefined,
     /** When `session` was read (ms since the epoch). */
     public checkedAt: number,
-  ) {}
+  ) {
+    this.sweptAt = checkedAt;
+  }
+
+  /** When the expiry sweep last re-read the session for this socket's session (ms since the epoch). */
+  sweptAt: number;
 
   /** Keeps the client on the framework's socket object. */
   static attach(socket: object, client: SessionClient): void {

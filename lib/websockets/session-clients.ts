@@ -21,6 +21,8 @@ import { SocketTransport, type SocketRefusalCode } from './socket-transport.js';
 const REFRESH_MS = 1000;
 /** How often sockets are checked for sessions that expired without a message (so expiry closes them in time). */
 const EXPIRY_SWEEP_MS = 250;
+/** A quiet socket's session is re-read by the sweep this often (bounds the effect of a lost removal notice). */
+const RESYNC_MS = 2000;
 /** Sessions closed recently, so that a handshake that read one just before it closed cannot keep a socket on it. */
 const RECENTLY_CLOSED = 10_000;
 
@@ -292,7 +294,10 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
         const first = clients.values().next().value;
         const record = first?.session?.record;
         if (first === undefined || record === undefined) continue;
-        if (now < record.idleExpiresAt && now < record.absoluteExpiresAt) continue;
+        const due = now >= record.idleExpiresAt || now >= record.absoluteExpiresAt;
+        // A quiet socket's session is also re-read every few seconds: a removal notice lost while a shared store's
+        // subscription was down would otherwise leave the socket open until its next message.
+        if (!due && now - Math.max(first.checkedAt, first.sweptAt) < RESYNC_MS) continue;
         let fresh;
         try {
           fresh = await this.lifecycle.store.call('get', key);
@@ -300,12 +305,15 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
           continue; // The store is sick; the next sweep asks again.
         }
         if (fresh === undefined || fresh.userId !== record.userId) {
-          this.closeSession(key, 'session_expired');
+          this.closeSession(key, due ? 'session_expired' : 'session_closed');
         } else {
           // Fix (same test as in `refresh`): `checkedAt` is left alone. It times the next message's re-read, whose touch
           // records the socket's activity; the sweep touches nothing, and resetting it here put that touch off by up to
           // a second, long enough for the session to expire under a socket that kept sending messages.
-          for (const client of clients) client.session = { key, record: fresh };
+          for (const client of clients) {
+            client.session = { key, record: fresh };
+            client.sweptAt = now;
+          }
         }
       }
     } finally {
