@@ -28,3 +28,13 @@ describe('BoundedCache', () => {
     expect(cache.get('b')).toBe(2);
   });
 });
+
+describe('BoundedCache past its capacity', () => {
+  it('keeps exactly the newest entries through many evictions', () => {
+    const cache = new BoundedCache<number, number>(1000);
+    for (let i = 0; i < 50_000; i++) cache.set(i, i);
+    expect(cache.get(48_999)).toBeUndefined();
+    expect(cache.get(49_000)).toBe(49_000);
+    expect(cache.get(49_999)).toBe(49_999);
+  });
+});
