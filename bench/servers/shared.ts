@@ -1,0 +1,73 @@
+import { pathToFileURL } from 'node:url';
+import type { SessionStore } from 'nestjs-connected';
+import { ABSOLUTE_TIMEOUT_MS } from '../support/records.js';
+
+/** The same secret length and cookie settings for every variant (plain HTTP, so not Secure). */
+export const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvw'; // 48 characters
+export const COOKIE_NAME = 'sid';
+export const COOKIE = {
+  path: '/',
+  httpOnly: true,
+  secure: false,
+  sameSite: 'lax' as const,
+  /** 30 days: nestjs-connected's default absolute timeout, which is its cookie's Max-Age. */
+  maxAge: ABSOLUTE_TIMEOUT_MS,
+};
+
+/** The user a login without `?user=` connects. */
+export const DEFAULT_USER = 'bench-user';
+
+export type Framework = 'express' | 'fastify';
+export type Library = 'ceiling' | 'express-session' | 'fastify-session' | 'nestjs-connected';
+export type StoreKind = 'none' | 'memory' | 'redis';
+
+export interface VariantSpec {
+  readonly id: string;
+  readonly framework: Framework;
+  readonly library: Library;
+  readonly store: StoreKind;
+  /** Row name in the report. */
+  readonly label: string;
+}
+
+/** The HTTP variants, in report order (each framework's ceiling first). */
+export const VARIANTS: readonly VariantSpec[] = [
+  { id: 'express-ceiling', framework: 'express', library: 'ceiling', store: 'none', label: 'no session (ceiling)' },
+  { id: 'express-session-memory', framework: 'express', library: 'express-session', store: 'memory', label: 'express-session + MemoryStore' },
+  { id: 'express-session-redis', framework: 'express', library: 'express-session', store: 'redis', label: 'express-session + connect-redis' },
+  { id: 'express-connected-memory', framework: 'express', library: 'nestjs-connected', store: 'memory', label: 'nestjs-connected + MemoryStore' },
+  { id: 'express-connected-redis', framework: 'express', library: 'nestjs-connected', store: 'redis', label: 'nestjs-connected + RedisStore' },
+  { id: 'fastify-ceiling', framework: 'fastify', library: 'ceiling', store: 'none', label: 'no session (ceiling)' },
+  { id: 'fastify-session-memory', framework: 'fastify', library: 'fastify-session', store: 'memory', label: '@fastify/session (memory store)' },
+  { id: 'fastify-connected-memory', framework: 'fastify', library: 'nestjs-connected', store: 'memory', label: 'nestjs-connected + MemoryStore' },
+  { id: 'fastify-connected-redis', framework: 'fastify', library: 'nestjs-connected', store: 'redis', label: 'nestjs-connected + RedisStore' },
+];
+
+export function variantById(id: string | undefined): VariantSpec {
+  const variant = VARIANTS.find((candidate) => candidate.id === id);
+  if (variant === undefined) throw new Error(`unknown BENCH_VARIANT '${id}' (${VARIANTS.map((v) => v.id).join(', ')})`);
+  return variant;
+}
+
+/** An import specifier from the environment: a file path becomes a file URL, a package name stays as it is. */
+export function importSpecifier(specifier: string): string {
+  return specifier.startsWith('/') || specifier.startsWith('.') ? pathToFileURL(specifier).href : specifier;
+}
+
+/** What the harness needs of `nestjs-connected/redis` (imported at run time: the entry may not exist yet). */
+export interface RedisStoreModule {
+  RedisStore: new (options: { url: string; prefix?: string }) => SessionStore;
+}
+
+export async function loadRedisStore(specifier: string): Promise<RedisStoreModule> {
+  const loaded = (await import(importSpecifier(specifier))) as Partial<RedisStoreModule>;
+  if (typeof loaded.RedisStore !== 'function') throw new Error(`'${specifier}' has no RedisStore export`);
+  return loaded as RedisStoreModule;
+}
+
+/** Required environment variable. */
+export function env(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new Error(`${name} is not set`);
+  return value;
+}

@@ -1,0 +1,101 @@
+/**
+ * Every knob of the benchmark, read from the environment once. The defaults are the numbers the benchmark issue
+ * asks for; smaller values are for trying the harness out (they are written into RESULTS.md with the results).
+ */
+
+function int(name: string, fallback: number, min = 0): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw.replace(/_/g, ''));
+  if (!Number.isFinite(value) || !Number.isInteger(value) || value < min) {
+    throw new Error(`${name} must be an integer >= ${min} (got '${raw}')`);
+  }
+  return value;
+}
+
+function ints(name: string, fallback: number[]): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  return raw.split(',').map((part) => {
+    const value = Number(part.trim().replace(/_/g, ''));
+    if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a comma-separated list of positive integers`);
+    return value;
+  });
+}
+
+export const SECTIONS = ['http', 'memory', 'growth', 'sockets'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+function sections(): Section[] {
+  const raw = process.env['BENCH_ONLY'];
+  if (raw === undefined || raw.trim() === '') return [...SECTIONS];
+  const wanted = raw.split(',').map((part) => part.trim());
+  for (const part of wanted) {
+    if (!(SECTIONS as readonly string[]).includes(part)) throw new Error(`BENCH_ONLY: unknown section '${part}' (${SECTIONS.join(', ')})`);
+  }
+  return SECTIONS.filter((section) => wanted.includes(section));
+}
+
+export interface BenchConfig {
+  /** Seconds of load before each measured cell, thrown away. */
+  warmup: number;
+  /** Seconds measured per cell. */
+  seconds: number;
+  /** autocannon connections (fixed, no pipelining). */
+  connections: number;
+  /** Distinct logged-in sessions of the "many sessions" cells. */
+  sessions: number;
+  /** Session counts of the memory measurement. */
+  memorySizes: number[];
+  /** Sessions stored for the "large store" side of the growth read test (the other side has `sessions`). */
+  growthStored: number;
+  /** Sessions stored around the user whose `disconnectAll` is timed. */
+  disconnectSizes: number[];
+  /** Sessions expiring in the same second, for the sweep timing. */
+  sweepExpiring: number;
+  /** Store sizes in which those sessions expire (the rest lives on). */
+  sweepStored: number[];
+  /** Repetitions of the in-process timings (the median is reported). */
+  repeats: number;
+  /** Sockets held open by the socket server. */
+  sockets: number;
+  /** Sockets sending request/ack messages in a loop. */
+  socketSenders: number;
+  /** Which parts run (BENCH_ONLY=http,memory,growth,sockets). */
+  sections: Section[];
+  /** Where RedisStore is imported from. */
+  redisStoreModule: string;
+  /** Only these HTTP variants (BENCH_VARIANTS=id,id; the frameworks' ceilings always run), or all. */
+  variants: string[] | undefined;
+}
+
+export function readConfig(): BenchConfig {
+  const sessions = int('BENCH_SESSIONS', 1000, 1);
+  const sockets = int('BENCH_WS_SOCKETS', 2000, 1);
+  return {
+    warmup: int('BENCH_WARMUP', 3, 0),
+    seconds: int('BENCH_SECONDS', 8, 1),
+    connections: int('BENCH_CONNECTIONS', 10, 1),
+    sessions,
+    memorySizes: ints('BENCH_MEMORY_SIZES', [100_000, 1_000_000]),
+    growthStored: int('BENCH_GROWTH_SESSIONS', 1_000_000, sessions),
+    disconnectSizes: ints('BENCH_DISCONNECT_SIZES', [10_000, 1_000_000]),
+    sweepExpiring: int('BENCH_SWEEP_SESSIONS', 100_000, 1),
+    sweepStored: ints('BENCH_SWEEP_STORED', [100_000, 1_000_000]),
+    repeats: int('BENCH_REPEATS', 7, 1),
+    sockets,
+    socketSenders: Math.min(int('BENCH_WS_SENDERS', 50, 1), sockets),
+    sections: sections(),
+    redisStoreModule: process.env['BENCH_REDIS_STORE_MODULE'] ?? 'nestjs-connected/redis',
+    variants: process.env['BENCH_VARIANTS']?.trim() ? process.env['BENCH_VARIANTS'].split(',').map((id) => id.trim()) : undefined,
+  };
+}
+
+/** The BENCH_* variables of this run, for the report. */
+export function benchEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (name.startsWith('BENCH_') && value !== undefined) env[name] = value;
+  }
+  return env;
+}
