@@ -41,7 +41,7 @@ import { SessionClients } from './websockets/session-clients.js';
     SessionGuard,
     { provide: APP_GUARD, useExisting: SessionGuard },
   ],
-  exports: [SessionService, SESSION_STORE, SESSION_POLICY, SessionClients, SessionContext],
+  exports: [SessionService, SESSION_STORE, SESSION_POLICY],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule {
   constructor(

@@ -14,7 +14,7 @@ import { SessionData } from '../session/session-data.js';
 import { SessionLifecycle } from '../session/session-lifecycle.js';
 import { SessionClient } from '../websockets/session-client.js';
 import { SessionClients } from '../websockets/session-clients.js';
-import { SocketTransport } from '../websockets/socket-transport.js';
+import { REFUSAL_MESSAGES, SocketTransport } from '../websockets/socket-transport.js';
 import { inGroups } from './group-check.js';
 
 /**
@@ -111,7 +111,7 @@ export class SessionGuard implements CanActivate {
   private refusal(context: RequestContext, code: 'unauthenticated' | 'forbidden'): Error {
     const { transport } = context;
     if (transport instanceof SocketTransport) {
-      return transport.refusal(code, code === 'unauthenticated' ? 'Not connected' : 'Permission denied');
+      return transport.refusal(code, REFUSAL_MESSAGES[code]);
     }
     const denied = this.lifecycle.policy.denied;
     if (denied !== undefined) {

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { LiveSession, RequestContext } from '../context/request-context.js';
 import { SessionContext } from '../context/session-context.js';
+import type { SessionTransport } from '../context/session-transport.js';
 import type { SessionEventReason } from '../events/session-event.js';
 import { SessionEvents } from '../events/session-events.js';
 import { NotConnectedException } from '../exceptions/not-connected.exception.js';
@@ -16,14 +17,13 @@ import { SessionCookie } from './session-cookie.js';
 import { isSessionIdShape, newSessionId, storeKeyOf } from './session-id.js';
 import type { SessionInfo } from './session-info.js';
 import { SessionKey } from './session-key.js';
-import { FIELD_PREFIX, type SessionRecord } from './session-record.js';
+import { FIELD_PREFIX, LONE_SURROGATE, type SessionRecord } from './session-record.js';
 import { SessionSigner } from './session-signer.js';
 
 /** Activity is written to the store at most this often per session, so that reads stay cheap. */
 const TOUCH_INTERVAL_MS = 1000;
 const MAX_USER_ID = 256;
 const MAX_USER_AGENT = 256;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 /** How many verified cookie values are remembered (about 200 bytes each). */
 const VERIFIED_COOKIES = 10_000;
 
@@ -92,14 +92,14 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     }
     if (cookie.kind === 'malformed') {
       this.logger.warn(`Session cookie rejected: malformed Cookie header (client ${transport.ip ?? 'unknown'})`);
-      return this.failed(context);
+      return this.failed(transport);
     }
     let key = this.verified.get(cookie.value);
     if (key === undefined) {
       const id = this.signer.unsign(cookie.value);
       if (id === undefined) {
         this.logger.warn(`Session cookie rejected: bad format or signature (client ${transport.ip ?? 'unknown'})`);
-        return this.failed(context);
+        return this.failed(transport);
       }
       key = storeKeyOf(id);
       this.verified.set(cookie.value, key);
@@ -107,15 +107,15 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     const record = await this.store.call('get', key);
     if (record === undefined) {
       this.logger.debug(`Session cookie names no live session (client ${transport.ip ?? 'unknown'})`);
-      return this.failed(context);
+      return this.failed(transport);
     }
     if (this.policy.bindIp && record.ip !== transport.ip) {
       this.logger.warn(`Session ended: client address changed (client ${transport.ip ?? 'unknown'})`);
-      return this.failed(context, key, record);
+      return this.failed(transport, key, record);
     }
-    if (this.policy.check !== undefined && !(await this.runCheck(context, key, record))) {
+    if (this.policy.check !== undefined && !(await this.passesCheck(transport, key, record))) {
       this.logger.warn(`Session ended: policy.check refused it (client ${transport.ip ?? 'unknown'})`);
-      return this.failed(context, key, record);
+      return this.failed(transport, key, record);
     }
     this.touchIfDue(key, record);
     return { key, record };
@@ -132,9 +132,9 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private async runCheck(context: RequestContext, key: string, record: SessionRecord): Promise<boolean> {
+  /** `policy.check` (which must be set) for a session found by a request or re-read by a socket. */
+  async passesCheck(transport: SessionTransport, key: string, record: SessionRecord): Promise<boolean> {
     try {
-      const { transport } = context;
       // The Cookie header carries the session id: `check` sees every other header.
       const { cookie: _cookie, ...headers } = transport.headers;
       const request = { ip: transport.ip, headers, transport: transport.kind };
@@ -146,11 +146,11 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** A failed check: the session (if one was found) is closed, the cookie and filtered cookies expired. */
-  private async failed(context: RequestContext, key?: string, record?: SessionRecord): Promise<undefined> {
-    this.cookie.clearAfterFailedCheck(context.transport);
+  async failed(transport: SessionTransport, key?: string, record?: SessionRecord): Promise<undefined> {
+    this.cookie.clearAfterFailedCheck(transport);
     if (key !== undefined && record !== undefined) {
       try {
-        await this.closeSession(key, record, 'failed-check', context.transport.kind);
+        await this.closeSession(key, record, 'failed-check', transport.kind);
       } catch (error) {
         // A sick store is the 503 it always is; a throwing close hook must not turn a failed check into a 500.
         if (error instanceof SessionStoreUnavailableException) throw error;

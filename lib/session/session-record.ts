@@ -63,3 +63,6 @@ export function decodeSessionRecord(input: unknown): SessionRecord | undefined {
   if (userAgent !== undefined) record.userAgent = userAgent;
   return record;
 }
+
+/** A UTF-16 surrogate without its pair: not text, and a store that keeps UTF-8 (Redis) would give back another id. */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

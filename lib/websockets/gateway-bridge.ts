@@ -4,6 +4,7 @@ import { WsException, type MessageMappingProperties } from '@nestjs/websockets';
 import { GATEWAY_METADATA } from '@nestjs/websockets/constants';
 import { SessionContext } from '../context/session-context.js';
 import { describeError } from '../exceptions/describe-error.js';
+import type { SessionClient, SocketChannel } from './session-client.js';
 import { SessionClients } from './session-clients.js';
 import type { SocketRefusalCode } from './socket-transport.js';
 
@@ -39,6 +40,16 @@ export class GatewayBridge {
 
   /** A refused message: the client gets an `exception` event with this payload, and the socket stays open. */
   readonly refusal = (code: SocketRefusalCode, message: string): Error => new WsException({ status: 'error', code, message });
+
+  /**
+   * A socket whose handshake passed is open: it joins the registry once, however many gateways share its server
+   * (each binds a connection listener of its own), and leaves it when `whenClosed` reports the socket closed.
+   */
+  join(client: SessionClient, channel: SocketChannel, whenClosed: (leave: () => void) => void): void {
+    if (client.channel !== undefined) return;
+    whenClosed(() => this.clients.unregister(client));
+    this.clients.register(client, channel);
+  }
 
   /** Each message runs in an AsyncLocalStorage slot of its own, which the guard fills with the message's context. */
   withContext(handlers: MessageMappingProperties[]): MessageMappingProperties[] {

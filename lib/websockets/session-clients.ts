@@ -10,12 +10,11 @@ import { inGroups } from '../guards/group-check.js';
 import { BoundedCache } from '../session/bounded-cache.js';
 import { SessionData } from '../session/session-data.js';
 import { SessionLifecycle } from '../session/session-lifecycle.js';
-import type { SessionRecord } from '../session/session-record.js';
 import type { StoreRemoval } from '../stores/session-store.js';
 import { isOriginAllowed } from './origin-check.js';
 import { SessionClient, type SocketChannel, type SocketCloseReason } from './session-client.js';
 import type { SessionSocketOptions } from './session-socket.options.js';
-import { SocketTransport, type SocketRefusalCode } from './socket-transport.js';
+import { REFUSAL_MESSAGES, SocketTransport, type SocketRefusalCode } from './socket-transport.js';
 
 /** A message re-reads its session from the store at most this often; revocations arrive sooner, by notification. */
 const REFRESH_MS = 1000;
@@ -31,12 +30,6 @@ export type HandshakeResult =
   | { readonly client: SessionClient }
   | { readonly refused: SocketRefusalCode; readonly message: string };
 
-const REFUSAL_MESSAGES: Record<SocketRefusalCode, string> = {
-  unauthenticated: 'Not connected',
-  forbidden: 'Permission denied',
-  origin_not_allowed: 'Origin not allowed',
-  store_unavailable: 'Session store unavailable',
-};
 
 /**
  * The live sockets of this server, by session: authenticates handshakes, keeps each socket's session current
@@ -216,19 +209,14 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
       this.closeSession(session.key, now >= session.record.idleExpiresAt || now >= session.record.absoluteExpiresAt ? 'session_expired' : 'session_closed');
       return undefined;
     }
-    // Fix (revocation.sockets.spec, "a failed check on the socket's own re-read"): the re-read ran no `policy.check`,
-    // so a check that started refusing (a ban, a revoked device) never ended a socket that made no HTTP request. Like
-    // an HTTP request's, a failed check closes the session (its sockets go with the store's removal notice).
-    if (!(await this.passesCheck(client, session.key, record))) {
+    // Like an HTTP request, the re-read runs `policy.check`: a check that starts refusing (a ban, a revoked device)
+    // ends a socket that makes no HTTP request. Its sockets here go even when the store could not close the session.
+    if (this.lifecycle.policy.check !== undefined && !(await this.lifecycle.passesCheck(client.transport, session.key, record))) {
       if (client.closed) return undefined;
       this.lifecycle.logger.warn(`Session ended: policy.check refused it (client ${client.transport.ip ?? 'unknown'})`);
       try {
-        await this.lifecycle.closeSession(session.key, record, 'failed-check', 'ws');
-      } catch (error) {
-        if (error instanceof SessionStoreUnavailableException) throw error;
-        this.lifecycle.logger.error(`Closing a session that failed its check: ${describeError(error)}`);
+        await this.lifecycle.failed(client.transport, session.key, record);
       } finally {
-        // Fail closed: the sockets here go even when the store could not remove the session.
         this.closeSession(session.key, 'session_closed');
       }
       return undefined;
@@ -243,21 +231,6 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     client.session = { key: session.key, record };
     client.checkedAt = now - lastSeen >= REFRESH_MS ? now : Math.min(now, lastSeen);
     return client.session;
-  }
-
-  /** `policy.check` on a re-read session, with the handshake's request data (as SessionLifecycle runs it for HTTP). */
-  private async passesCheck(client: SessionClient, key: string, record: SessionRecord): Promise<boolean> {
-    const check = this.lifecycle.policy.check;
-    if (check === undefined) return true;
-    try {
-      // The Cookie header carries the session id: `check` sees every other header.
-      const { cookie: _cookie, ...headers } = client.transport.headers;
-      const request = { ip: client.transport.ip, headers, transport: client.transport.kind };
-      return (await check(this.lifecycle.info(key, record, true), request)) === true;
-    } catch (error) {
-      this.lifecycle.logger.error(`policy.check threw, the session is refused: ${describeError(error)}`);
-      return false;
-    }
   }
 
   /** Removals reported by the store: this server's closes and expiries, and, with a shared store, other servers'. */

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { normaliseOrigins } from './origin-check.js';
 
 /**
  * Options of `SessionIoAdapter` and `SessionWsAdapter`; a gateway may override them for its own server with
@@ -33,7 +34,13 @@ export function splitGatewayOptions<T extends object>(
   defaults: SessionSocketOptions,
   options: (T & SessionGatewayOptions) | undefined,
 ): { session: SessionSocketOptions; rest: T | undefined } {
-  if (options === undefined) return { session: defaults, rest: undefined };
+  if (options === undefined) return { session: withOrigins(defaults), rest: undefined };
   const { session, ...rest } = options;
-  return { session: { ...defaults, ...session }, rest: rest as T };
+  return { session: withOrigins({ ...defaults, ...session }), rest: rest as T };
+}
+
+/** `allowedOrigins` as the origin check compares them (`https://APP.example.com/` is `https://app.example.com`). */
+function withOrigins(options: SessionSocketOptions): SessionSocketOptions {
+  const allowedOrigins = normaliseOrigins(options.allowedOrigins);
+  return allowedOrigins === undefined ? options : { ...options, allowedOrigins };
 }

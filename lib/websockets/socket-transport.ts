@@ -5,6 +5,14 @@ import type { SessionTransport } from '../context/session-transport.js';
 /** What a refused WebSocket message or handshake says; the same words as the HTTP error codes. */
 export type SocketRefusalCode = 'unauthenticated' | 'forbidden' | 'origin_not_allowed' | 'store_unavailable';
 
+/** The message that goes with each refusal code (the HTTP exceptions' words for the codes they share). */
+export const REFUSAL_MESSAGES: Readonly<Record<SocketRefusalCode, string>> = {
+  unauthenticated: 'Not connected',
+  forbidden: 'Permission denied',
+  origin_not_allowed: 'Origin not allowed',
+  store_unavailable: 'Session store unavailable',
+};
+
 /**
  * The WebSocket side of {@link SessionTransport}: the facts of the handshake, which hold for every message of the
  * socket. Nothing can carry a cookie, so cookie writes are no-ops (a failed check still closes the session).

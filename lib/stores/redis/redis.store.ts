@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { describeError } from '../../exceptions/describe-error.js';
-import { expiresAt, FIELD_PREFIX, type SessionRecord } from '../../session/session-record.js';
+import { expiresAt, FIELD_PREFIX, LONE_SURROGATE, type SessionRecord } from '../../session/session-record.js';
 import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from '../session-store.js';
 import { RedisKeys } from './redis-keys.js';
 import { DATA_FIELD, decodeRecordHash, encodeRecord, parseEpoch } from './redis-record.js';
@@ -50,7 +50,6 @@ interface EpochMessage {
   user: string;
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const REASONS: ReadonlySet<string> = new Set<StoreRemovalReason>(['destroyed', 'expired', 'evicted']);
 

@@ -4,7 +4,7 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Observable } from 'rxjs';
 import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
 import { GatewayBridge } from '../gateway-bridge.js';
-import { SessionClient } from '../session-client.js';
+import { SessionClient, type SocketCloseReason } from '../session-client.js';
 import { splitGatewayOptions, type SessionGatewayOptions, type SessionSocketOptions } from '../session-socket.options.js';
 
 export type { SessionSocketOptions, SessionGatewayOptions } from '../session-socket.options.js';
@@ -67,19 +67,16 @@ export class SessionIoAdapter extends IoAdapter {
     const bridge = GatewayBridge.of(this.app);
     server.on('connection', (socket: Socket) => {
       const client = SessionClient.of(socket);
-      // Fix (events.sockets.spec, "two gateways on one server"): every gateway of a namespace binds a 'connection'
-      // listener of its own, and each used to register the socket again (client-connected and client-disconnected
-      // once per gateway). A socket is registered once: `channel` is set by the first registration.
-      if (client !== undefined && client.channel === undefined) {
-        socket.once('disconnect', () => bridge.clients.unregister(client));
-        bridge.clients.register(client, {
-          close: (reason) => {
+      if (client !== undefined) {
+        const channel = {
+          close: (reason: SocketCloseReason) => {
             socket.emit(SESSION_END_EVENT, { reason });
             socket.disconnect(true);
           },
-        });
+        };
+        bridge.join(client, channel, (leave) => socket.once('disconnect', leave));
+        if (client.closed) return;
       }
-      if (client?.closed) return;
       callback(socket);
     });
   }

@@ -73,8 +73,7 @@ export class SessionWsAdapter extends WsAdapter {
       if (client !== undefined) {
         this.admitted.delete(request);
         SessionClient.attach(socket, client);
-        socket.once('close', () => bridge.clients.unregister(client));
-        bridge.clients.register(client, { close: (reason) => socket.close(SESSION_CLOSE_CODE, reason) });
+        bridge.join(client, { close: (reason) => socket.close(SESSION_CLOSE_CODE, reason) }, (leave) => socket.once('close', leave));
         if (client.closed) return;
       }
       callback(socket, request);
