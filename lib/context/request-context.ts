@@ -2,9 +2,13 @@ import type { SessionRecord } from '../session/session-record.js';
 import type { SessionKey } from '../session/session-key.js';
 import type { SessionTransport } from './session-transport.js';
 
+/** A value, or the promise of it where it is not known at once. */
+export type Eventually<T> = T | Promise<T>;
+
 /** How parameter decorators read values without dependency injection. */
 export interface SessionDataReader {
-  get<T>(key: SessionKey<T>, context: RequestContext): Promise<T | undefined>;
+  /** Synchronous when the value is in this process once the session is known (what Nest needs no promise for). */
+  read<T>(key: SessionKey<T>, context: RequestContext): Eventually<T | undefined>;
 }
 
 /** A session as one request sees it: its store key (also its public handle) and its record. */
@@ -37,9 +41,28 @@ export class RequestContext {
   }
 
   /** Resolves the session once per request with `resolve`. */
-  sessionOnce(resolve: () => Promise<LiveSession | undefined>): Promise<LiveSession | undefined> {
+  sessionOnce(resolve: () => Eventually<LiveSession | undefined>): Promise<LiveSession | undefined> {
+    try {
+      const session = this.sessionNow(resolve);
+      return session instanceof Promise ? session : Promise.resolve(session);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The same, without a promise when `resolve` answers at once: the per-request path of a session in this
+   * process's memory, where every promise is paid twice (once more in AsyncLocalStorage's hooks).
+   */
+  sessionNow(resolve: () => Eventually<LiveSession | undefined>): Eventually<LiveSession | undefined> {
+    if (this.resolved) return this.live;
     if (this.resolution === undefined) {
-      this.resolution = resolve().then((session) => {
+      const found = resolve();
+      if (!(found instanceof Promise)) {
+        this.adopt(found);
+        return found;
+      }
+      this.resolution = found.then((session) => {
         if (!this.resolved) this.adopt(session);
         return this.live;
       });
@@ -55,7 +78,7 @@ export class RequestContext {
   adopt(session: LiveSession | undefined): void {
     this.live = session;
     this.resolved = true;
-    this.resolution = Promise.resolve(session);
+    this.resolution = undefined;
     this.groups = undefined;
   }
 }

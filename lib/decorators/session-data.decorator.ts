@@ -3,11 +3,11 @@ import { SessionKey } from '../session/session-key.js';
 import { contextOf } from './context-of.js';
 
 /** The value of a typed key in the current session (undefined when absent). */
-export const SessionData = createParamDecorator((key: SessionKey<unknown>, execution: ExecutionContext): Promise<unknown> => {
+export const SessionData = createParamDecorator((key: SessionKey<unknown>, execution: ExecutionContext): unknown => {
   if (!(key instanceof SessionKey)) throw new TypeError('@SessionData(key) needs a SessionKey');
   const context = contextOf(execution);
   if (context === undefined) {
     throw new Error('@SessionData: no session context; is SessionModule imported?');
   }
-  return context.data.get(key, context);
+  return context.data.read(key, context);
 });

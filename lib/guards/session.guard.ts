@@ -2,7 +2,7 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { HttpTransport } from '../context/http-transport.js';
 import { processIdFrom, ProcessRegistry } from '../context/process-registry.js';
-import { RequestContext, type LiveSession } from '../context/request-context.js';
+import { RequestContext, type Eventually, type LiveSession } from '../context/request-context.js';
 import { SessionContext } from '../context/session-context.js';
 import { CONNECTED, type ConnectedOptions } from '../decorators/connected.decorator.js';
 import { SessionEvents } from '../events/session-events.js';
@@ -44,7 +44,7 @@ export class SessionGuard implements CanActivate {
       const client = SessionClient.of(execution.switchToWs().getClient());
       if (client !== undefined) {
         const context = this.clients.messageContext(client);
-        return this.context.run(context, () => this.admit(context, options)).catch((error: unknown) => {
+        return this.context.run(context, async () => this.admit(context, options)).catch((error: unknown) => {
           throw error instanceof SessionStoreUnavailableException
             ? client.transport.refusal('store_unavailable', error.message)
             : error;
@@ -65,11 +65,34 @@ export class SessionGuard implements CanActivate {
     return this.context.run(context, () => this.admit(context, options));
   }
 
-  /** The pipeline for one request or message whose context exists. */
-  async admit(context: RequestContext, options: ConnectedOptions | undefined): Promise<boolean> {
+  /**
+   * The pipeline for one request or message whose context exists. Synchronous in the common case (the session is
+   * known at once, nobody listens to events, no groups to look up), since Nest then needs no promise either.
+   */
+  admit(context: RequestContext, options: ConnectedOptions | undefined): Promise<boolean> | boolean {
+    let found: Eventually<LiveSession | undefined>;
+    try {
+      found = this.lifecycle.currentNow(context);
+    } catch (error) {
+      found = Promise.reject(error);
+    }
+    if (found instanceof Promise || this.events.active() || hasGroups(options)) {
+      return this.admitWithAwaits(context, options, found);
+    }
+    if (context.processId !== undefined) this.processes.isNew(context.processId);
+    if (found?.record.userId !== undefined || options === undefined || options.optional) return true;
+    throw this.refusal(context, 'unauthenticated');
+  }
+
+  /** The whole pipeline, with its events and group look-ups. */
+  private async admitWithAwaits(
+    context: RequestContext,
+    options: ConnectedOptions | undefined,
+    found: Eventually<LiveSession | undefined>,
+  ): Promise<boolean> {
     let session: LiveSession | undefined;
     try {
-      session = await this.lifecycle.current(context);
+      session = await found;
     } catch (error) {
       // A public handler goes on without a session when the store is sick; one that needs it gets the 503.
       if (options !== undefined || !(error instanceof SessionStoreUnavailableException)) throw error;
@@ -98,7 +121,7 @@ export class SessionGuard implements CanActivate {
       if (base !== undefined) await this.events.emit({ type: 'denied-request', ...base, reason: 'not-connected' });
       throw this.refusal(context, 'unauthenticated');
     }
-    if (options !== undefined && (options.allow !== undefined || options.deny !== undefined)) {
+    if (options !== undefined && hasGroups(options)) {
       if (!(await inGroups(this.lifecycle.policy, this.lifecycle.logger, context, userId, options))) {
         if (base !== undefined) await this.events.emit({ type: 'denied-request', ...base, reason: 'forbidden' });
         throw this.refusal(context, 'forbidden');
@@ -120,6 +143,10 @@ export class SessionGuard implements CanActivate {
     }
     return code === 'unauthenticated' ? new NotConnectedException() : new PermissionDeniedException();
   }
+}
+
+function hasGroups(options: ConnectedOptions | undefined): boolean {
+  return options !== undefined && (options.allow !== undefined || options.deny !== undefined);
 }
 
 /** The fields every request event shares. */

@@ -1,5 +1,5 @@
 import { BadRequestException, Injectable, Logger } from '@nestjs/common';
-import type { LiveSession, RequestContext } from '../context/request-context.js';
+import type { Eventually, LiveSession, RequestContext } from '../context/request-context.js';
 import { NotConnectedException } from '../exceptions/not-connected.exception.js';
 import { SessionLifecycle } from './session-lifecycle.js';
 import { SessionKey } from './session-key.js';
@@ -13,8 +13,20 @@ export class SessionData {
   constructor(private readonly lifecycle: SessionLifecycle) {}
 
   async get<T>(key: SessionKey<T>, context = this.lifecycle.requireContext('get()')): Promise<T | undefined> {
+    return this.read(key, context);
+  }
+
+  /**
+   * `get` for parameter decorators: synchronous once the request's session is known (the guard resolved it),
+   * except for persisted `user` values, which are in the store.
+   */
+  read<T>(key: SessionKey<T>, context: RequestContext): Eventually<T | undefined> {
     assertKey(key);
-    const session = await this.lifecycle.current(context);
+    if (!context.resolved) return this.lifecycle.current(context).then((session) => this.valueOf(key, context, session));
+    return this.valueOf(key, context, context.session);
+  }
+
+  private valueOf<T>(key: SessionKey<T>, context: RequestContext, session: LiveSession | undefined): Eventually<T | undefined> {
     switch (key.scope) {
       case 'session':
       case 'browser': {
@@ -26,7 +38,7 @@ export class SessionData {
         const userId = session?.record.userId;
         if (userId === undefined) return undefined;
         if (key.codec === undefined) return this.lifecycle.locals.getUser(userId, key as SessionKey<unknown>) as T | undefined;
-        return this.decode(key, await this.lifecycle.store.call('getUserField', userId, key.name));
+        return this.lifecycle.store.call('getUserField', userId, key.name).then((text) => this.decode(key, text));
       }
       case 'process': {
         if (session === undefined || context.processId === undefined) return undefined;

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import type { LiveSession, RequestContext } from '../context/request-context.js';
+import type { Eventually, LiveSession, RequestContext } from '../context/request-context.js';
 import { SessionContext } from '../context/session-context.js';
 import type { SessionTransport } from '../context/session-transport.js';
 import type { SessionEventReason } from '../events/session-event.js';
@@ -80,7 +80,12 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
     return context.sessionOnce(() => this.resolve(context));
   }
 
-  private async resolve(context: RequestContext): Promise<LiveSession | undefined> {
+  /** The same, without a promise when it is known at once (a session in a store that can `peek`, no `check`). */
+  currentNow(context: RequestContext): Eventually<LiveSession | undefined> {
+    return context.sessionNow(() => this.resolve(context));
+  }
+
+  private resolve(context: RequestContext): Eventually<LiveSession | undefined> {
     const { transport } = context;
     const cookie = this.cookie.read(transport);
     if (cookie.kind === 'none') return undefined;
@@ -104,7 +109,18 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
       key = storeKeyOf(id);
       this.verified.set(cookie.value, key);
     }
-    const record = await this.store.call('get', key);
+    const found = this.store.read(key);
+    return found instanceof Promise
+      ? found.then((record) => this.admitRecord(transport, key, record))
+      : this.admitRecord(transport, key, found);
+  }
+
+  /** The checks on a record the cookie named: there, same address under `bindIp`, `check`. */
+  private admitRecord(
+    transport: SessionTransport,
+    key: string,
+    record: SessionRecord | undefined,
+  ): Eventually<LiveSession | undefined> {
     if (record === undefined) {
       this.logger.debug(`Session cookie names no live session (client ${transport.ip ?? 'unknown'})`);
       return this.failed(transport);
@@ -113,10 +129,17 @@ export class SessionLifecycle implements OnModuleInit, OnApplicationShutdown {
       this.logger.warn(`Session ended: client address changed (client ${transport.ip ?? 'unknown'})`);
       return this.failed(transport, key, record);
     }
-    if (this.policy.check !== undefined && !(await this.passesCheck(transport, key, record))) {
-      this.logger.warn(`Session ended: policy.check refused it (client ${transport.ip ?? 'unknown'})`);
-      return this.failed(transport, key, record);
+    if (this.policy.check !== undefined) {
+      return this.passesCheck(transport, key, record).then((passed) => {
+        if (passed) return this.live(key, record);
+        this.logger.warn(`Session ended: policy.check refused it (client ${transport.ip ?? 'unknown'})`);
+        return this.failed(transport, key, record);
+      });
     }
+    return this.live(key, record);
+  }
+
+  private live(key: string, record: SessionRecord): LiveSession {
     this.touchIfDue(key, record);
     return { key, record };
   }

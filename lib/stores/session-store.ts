@@ -30,6 +30,12 @@ export interface SessionStore {
    */
   get(key: string): Promise<SessionRecord | undefined>;
   /**
+   * Optional: the same answer as `get`, with the same removals, but synchronously. Only for stores that hold their
+   * records in this process (`MemoryStore`): with it, a request whose session is known runs its guard and its
+   * `@SessionData` reads without a promise. It must never wait for I/O; a throw is treated as a rejected `get`.
+   */
+  peek?(key: string): SessionRecord | undefined;
+  /**
    * Writes one data field of a live session; resolves false, writing nothing, when the session is gone, or when it
    * is anonymous and the field is session-scoped (`s:`): a `disconnectAll` that kept a browser's data leaves an
    * anonymous record under the same key, which a late write of the closed session must not reach.

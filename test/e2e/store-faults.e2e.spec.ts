@@ -165,3 +165,55 @@ describe.each(ADAPTERS)('a sick session store on %s', (adapter) => {
     await b.post('/logout');
   });
 });
+
+/** A FaultyStore that also answers reads synchronously, as MemoryStore does; any fault mode makes `peek` throw. */
+class PeekingFaultyStore extends FaultyStore {
+  peek(key: string) {
+    this.calls['peek'] = (this.calls['peek'] ?? 0) + 1;
+    if (this.mode !== 'ok') throw new Error('injected fault in peek');
+    return this.inner.peek(key);
+  }
+}
+
+describe.each(ADAPTERS)('a store that can peek, failing on %s', (adapter) => {
+  let t: TestApp;
+  let store: PeekingFaultyStore;
+
+  beforeAll(async () => {
+    store = new PeekingFaultyStore();
+    t = await startApp({ adapter, controllers: [FaultsController, NoteController], policy: { store, storeTimeout: 200 } });
+  });
+  afterAll(() => t.close());
+
+  it('reads go through peek, not get; a throwing peek is a 503 where the session is needed, and nothing is lost', async () => {
+    const user = `faults-peek-${adapter}`;
+    const b = new Browser(t.url);
+    expect((await b.post('/login', { user })).status).toBe(201);
+    expect((await b.post('/note', { note: 'kept' })).status).toBe(201);
+    const [handle, before] = (await store.inner.listUser(user))[0]!;
+    const size = store.size;
+
+    const gets = store.calls['get'] ?? 0;
+    const peeks = store.calls['peek'] ?? 0;
+    expect((await b.get('/me')).body).toEqual({ user, note: 'kept' });
+    expect(store.calls['get'] ?? 0).toBe(gets);
+    expect(store.calls['peek']).toBe(peeks + 1);
+
+    store.mode = 'reject';
+    expectUnavailable(await b.get('/me'));
+    expectUnavailable(await b.get('/maybe'));
+    expectUnavailable(await b.post('/note', { note: 'lost?' }));
+    const open = await b.get('/public');
+    expect(open.status).toBe(200);
+    expect(open.setCookies).toEqual([]);
+    expect(store.calls['peek']).toBeGreaterThan(peeks + 1);
+
+    store.mode = 'ok';
+    expect(store.size).toBe(size);
+    expect((await store.inner.get(handle))?.data).toEqual(before.data);
+    expect((await b.get('/me')).body).toEqual({ user, note: 'kept' });
+    expect((await b.get('/maybe')).body).toEqual({ user });
+    expect((await b.post('/logout')).status).toBe(201);
+    expect(await store.inner.listUser(user)).toEqual([]);
+  });
+});

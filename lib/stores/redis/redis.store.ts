@@ -3,6 +3,7 @@ import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { describeError } from '../../exceptions/describe-error.js';
 import { expiresAt, FIELD_PREFIX, LONE_SURROGATE, type SessionRecord } from '../../session/session-record.js';
+import { Deadlines } from '../deadlines.js';
 import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from '../session-store.js';
 import { RedisKeys } from './redis-keys.js';
 import { DATA_FIELD, decodeRecordHash, encodeRecord, parseEpoch } from './redis-record.js';
@@ -96,6 +97,8 @@ export class RedisStore implements SessionStore {
   private readonly ownsClient: boolean;
   private readonly keys: RedisKeys;
   private readonly timeoutMs: number;
+  /** Bounds every command, also on a client of yours that has no `commandTimeout`. */
+  private readonly deadlines: Deadlines;
   /** Tells this store's own messages apart from other servers'. */
   private readonly origin = randomBytes(12).toString('base64url');
   private readonly listeners = new Set<(removal: StoreRemoval) => void>();
@@ -127,6 +130,7 @@ export class RedisStore implements SessionStore {
     if (!Number.isFinite(this.timeoutMs) || this.timeoutMs <= 0) {
       throw new Error('RedisStore: commandTimeoutMs must be a positive number');
     }
+    this.deadlines = new Deadlines(this.timeoutMs, `RedisStore: no answer from Redis within ${this.timeoutMs} ms`);
     this.keys = new RedisKeys(prefix);
     this.ownsClient = client === undefined;
     const own: RedisOptions = {
@@ -397,9 +401,9 @@ export class RedisStore implements SessionStore {
     } catch (error) {
       pending = Promise.reject(error);
     }
-    return this.bounded(pending).catch((error: unknown) => {
+    return this.deadlines.bound(pending, (error) => {
       if (!isReplyError(error)) this.startFailing(error);
-      throw error;
+      return error;
     });
   }
 
