@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { BENCH_DIR } from './support/children.js';
 import type { LoadResult } from './support/load.js';
 import type { Cell, CellName, Results, VariantResult } from './support/results.js';
+import { checkTargets, verdict } from './targets.js';
 
 const CHART_FILE = 'ratio-chart.svg';
 /** The cell the chart shows: the guarded read over many sessions. */
@@ -329,6 +330,16 @@ function socketsSection(results: Results): string {
   return out.join('\n');
 }
 
+function targetsSection(results: Results): string {
+  return [
+    '## Targets',
+    '',
+    'Ratios from this run (bench/targets.ts checks them).',
+    '',
+    table(['target', 'measured', ''], checkTargets(results).map((check) => [check.target, check.figure, verdict(check)]), 'lll'),
+  ].join('\n');
+}
+
 function problemsSection(results: Results): string {
   const lines: string[] = [];
   for (const variant of results.http?.variants ?? []) {
@@ -361,6 +372,8 @@ export function renderMarkdown(results: Results): string {
     `Written by \`${results.run.command}\` (bench/run.ts) on ${results.run.date}; raw numbers in [results.json](results.json). ` +
       'What is measured and how to read it: [README.md](README.md). The server and the load generator share the same ' +
       'cores, so absolute numbers depend on the machine: compare **ratios within this run**.',
+    '',
+    targetsSection(results),
     '',
     machineSection(results),
     '',
