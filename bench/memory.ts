@@ -1,7 +1,7 @@
 /**
  * Heap bytes per idle connected session: nestjs-connected's MemoryStore, express-session's MemoryStore and a bare
  * `Map<string, { userId }>` (the floor), at each size of BENCH_MEMORY_SIZES, each in a fresh child process run with
- * `--expose-gc`: `heapUsed` after `gc()` before and after filling, divided by the count.
+ * `--expose-gc`: `heapUsed + arrayBuffers` after `gc()` before and after filling, divided by the count.
  *
  * As a child: `node --expose-gc memory.js <kind> <count>` prints `BENCH_RESULT {…}`.
  */
@@ -20,12 +20,17 @@ const KINDS = {
 } as const;
 type Kind = keyof typeof KINDS;
 
-/** Heap after full collections (several: weak and finalizable objects take more than one). */
+/**
+ * Memory after full collections (several: weak and finalizable objects take more than one): the JS heap plus
+ * ArrayBuffer contents, which live outside it (MemoryStore keeps its numbers in typed arrays; leaving them out would
+ * flatter it).
+ */
 function settledHeap(): number {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('memory.js needs node --expose-gc');
   for (let i = 0; i < 4; i++) gc();
-  return process.memoryUsage().heapUsed;
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
 }
 
 /** Fills one store with `count` sessions; resolves something that keeps it reachable until the second reading. */

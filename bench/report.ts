@@ -210,7 +210,7 @@ function memorySection(results: Results): string {
   return [
     '## Memory per idle session',
     '',
-    'A child process per row (`node --expose-gc`): `heapUsed` after `gc()` before and after filling the store, divided ' +
+    'A child process per row (`node --expose-gc`): `heapUsed + arrayBuffers` after `gc()` before and after filling the store, divided ' +
       'by the count. nestjs-connected: `MemoryStore.create()` with records shaped as a login writes them (43-character ' +
       'SHA-256 key, user id over 10,000 users, epoch, four times, address, a browser User-Agent, `data: {}`). ' +
       'express-session: `MemoryStore.set(sid, { cookie, userId })` (it keeps JSON strings). Floor: ' +
@@ -296,7 +296,7 @@ function socketsSection(results: Results): string {
     '## WebSockets (socket.io)',
     '',
     'One server process (Express, `--expose-gc`) holds the sockets, each opened with its own logged-in cookie ' +
-      '(nestjs-connected) or none (plain). Heap per socket = the server\'s own `heapUsed` after `gc()` (GET /bench/heap, ' +
+      '(nestjs-connected) or none (plain). Heap per socket = the server\'s own `heapUsed + arrayBuffers` after `gc()` (GET /bench/heap, ' +
       'a bench-only route) after opening the sockets minus before, divided by the count. Messages: senders emit a number ' +
       'and await its ack in a loop.',
     '',

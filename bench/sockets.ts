@@ -1,7 +1,7 @@
 /**
  * WebSockets (socket.io): BENCH_WS_SOCKETS sockets held open by one server process, each with its own logged-in
  * session (`connected`), or without sessions on Nest's plain IoAdapter (`plain`, the floor). Reports the server's
- * heap per socket (its own `heapUsed` after gc, through GET /bench/heap) and messages per second through an
+ * heap per socket (its own `heapUsed + arrayBuffers` after gc, through GET /bench/heap) and messages per second through an
  * unguarded handler and a `@Connected()` one: BENCH_WS_SENDERS sockets each send a message and await its ack, in a
  * loop, for BENCH_WARMUP (thrown away) then BENCH_SECONDS.
  */

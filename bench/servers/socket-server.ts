@@ -5,7 +5,7 @@
  *   a gateway with an unguarded `open` handler and a `@Connected()` `guarded` one; `POST /login?user=` logs in.
  * - `plain`: Nest's own `IoAdapter`, no sessions, the same `open` handler: the floor.
  *
- * Both have `GET /bench/heap` (only with BENCH_HEAP_ROUTE=1, which only the benchmark sets): `heapUsed` after gc().
+ * Both have `GET /bench/heap` (only with BENCH_HEAP_ROUTE=1, which only the benchmark sets): `heapUsed + arrayBuffers` after gc().
  * Prints `BENCH_READY {"port":…}`.
  */
 import 'reflect-metadata';
@@ -27,7 +27,8 @@ class HeapController {
     const gc = (globalThis as { gc?: () => void }).gc;
     if (process.env['BENCH_HEAP_ROUTE'] !== '1' || gc === undefined) throw new NotFoundException();
     for (let i = 0; i < 4; i++) gc();
-    return { heapUsed: process.memoryUsage().heapUsed };
+    const { heapUsed, arrayBuffers } = process.memoryUsage();
+    return { heapUsed: heapUsed + arrayBuffers };
   }
 }
 

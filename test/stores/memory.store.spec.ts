@@ -1,7 +1,9 @@
+import { jest } from '@jest/globals';
 import { createHook } from 'node:async_hooks';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SlotTable } from '../../lib/stores/memory/slot-table.js';
 import { MemoryStore } from '../../lib/stores/memory.store.js';
 import type { SessionRecord } from '../../lib/session/session-record.js';
 import type { StoreLimits, StoreRemoval } from '../../lib/stores/session-store.js';
@@ -10,11 +12,15 @@ import { makeRecord, newKey, runStoreContract } from './store-contract.js';
 const NO_LIMIT: StoreLimits = { maxAnonymous: Number.MAX_SAFE_INTEGER };
 const HOUR = 3_600_000;
 
-runStoreContract('MemoryStore', async () => {
-  const store = new MemoryStore();
-  await store.open();
-  return { store, cleanup: () => store.close() };
-});
+runStoreContract(
+  'MemoryStore',
+  async () => {
+    const store = new MemoryStore();
+    await store.open();
+    return { store, cleanup: () => store.close() };
+  },
+  { peek: true },
+);
 
 describe('MemoryStore', () => {
   const opened: MemoryStore[] = [];
@@ -118,6 +124,286 @@ describe('MemoryStore', () => {
       await store.create(key, makeRecord({ idleIn: 60_000 }), NO_LIMIT);
       await store.destroy(key);
       expect(store.sweep(Date.now() + 120_000)).toBe(0);
+    });
+  });
+
+  /** Every removal `store` announces from now on, in order. */
+  function removalsOf(store: MemoryStore): StoreRemoval[] {
+    const removals: StoreRemoval[] = [];
+    store.subscribe((removal) => removals.push(removal));
+    return removals;
+  }
+
+  const keyReason = (removals: StoreRemoval[]) => removals.map(({ key, reason }) => [key, reason]);
+
+  /** A second boundary a minute ahead, out of reach of the store's own timer. */
+  const secondAhead = () => (Math.floor(Date.now() / 1000) + 60) * 1000;
+
+  // Sessions live in the slots of a table; a removed session's slot is the next one handed out, while the expiry
+  // entry and list links it had may still name that slot.
+  describe('slot reuse', () => {
+    it('does not expire a new session through the stale expiry entry of the session that had its slot', async () => {
+      const store = await openStore();
+      const removals = removalsOf(store);
+      const now = Date.now();
+      const old = newKey();
+      await store.create(old, makeRecord({ userId: 'alice', idleIn: 60_000 }), NO_LIMIT);
+      await store.destroy(old);
+      const reused = newKey();
+      await store.create(reused, makeRecord({ userId: 'bob', idleIn: HOUR }), NO_LIMIT);
+      expect(store.sweep(now + 120_000)).toBe(0);
+      expect((await store.get(reused))?.userId).toBe('bob');
+      expect(keyReason(removals)).toEqual([[old, 'destroyed']]);
+    });
+
+    it('expires a new session due in the same second as the one that had its slot, once, at its own time', async () => {
+      const store = await openStore();
+      const removals = removalsOf(store);
+      const second = secondAhead();
+      const old = newKey();
+      await store.create(old, makeRecord({ idleIn: second + 100 - Date.now() }), NO_LIMIT);
+      await store.destroy(old);
+      const reused = newKey();
+      await store.create(reused, makeRecord({ idleIn: second + 800 - Date.now() }), NO_LIMIT);
+      expect(store.sweep(second + 500)).toBe(0);
+      expect(store.size).toBe(1);
+      expect(store.sweep(second + 900)).toBe(1);
+      expect(store.sweep(second + 999)).toBe(0);
+      expect(keyReason(removals)).toEqual([
+        [old, 'destroyed'],
+        [reused, 'expired'],
+      ]);
+    });
+
+    it('does not list a new session under the user whose session had its slot', async () => {
+      const store = await openStore();
+      const [a1, a2, a3, b1] = [newKey(), newKey(), newKey(), newKey()];
+      for (const key of [a1, a2, a3]) await store.create(key, makeRecord({ userId: 'alice' }), NO_LIMIT);
+      await store.destroy(a2);
+      await store.create(b1, makeRecord({ userId: 'bob' }), NO_LIMIT);
+      expect((await store.listUser('alice')).map(([key]) => key)).toEqual([a1, a3]);
+      expect((await store.listUser('bob')).map(([key]) => key)).toEqual([b1]);
+      expect((await store.closeUser('alice')).map(([key]) => key)).toEqual([a1, a3]);
+      expect((await store.get(b1))?.userId).toBe('bob');
+      expect((await store.closeUser('bob')).map(([key]) => key)).toEqual([b1]);
+      expect(store.size).toBe(0);
+    });
+
+    it('keeps the anonymous cap to anonymous sessions when a connected one takes an anonymous slot', async () => {
+      const store = await openStore();
+      const removals = removalsOf(store);
+      const limits: StoreLimits = { maxAnonymous: 2 };
+      const [x1, x2, x3, x4, connected] = [newKey(), newKey(), newKey(), newKey(), newKey()];
+      await store.create(x1, makeRecord(), limits);
+      await store.create(x2, makeRecord(), limits);
+      await store.destroy(x1);
+      await store.create(connected, makeRecord({ userId: 'alice' }), limits);
+      await store.create(x3, makeRecord(), limits);
+      expect(keyReason(removals)).toEqual([[x1, 'destroyed']]);
+      await store.create(x4, makeRecord(), limits);
+      expect(keyReason(removals)).toEqual([
+        [x1, 'destroyed'],
+        [x2, 'evicted'],
+      ]);
+      expect((await store.get(connected))?.userId).toBe('alice');
+      // An anonymous session in a slot a connected one had is not in the user's list.
+      await store.destroy(connected);
+      const x5 = newKey();
+      await store.create(x5, makeRecord(), NO_LIMIT);
+      expect(await store.listUser('alice')).toEqual([]);
+      expect(store.size).toBe(3);
+    });
+  });
+
+  describe('a user’s sessions', () => {
+    it('stay in creation order through removals in the middle and at both ends', async () => {
+      const store = await openStore();
+      // One creation time for all: listUser's sort then keeps the store's own order, which is what is checked.
+      const createdAt = Date.now() - 1_000;
+      const keys = Array.from({ length: 8 }, () => newKey());
+      const create = (key: string) => store.create(key, makeRecord({ userId: 'alice', createdAt }), NO_LIMIT);
+      const listed = async () => (await store.listUser('alice')).map(([key]) => key);
+      for (const key of keys.slice(0, 5)) await create(key);
+      await store.destroy(keys[1]!);
+      await store.destroy(keys[3]!);
+      expect(await listed()).toEqual([keys[0], keys[2], keys[4]]);
+      await create(keys[5]!);
+      expect(await listed()).toEqual([keys[0], keys[2], keys[4], keys[5]]);
+      await store.destroy(keys[0]!);
+      await store.destroy(keys[5]!);
+      expect(await listed()).toEqual([keys[2], keys[4]]);
+      await create(keys[6]!);
+      await create(keys[7]!);
+      expect(await listed()).toEqual([keys[2], keys[4], keys[6], keys[7]]);
+      expect((await store.closeUser('alice')).map(([key]) => key)).toEqual([keys[2], keys[4], keys[6], keys[7]]);
+      expect(await listed()).toEqual([]);
+    });
+  });
+
+  describe('shared strings', () => {
+    // Built at run time, so that each call gives a separate string, as each request's headers do.
+    const agent = (version: number) => ['Mozilla/5.0', '(X11; Linux x86_64)', `Firefox/${version}.0`].join(' ');
+    const address = (i: number) => ['10', '0', String(i >> 8), String(i & 255)].join('.');
+
+    it('reads back equal User-Agent and address values from sessions given separate copies', async () => {
+      const store = await openStore();
+      const [s1, s2, s3] = [newKey(), newKey(), newKey()];
+      await store.create(s1, { ...makeRecord({ userId: 'alice' }), userAgent: agent(133), ip: address(7) }, NO_LIMIT);
+      await store.create(s2, { ...makeRecord({ userId: 'bob' }), userAgent: agent(133), ip: address(7) }, NO_LIMIT);
+      await store.create(s3, { ...makeRecord(), userAgent: agent(134), ip: address(8) }, NO_LIMIT);
+      const [r1, r2, r3] = [await store.get(s1), await store.get(s2), await store.get(s3)];
+      expect([r1?.userAgent, r1?.ip]).toEqual([agent(133), address(7)]);
+      expect([r2?.userAgent, r2?.ip]).toEqual([agent(133), address(7)]);
+      expect([r3?.userAgent, r3?.ip]).toEqual([agent(134), address(8)]);
+    });
+
+    it('keeps a session without address or User-Agent without them', async () => {
+      const store = await openStore();
+      const key = newKey();
+      const { ip: _ip, userAgent: _agent, ...bare } = makeRecord({ userId: 'alice' });
+      await store.create(key, bare, NO_LIMIT);
+      const read = await store.get(key);
+      expect(read).toEqual(bare);
+      expect(read && 'ip' in read).toBe(false);
+      expect(read && 'userAgent' in read).toBe(false);
+    });
+
+    it('reads back every value when there are more distinct values than the shared table holds', async () => {
+      const store = await openStore();
+      const keys: string[] = [];
+      for (let i = 0; i < 12_000; i++) {
+        keys.push(newKey());
+        await store.create(keys[i]!, { ...makeRecord(), userAgent: agent(i), ip: address(i) }, NO_LIMIT);
+      }
+      // Values seen before the table started afresh, seen again after it.
+      const again = newKey();
+      await store.create(again, { ...makeRecord(), userAgent: agent(5), ip: address(5) }, NO_LIMIT);
+      for (let i = 0; i < 12_000; i++) {
+        const read = store.peek(keys[i]!);
+        expect(read?.userAgent).toBe(agent(i));
+        expect(read?.ip).toBe(address(i));
+      }
+      expect(store.peek(again)).toMatchObject({ userAgent: agent(5), ip: address(5) });
+    });
+  });
+
+  describe('expiry at scale', () => {
+    it('expires 100,000 sessions due in the same second in one sweep and reports every one', async () => {
+      const store = await openStore();
+      const second = secondAhead();
+      const due = new Set<string>();
+      const stays: string[] = [];
+      for (let i = 0; i < 100_000; i++) {
+        const key = newKey();
+        due.add(key);
+        const userId = i % 3 === 0 ? undefined : `user-${i % 1000}`;
+        await store.create(key, makeRecord({ userId, idleIn: second + (i % 1000) - Date.now() }), NO_LIMIT);
+      }
+      for (let i = 0; i < 1000; i++) {
+        const key = newKey();
+        stays.push(key);
+        await store.create(key, makeRecord({ userId: `user-${i}`, idleIn: HOUR }), NO_LIMIT);
+      }
+      const removals = removalsOf(store);
+      expect(store.sweep(second + 999)).toBe(100_000);
+      expect(removals).toHaveLength(100_000);
+      expect(removals.every((removal) => removal.reason === 'expired' && removal.record !== undefined)).toBe(true);
+      expect(new Set(removals.map((removal) => removal.key))).toEqual(due);
+      expect(store.size).toBe(1000);
+      expect((await store.listUser('user-1')).map(([key]) => key)).toEqual([stays[1]]);
+      expect(store.sweep(second + 999)).toBe(0);
+    });
+
+    it('follows a touch that brings the expiry closer', async () => {
+      const store = await openStore();
+      const key = newKey();
+      const now = Date.now();
+      await store.create(key, makeRecord({ idleIn: 300_000 }), NO_LIMIT);
+      await store.touch(key, now, now + 60_000);
+      expect(store.sweep(now + 30_000)).toBe(0);
+      expect(store.sweep(now + 120_000)).toBe(1);
+      expect(store.size).toBe(0);
+    });
+
+    it('reports the whole record of a session that expired', async () => {
+      const store = await openStore();
+      const removals = removalsOf(store);
+      const key = newKey();
+      const record = makeRecord({ userId: 'alice', idleIn: 60_000, data: { 's:a': '1' } });
+      await store.create(key, record, NO_LIMIT);
+      expect(store.sweep(Date.now() + 120_000)).toBe(1);
+      expect(removals).toEqual([{ key, reason: 'expired', record }]);
+    });
+  });
+
+  describe('compaction', () => {
+    afterEach(() => jest.restoreAllMocks());
+
+    it('gives back the slots of a store that shrank, every session staying whole and in its place', async () => {
+      const compact = jest.spyOn(SlotTable.prototype, 'compact');
+      const store = await openStore({ maxSessions: 20_000 });
+      const createdAt = Date.now() - 1_000;
+      const keys: string[] = [];
+      const records = new Map<string, SessionRecord>();
+      for (let i = 0; i < 20_000; i++) {
+        const key = newKey();
+        const anonymous = i % 4 === 0;
+        const record = makeRecord({
+          userId: anonymous ? undefined : `u${i % 50}`,
+          createdAt,
+          idleIn: 60_000 + (i % 100) * 1000,
+          data: anonymous ? { 'b:n': String(i) } : i % 3 === 0 ? { 's:n': String(i) } : {},
+        });
+        keys.push(key);
+        records.set(key, record);
+        await store.create(key, record, NO_LIMIT);
+      }
+      for (let i = 0; i < 20_000; i++) {
+        if (i % 5 !== 0) await store.destroy(keys[i]!);
+      }
+      const survivors = keys.filter((_, i) => i % 5 === 0);
+      const removals = removalsOf(store);
+      expect(store.sweep()).toBe(0);
+      expect(compact).toHaveBeenCalledTimes(1);
+
+      for (const key of survivors) expect(store.peek(key)).toEqual(records.get(key));
+      for (const user of ['u5', 'u10', 'u45']) {
+        const own = survivors.filter((key) => records.get(key)!.userId === user);
+        expect(own.length).toBeGreaterThan(0);
+        expect((await store.listUser(user)).map(([key]) => key)).toEqual(own);
+      }
+      // The anonymous cap still evicts the oldest anonymous session, the global bound the oldest of all.
+      const anonymous = survivors.filter((key) => records.get(key)!.userId === undefined);
+      await store.create(newKey(), makeRecord(), { maxAnonymous: anonymous.length });
+      expect(keyReason(removals)).toEqual([[anonymous[0], 'evicted']]);
+      while (store.size < 20_000) await store.create(newKey(), makeRecord({ userId: 'later' }), NO_LIMIT);
+      expect(removals).toHaveLength(1);
+      await store.create(newKey(), makeRecord({ userId: 'later' }), NO_LIMIT);
+      expect(keyReason(removals)).toEqual([
+        [anonymous[0], 'evicted'],
+        [survivors[1], 'evicted'],
+      ]);
+
+      // Their expiry entries were renumbered too: each survivor expires, once, and nothing else does.
+      removals.length = 0;
+      const expiring = survivors.filter((key) => key !== anonymous[0] && key !== survivors[1]);
+      expect(store.sweep(Date.now() + 200_000)).toBe(expiring.length);
+      expect(removals.map((removal) => removal.key).sort()).toEqual([...expiring].sort());
+      expect(store.size).toBe(20_000 - expiring.length);
+    });
+
+    it('does not happen while most slots are in use', async () => {
+      const compact = jest.spyOn(SlotTable.prototype, 'compact');
+      const store = await openStore();
+      const keys: string[] = [];
+      for (let i = 0; i < 10_000; i++) {
+        keys.push(newKey());
+        await store.create(keys[i]!, makeRecord({ userId: `u${i % 10}` }), NO_LIMIT);
+      }
+      for (const key of keys.slice(0, 5_000)) await store.destroy(key);
+      store.sweep();
+      expect(compact).not.toHaveBeenCalled();
+      expect(store.size).toBe(5_000);
     });
   });
 

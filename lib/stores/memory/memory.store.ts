@@ -1,0 +1,412 @@
+import { Logger } from '@nestjs/common';
+import { describeError } from '../../exceptions/describe-error.js';
+import { decodeSessionRecord, expiresAt, FIELD_PREFIX, type SessionRecord } from '../../session/session-record.js';
+import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from '../session-store.js';
+import { ExpiryBuckets } from './expiry-buckets.js';
+import { deleteSnapshotFile, readSnapshotFile, writeSnapshotFile, type Snapshot } from './snapshot-file.js';
+import { emptySlotList, NO_SLOT, renumberList, SlotTable, type SlotList, type SlotOwner } from './slot-table.js';
+import { StringInterner } from './string-interner.js';
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Where to write the live sessions (with their `persist` values) when the application shuts down; they are read
+   * back, and the file deleted, when it starts. Written atomically with mode 0600.
+   */
+  snapshotFile?: string;
+  /** The most sessions kept; past it the oldest is evicted. Default 1,000,000. */
+  maxSessions?: number;
+}
+
+/**
+ * A user's epoch, persisted fields and sessions. Its `id` is the key of the users map: every session of the user
+ * reports that one string as its `userId`.
+ */
+interface UserEntry extends SlotOwner, SlotList {
+  epoch: number;
+  /** Created on the first field: most users have none. */
+  fields: Map<string, string> | undefined;
+}
+
+const SECOND = 1000;
+
+/**
+ * The default store: one process, no dependencies. Every operation is O(1) but `listUser`/`closeUser` (O(sessions
+ * of that user)); expiry runs once a second over buckets of one second each, so it costs what expires, not what is
+ * stored.
+ *
+ * Sessions are kept as columns of a {@link SlotTable} rather than as record objects, with the User-Agent and
+ * address strings shared between sessions: an idle session costs about a third of what its record object would.
+ * `get` and `peek` therefore build a new record on each call; what a caller does to it never reaches the store.
+ */
+export class MemoryStore implements SessionStore {
+  private readonly logger = new Logger('MemoryStore');
+  /** Key -> slot. Its insertion order is creation order: the oldest session is the first entry. */
+  private readonly index = new Map<string, number>();
+  private readonly table = new SlotTable<UserEntry>();
+  /** Anonymous sessions in creation order, for the anonymous cap. */
+  private readonly anonymous: SlotList = emptySlotList();
+  private readonly users = new Map<string, UserEntry>();
+  /**
+   * Each live session has exactly one valid entry here: in the bucket of its slot's due second, which is never later
+   * than its expiry. A touch that moves the expiry later adds nothing; the sweep moves the entry when it finds the
+   * session not due yet. Entries of removed sessions stay until their second is swept.
+   */
+  private readonly expiry = new ExpiryBuckets();
+  private readonly ips = new StringInterner();
+  private readonly userAgents = new StringInterner();
+  private readonly listeners = new Set<(removal: StoreRemoval) => void>();
+  private readonly maxSessions: number;
+  private sweptUpTo = Math.floor(Date.now() / SECOND);
+  /**
+   * True while a sweep walks a bucket of slot numbers: nothing may renumber the slots (compaction runs after it) or
+   * drain the same bucket meanwhile.
+   */
+  private sweeping = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: MemoryStoreOptions = {}) {
+    this.maxSessions = options.maxSessions ?? 1_000_000;
+    if (!Number.isInteger(this.maxSessions) || this.maxSessions < 1) {
+      throw new Error('MemoryStore: maxSessions must be a positive integer');
+    }
+    this.startSweeper();
+  }
+
+  /** How many sessions are held now. */
+  get size(): number {
+    return this.index.size;
+  }
+
+  /** {@inheritDoc SessionStore.create} */
+  async create(key: string, record: SessionRecord, limits: StoreLimits): Promise<boolean> {
+    if (this.index.has(key)) return false;
+    const owner = record.userId === undefined ? undefined : this.user(record.userId);
+    const ip = this.ips.intern(record.ip);
+    const userAgent = this.userAgents.intern(record.userAgent);
+    const slot = this.table.allocate(key, owner, record, ip, userAgent, ownFields(record.data));
+    this.index.set(key, slot);
+    this.schedule(slot, this.dueSecondOf(slot));
+    if (owner === undefined) {
+      this.table.append(this.anonymous, slot);
+      while (this.anonymous.count > limits.maxAnonymous && this.anonymous.head !== NO_SLOT) {
+        this.remove(this.anonymous.head, 'evicted');
+      }
+    } else {
+      this.table.append(owner, slot);
+    }
+    while (this.index.size > this.maxSessions) {
+      this.remove(this.index.values().next().value as number, 'evicted');
+    }
+    return true;
+  }
+
+  /** {@inheritDoc SessionStore.get} */
+  async get(key: string): Promise<SessionRecord | undefined> {
+    return this.peek(key);
+  }
+
+  /** {@inheritDoc SessionStore.peek} */
+  peek(key: string): SessionRecord | undefined {
+    const slot = this.live(key);
+    return slot === NO_SLOT ? undefined : this.table.record(slot);
+  }
+
+  /** {@inheritDoc SessionStore.setField} */
+  async setField(key: string, field: string, value: string): Promise<boolean> {
+    const slot = this.live(key);
+    // An anonymous record holds browser data only: a late session-scoped write of a closed session must not land in
+    // the anonymous record that disconnectAll left under the same key.
+    if (slot === NO_SLOT || (this.table.owner(slot) === undefined && field.startsWith(FIELD_PREFIX.session))) {
+      return false;
+    }
+    let data = this.table.data(slot);
+    if (data === undefined) {
+      data = {};
+      this.table.setData(slot, data);
+    }
+    setOwn(data, field, value);
+    return true;
+  }
+
+  /** {@inheritDoc SessionStore.deleteField} */
+  async deleteField(key: string, field: string): Promise<boolean> {
+    const slot = this.live(key);
+    if (slot === NO_SLOT) return false;
+    const data = this.table.data(slot);
+    if (data !== undefined && Object.hasOwn(data, field)) {
+      delete data[field];
+      if (!hasFields(data)) this.table.setData(slot, undefined);
+    }
+    return true;
+  }
+
+  /** {@inheritDoc SessionStore.touch} */
+  async touch(key: string, lastSeenAt: number, idleExpiresAt: number): Promise<boolean> {
+    const slot = this.live(key);
+    if (slot === NO_SLOT) return false;
+    this.table.touch(slot, lastSeenAt, idleExpiresAt);
+    // A later expiry is left to the sweep, which moves the entry when it finds the session not due: a touch per
+    // request then costs no bucket entry. Only an earlier one needs an entry now.
+    const due = this.dueSecondOf(slot);
+    if (due < this.table.dueSecond(slot)) this.schedule(slot, due);
+    return true;
+  }
+
+  /** {@inheritDoc SessionStore.destroy} */
+  async destroy(key: string): Promise<SessionRecord | undefined> {
+    const slot = this.index.get(key);
+    return slot === undefined ? undefined : this.remove(slot, 'destroyed', true);
+  }
+
+  /** {@inheritDoc SessionStore.listUser} */
+  async listUser(userId: string): Promise<Array<[string, SessionRecord]>> {
+    const entry = this.users.get(userId);
+    if (entry === undefined) return [];
+    const live: Array<[string, SessionRecord]> = [];
+    for (const key of this.table.keysOf(entry)) {
+      const slot = this.live(key);
+      if (slot !== NO_SLOT) live.push([key, this.table.record(slot)]);
+    }
+    return live.sort((a, b) => a[1].createdAt - b[1].createdAt);
+  }
+
+  /** {@inheritDoc SessionStore.closeUser} */
+  async closeUser(userId: string): Promise<Array<[string, SessionRecord]>> {
+    const entry = this.user(userId);
+    entry.epoch += 1;
+    const closed: Array<[string, SessionRecord]> = [];
+    for (const key of this.table.keysOf(entry)) {
+      // A listener told of an earlier removal may have removed this one already.
+      const slot = this.index.get(key);
+      if (slot !== undefined) closed.push([key, this.remove(slot, 'destroyed', true)!]);
+    }
+    return closed;
+  }
+
+  /** {@inheritDoc SessionStore.epochOf} */
+  async epochOf(userId: string): Promise<number> {
+    return this.users.get(userId)?.epoch ?? 0;
+  }
+
+  /** {@inheritDoc SessionStore.getUserField} */
+  async getUserField(userId: string, field: string): Promise<string | undefined> {
+    return this.users.get(userId)?.fields?.get(field);
+  }
+
+  /** {@inheritDoc SessionStore.setUserField} */
+  async setUserField(userId: string, field: string, value: string | undefined): Promise<void> {
+    if (value === undefined) {
+      const entry = this.users.get(userId);
+      if (entry === undefined) return;
+      entry.fields?.delete(field);
+      this.forgetIfEmpty(entry);
+    } else {
+      const entry = this.user(userId);
+      (entry.fields ??= new Map()).set(field, value);
+    }
+  }
+
+  /** {@inheritDoc SessionStore.subscribe} */
+  subscribe(listener: (removal: StoreRemoval) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Starts the expiry timer (again, after `close`) and reads the snapshot file, if there is one. */
+  async open(): Promise<void> {
+    this.startSweeper();
+    if (this.options.snapshotFile !== undefined) await this.readSnapshot(this.options.snapshotFile);
+  }
+
+  /** Stops the expiry timer and writes the snapshot file, if one is configured. */
+  async close(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.options.snapshotFile !== undefined) await this.writeSnapshot(this.options.snapshotFile);
+  }
+
+  /**
+   * Runs expiry now for everything due; the timer calls it once a second. Returns how many sessions expired. A call
+   * made by a listener during a sweep does nothing (and returns 0): the sweep under way goes on to the end.
+   */
+  sweep(now = Date.now()): number {
+    if (this.sweeping) return 0;
+    const until = Math.floor(now / SECOND);
+    let expired = 0;
+    this.sweeping = true;
+    try {
+      for (let second = this.sweptUpTo; second <= until; second++) {
+        // Sessions created meanwhile (by a listener) already due go in this bucket, which is still being read.
+        this.sweptUpTo = second;
+        this.expiry.drain(second, (slot) => {
+          // A stale entry: the session went, or moved to another bucket, perhaps with a new session in its slot.
+          if (!this.table.isOccupied(slot) || this.table.dueSecond(slot) !== second) return false;
+          const at = this.table.expiresAt(slot);
+          if (at <= now) {
+            this.remove(slot, 'expired');
+            expired++;
+            return false;
+          }
+          const due = Math.floor(at / SECOND);
+          // Due later within the second being swept (the current one): it stays for the next sweep.
+          if (due === second) return true;
+          // Touched since it was scheduled: on to the bucket of its new expiry.
+          this.schedule(slot, due);
+          return false;
+        });
+      }
+    } finally {
+      this.sweeping = false;
+    }
+    this.sweptUpTo = until;
+    if (this.table.isSparse()) this.compact();
+    return expired;
+  }
+
+  private startSweeper(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => this.sweep(), SECOND);
+    this.timer.unref();
+  }
+
+  private user(userId: string): UserEntry {
+    let entry = this.users.get(userId);
+    if (entry === undefined) {
+      entry = { id: userId, epoch: 0, head: NO_SLOT, tail: NO_SLOT, count: 0, fields: undefined };
+      this.users.set(userId, entry);
+    }
+    return entry;
+  }
+
+  private forgetIfEmpty(entry: UserEntry): void {
+    if (entry.epoch === 0 && entry.count === 0 && (entry.fields === undefined || entry.fields.size === 0)) {
+      this.users.delete(entry.id);
+    }
+  }
+
+  /** The slot if the session is there, in date and not behind its user's epoch; otherwise removes it. */
+  private live(key: string): number {
+    const slot = this.index.get(key);
+    if (slot === undefined) return NO_SLOT;
+    if (this.table.expiresAt(slot) <= Date.now()) {
+      this.remove(slot, 'expired');
+      return NO_SLOT;
+    }
+    const owner = this.table.owner(slot);
+    if (owner !== undefined && this.table.epoch(slot) < owner.epoch) {
+      this.remove(slot, 'destroyed');
+      return NO_SLOT;
+    }
+    return slot;
+  }
+
+  /** The bucket second for the session in `slot` now: its expiry second, or the next to be swept if that is past. */
+  private dueSecondOf(slot: number): number {
+    return Math.max(Math.floor(this.table.expiresAt(slot) / SECOND), this.sweptUpTo);
+  }
+
+  /** Gives `slot` its valid expiry entry; the one it had, if any, is stale from now on. */
+  private schedule(slot: number, due: number): void {
+    this.table.setDueSecond(slot, due);
+    this.expiry.add(due, slot);
+  }
+
+  /**
+   * Removes the session in `slot` and tells the listeners. The record is built only for them or for a caller that
+   * asks for it (`wanted`): a sweep with nobody listening builds none.
+   */
+  private remove(slot: number, reason: StoreRemovalReason, wanted = false): SessionRecord | undefined {
+    const key = this.table.key(slot)!;
+    const record = wanted || this.listeners.size > 0 ? this.table.record(slot) : undefined;
+    this.index.delete(key);
+    const owner = this.table.owner(slot);
+    this.table.unlink(owner ?? this.anonymous, slot);
+    this.table.release(slot);
+    if (owner !== undefined) this.forgetIfEmpty(owner);
+    if (record !== undefined) {
+      for (const listener of this.listeners) {
+        try {
+          listener({ key, reason, record });
+        } catch (error) {
+          this.logger.error(`A store listener failed: ${describeError(error)}`);
+        }
+      }
+    }
+    return record;
+  }
+
+  /** Gives the memory of a once larger store back: renumbers the slots and everything that holds slot numbers. */
+  private compact(): void {
+    const renumber = this.table.compact();
+    for (const [key, slot] of this.index) this.index.set(key, renumber[slot]);
+    for (const entry of this.users.values()) renumberList(entry, renumber);
+    renumberList(this.anonymous, renumber);
+    // Rebuilt from the valid entries only, which also drops the stale ones.
+    this.expiry.clear();
+    for (const slot of this.index.values()) this.expiry.add(this.table.dueSecond(slot), slot);
+  }
+
+  private async writeSnapshot(file: string): Promise<void> {
+    const now = Date.now();
+    const sessions: Array<[string, SessionRecord]> = [];
+    for (const [key, slot] of this.index) {
+      if (this.table.expiresAt(slot) > now) sessions.push([key, this.table.record(slot)]);
+    }
+    const snapshot: Snapshot = {
+      version: 1,
+      sessions,
+      users: [...this.users.values()].map((entry) => [entry.id, { epoch: entry.epoch, fields: [...(entry.fields ?? [])] }]),
+    };
+    await writeSnapshotFile(file, snapshot);
+    this.logger.log(`Wrote ${snapshot.sessions.length} sessions to the snapshot file`);
+  }
+
+  private async readSnapshot(file: string): Promise<void> {
+    const snapshot = await readSnapshotFile(file, this.logger);
+    if (snapshot === undefined) return;
+    const now = Date.now();
+    let skipped = 0;
+    for (const item of snapshot.users) {
+      if (!Array.isArray(item) || typeof item[0] !== 'string' || item[0] === '__proto__') continue;
+      const [userId, saved] = item;
+      if (!Number.isInteger(saved?.epoch) || !Array.isArray(saved.fields)) continue;
+      const entry = this.user(userId);
+      entry.epoch = Math.max(entry.epoch, saved.epoch);
+      for (const field of saved.fields) {
+        if (Array.isArray(field) && typeof field[0] === 'string' && typeof field[1] === 'string') {
+          (entry.fields ??= new Map()).set(field[0], field[1]);
+        }
+      }
+    }
+    for (const item of snapshot.sessions) {
+      const key = Array.isArray(item) ? item[0] : undefined;
+      const record = Array.isArray(item) ? decodeSessionRecord(item[1]) : undefined;
+      if (typeof key !== 'string' || record === undefined || expiresAt(record) <= now) {
+        skipped++;
+        continue;
+      }
+      await this.create(key, record, { maxAnonymous: Number.POSITIVE_INFINITY });
+    }
+    await deleteSnapshotFile(file);
+    this.logger.log(`Read ${this.index.size} sessions from the snapshot file${skipped ? ` (${skipped} skipped)` : ''}`);
+  }
+}
+
+function hasFields(data: Record<string, string>): boolean {
+  for (const name in data) {
+    if (Object.hasOwn(data, name)) return true;
+  }
+  return false;
+}
+
+/** A copy of `data` to store, or undefined when it has no field (most sessions: no object at all then). */
+function ownFields(data: Record<string, string>): Record<string, string> | undefined {
+  return hasFields(data) ? { ...data } : undefined;
+}
+
+/** `target[name] = value`, except that a field named `__proto__` becomes a field rather than a prototype change. */
+function setOwn(target: Record<string, string>, name: string, value: string): void {
+  if (name === '__proto__') Object.defineProperty(target, name, { value, writable: true, enumerable: true, configurable: true });
+  else target[name] = value;
+}

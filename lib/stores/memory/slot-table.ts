@@ -1,0 +1,309 @@
+import type { SessionRecord } from '../../session/session-record.js';
+
+/** Who a connected session belongs to. The table reads only the id, which a session's record reports as `userId`. */
+export interface SlotOwner {
+  readonly id: string;
+}
+
+/** A doubly linked list of slots, in the order they were appended (oldest first). */
+export interface SlotList {
+  head: number;
+  tail: number;
+  count: number;
+}
+
+/** The "no slot" link: the end of a list, or an empty one. */
+export const NO_SLOT = -1;
+
+/** A new, empty list. */
+export function emptySlotList(): SlotList {
+  return { head: NO_SLOT, tail: NO_SLOT, count: 0 };
+}
+
+// The numbers of a slot, side by side in one Float64Array: a record's times need a double each (milliseconds since
+// the epoch do not fit a small integer, and a JS object would box each of them in a heap number of its own).
+const CREATED = 0;
+const LAST_SEEN = 1;
+const IDLE = 2;
+const ABSOLUTE = 3;
+const EPOCH = 4;
+/** The expiry second whose bucket holds this slot's valid entry (see ExpiryBuckets). */
+const DUE = 5;
+const NUMBERS = 6;
+
+const PREV = 0;
+const NEXT = 1;
+const LINKS = 2;
+
+const INITIAL_CAPACITY = 64;
+
+/**
+ * The sessions of a MemoryStore as columns indexed by a slot number, instead of one record object per session: the
+ * numbers in typed arrays, the references (key, owner, address, User-Agent, data) in plain arrays. An idle session
+ * then costs its columns and nothing else: no object headers, no boxed numbers, no empty `data` object.
+ *
+ * Slots freed by a removal are reused (last freed, first reused). Every slot is in exactly one list, threaded through
+ * the `links` column: its owner's, the anonymous one (both kept by the caller) or the free list (kept here).
+ *
+ * Slot numbers stay valid until {@link compact}, which renumbers them and tells the caller how.
+ */
+export class SlotTable<Owner extends SlotOwner> {
+  private numbers = new Float64Array(INITIAL_CAPACITY * NUMBERS);
+  private links = new Int32Array(INITIAL_CAPACITY * LINKS);
+  // Grown by push only: setting a larger length would turn a big array into a slow dictionary.
+  private keys: Array<string | undefined> = [];
+  private owners: Array<Owner | undefined> = [];
+  private ips: Array<string | undefined> = [];
+  private agents: Array<string | undefined> = [];
+  /** Undefined while a session has no data field, which is the usual case. */
+  private fields: Array<Record<string, string> | undefined> = [];
+  private capacity = INITIAL_CAPACITY;
+  private freeHead = NO_SLOT;
+  private occupied = 0;
+
+  /** How many slots hold a session. */
+  get size(): number {
+    return this.occupied;
+  }
+
+  /** How many slots were ever handed out since the last compaction: what the reference columns cost. */
+  get highWater(): number {
+    return this.keys.length;
+  }
+
+  /**
+   * Stores a session in a free slot and returns the slot, linked to no list yet. `ip`, `userAgent` and `data` are
+   * kept as given (`data` undefined when empty); the numbers are copied from `record`.
+   */
+  allocate(
+    key: string,
+    owner: Owner | undefined,
+    record: SessionRecord,
+    ip: string | undefined,
+    userAgent: string | undefined,
+    data: Record<string, string> | undefined,
+  ): number {
+    let slot = this.freeHead;
+    if (slot !== NO_SLOT) {
+      this.freeHead = this.links[slot * LINKS + NEXT];
+      this.keys[slot] = key;
+      this.owners[slot] = owner;
+      this.ips[slot] = ip;
+      this.agents[slot] = userAgent;
+      this.fields[slot] = data;
+    } else {
+      slot = this.keys.length;
+      if (slot === this.capacity) this.grow();
+      this.keys.push(key);
+      this.owners.push(owner);
+      this.ips.push(ip);
+      this.agents.push(userAgent);
+      this.fields.push(data);
+    }
+    const at = slot * NUMBERS;
+    const numbers = this.numbers;
+    numbers[at + CREATED] = record.createdAt;
+    numbers[at + LAST_SEEN] = record.lastSeenAt;
+    numbers[at + IDLE] = record.idleExpiresAt;
+    numbers[at + ABSOLUTE] = record.absoluteExpiresAt;
+    numbers[at + EPOCH] = record.epoch;
+    this.links[slot * LINKS + PREV] = NO_SLOT;
+    this.links[slot * LINKS + NEXT] = NO_SLOT;
+    this.occupied++;
+    return slot;
+  }
+
+  /** Frees a slot, which must be unlinked from its list first, and drops its references. */
+  release(slot: number): void {
+    this.keys[slot] = undefined;
+    this.owners[slot] = undefined;
+    this.ips[slot] = undefined;
+    this.agents[slot] = undefined;
+    this.fields[slot] = undefined;
+    this.links[slot * LINKS + NEXT] = this.freeHead;
+    this.freeHead = slot;
+    this.occupied--;
+  }
+
+  /** Whether `slot` holds a session now (a freed or never used slot does not). */
+  isOccupied(slot: number): boolean {
+    return this.keys[slot] !== undefined;
+  }
+
+  /** The key of the session in `slot`; undefined when the slot is free. */
+  key(slot: number): string | undefined {
+    return this.keys[slot];
+  }
+
+  owner(slot: number): Owner | undefined {
+    return this.owners[slot];
+  }
+
+  epoch(slot: number): number {
+    return this.numbers[slot * NUMBERS + EPOCH];
+  }
+
+  createdAt(slot: number): number {
+    return this.numbers[slot * NUMBERS + CREATED];
+  }
+
+  /** The moment the session stops being valid (as `expiresAt` of its record). */
+  expiresAt(slot: number): number {
+    const at = slot * NUMBERS;
+    return Math.min(this.numbers[at + IDLE], this.numbers[at + ABSOLUTE]);
+  }
+
+  dueSecond(slot: number): number {
+    return this.numbers[slot * NUMBERS + DUE];
+  }
+
+  setDueSecond(slot: number, second: number): void {
+    this.numbers[slot * NUMBERS + DUE] = second;
+  }
+
+  touch(slot: number, lastSeenAt: number, idleExpiresAt: number): void {
+    const at = slot * NUMBERS;
+    this.numbers[at + LAST_SEEN] = lastSeenAt;
+    this.numbers[at + IDLE] = idleExpiresAt;
+  }
+
+  /** The stored data fields themselves (not a copy), or undefined when there are none. */
+  data(slot: number): Record<string, string> | undefined {
+    return this.fields[slot];
+  }
+
+  setData(slot: number, data: Record<string, string> | undefined): void {
+    this.fields[slot] = data;
+  }
+
+  /**
+   * A new record of the session in `slot`, with its own `data` object: what a caller does to it never reaches the
+   * table. Its properties come in the order SessionLifecycle builds records in, so both share one object shape.
+   */
+  record(slot: number): SessionRecord {
+    const at = slot * NUMBERS;
+    const numbers = this.numbers;
+    const data = this.fields[slot];
+    const record: SessionRecord = {
+      epoch: numbers[at + EPOCH],
+      createdAt: numbers[at + CREATED],
+      lastSeenAt: numbers[at + LAST_SEEN],
+      idleExpiresAt: numbers[at + IDLE],
+      absoluteExpiresAt: numbers[at + ABSOLUTE],
+      data: data === undefined ? {} : { ...data },
+    };
+    const owner = this.owners[slot];
+    if (owner !== undefined) record.userId = owner.id;
+    const ip = this.ips[slot];
+    if (ip !== undefined) record.ip = ip;
+    const userAgent = this.agents[slot];
+    if (userAgent !== undefined) record.userAgent = userAgent;
+    return record;
+  }
+
+  /** Links `slot` at the end of `list`. */
+  append(list: SlotList, slot: number): void {
+    const links = this.links;
+    links[slot * LINKS + PREV] = list.tail;
+    links[slot * LINKS + NEXT] = NO_SLOT;
+    if (list.tail === NO_SLOT) list.head = slot;
+    else links[list.tail * LINKS + NEXT] = slot;
+    list.tail = slot;
+    list.count++;
+  }
+
+  /** Takes `slot` out of `list`, which must hold it. */
+  unlink(list: SlotList, slot: number): void {
+    const links = this.links;
+    const prev = links[slot * LINKS + PREV];
+    const next = links[slot * LINKS + NEXT];
+    if (prev === NO_SLOT) list.head = next;
+    else links[prev * LINKS + NEXT] = next;
+    if (next === NO_SLOT) list.tail = prev;
+    else links[next * LINKS + PREV] = prev;
+    list.count--;
+  }
+
+  /** The keys of a list's sessions, oldest first: a copy, so that removing them one by one is safe. */
+  keysOf(list: SlotList): string[] {
+    const keys: string[] = [];
+    for (let slot = list.head; slot !== NO_SLOT; slot = this.links[slot * LINKS + NEXT]) keys.push(this.keys[slot]!);
+    return keys;
+  }
+
+  /**
+   * Whether enough slots are free that {@link compact} is worth its one pass: more than three quarters of what was
+   * handed out, and more than a few thousand slots (a small table costs nothing worth the pass).
+   */
+  isSparse(): boolean {
+    return this.keys.length >= 4096 && this.occupied * 4 <= this.keys.length;
+  }
+
+  /**
+   * Moves the sessions to the lowest slots, keeping their order, and shrinks every column, so that a store that once
+   * held many sessions gives the memory back. Returns the renumbering (old slot -> new slot, NO_SLOT for free
+   * slots): links between slots are renumbered here, the caller renumbers what it holds (list ends, its index,
+   * expiry buckets).
+   */
+  compact(): Int32Array {
+    const highWater = this.keys.length;
+    const renumber = new Int32Array(highWater).fill(NO_SLOT);
+    let count = 0;
+    for (let slot = 0; slot < highWater; slot++) {
+      if (this.keys[slot] !== undefined) renumber[slot] = count++;
+    }
+    const capacity = Math.max(INITIAL_CAPACITY, count + (count >> 1));
+    const numbers = new Float64Array(capacity * NUMBERS);
+    const links = new Int32Array(capacity * LINKS);
+    const keys: Array<string | undefined> = [];
+    const owners: Array<Owner | undefined> = [];
+    const ips: Array<string | undefined> = [];
+    const agents: Array<string | undefined> = [];
+    const fields: Array<Record<string, string> | undefined> = [];
+    for (let slot = 0; slot < highWater; slot++) {
+      const to = renumber[slot];
+      if (to === NO_SLOT) continue;
+      for (let i = 0; i < NUMBERS; i++) numbers[to * NUMBERS + i] = this.numbers[slot * NUMBERS + i];
+      const prev = this.links[slot * LINKS + PREV];
+      const next = this.links[slot * LINKS + NEXT];
+      links[to * LINKS + PREV] = prev === NO_SLOT ? NO_SLOT : renumber[prev];
+      links[to * LINKS + NEXT] = next === NO_SLOT ? NO_SLOT : renumber[next];
+      keys.push(this.keys[slot]);
+      owners.push(this.owners[slot]);
+      ips.push(this.ips[slot]);
+      agents.push(this.agents[slot]);
+      fields.push(this.fields[slot]);
+    }
+    this.numbers = numbers;
+    this.links = links;
+    this.keys = keys;
+    this.owners = owners;
+    this.ips = ips;
+    this.agents = agents;
+    this.fields = fields;
+    this.capacity = capacity;
+    this.freeHead = NO_SLOT;
+    return renumber;
+  }
+
+  /**
+   * Grows the typed columns by an eighth (the plain ones grow as they are pushed to): little room left unused, for
+   * copying each slot about eight times over the table's growth, which is cheap next to filling it.
+   */
+  private grow(): void {
+    this.capacity += this.capacity >> 3;
+    const numbers = new Float64Array(this.capacity * NUMBERS);
+    numbers.set(this.numbers);
+    this.numbers = numbers;
+    const links = new Int32Array(this.capacity * LINKS);
+    links.set(this.links);
+    this.links = links;
+  }
+}
+
+/** Renumbers the ends of a list after {@link SlotTable.compact}. */
+export function renumberList(list: SlotList, renumber: Int32Array): void {
+  if (list.head === NO_SLOT) return;
+  list.head = renumber[list.head];
+  list.tail = renumber[list.tail];
+}
