@@ -107,7 +107,7 @@ async function benchVariant(spec: VariantSpec, config: BenchConfig, redis: Redis
     return { ...result, status: 'failed', reason: message(error) };
   }
   try {
-    const guarded = spec.library !== 'ceiling';
+    const guarded = spec.library !== 'ceiling' && spec.library !== 'async-context';
     const single = await login(server.url, 1, { prefix: 'solo', expectCookie: guarded });
     const many = await login(server.url, config.sessions, { prefix: 'user', expectCookie: guarded });
     result.problems = await checkAnswers(server.url, single[0]!, guarded);

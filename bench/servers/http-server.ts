@@ -15,6 +15,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { MemoryStore, type SessionStore } from 'nestjs-connected';
 import { announce, exitWithParent, READY } from '../support/children.js';
 import { fillUser, LOGIN_LIMITS, loginRecord, memoryStoreOptions, storeKey } from '../support/records.js';
+import { installAsyncContext } from './async-context.js';
 import { CeilingModule } from './ceiling.js';
 import { connectedModule } from './connected.js';
 import { ExpressSessionModule, installExpressSession } from './express-session.js';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
   let store: SessionStore | undefined;
   switch (variant.library) {
     case 'ceiling':
+    case 'async-context':
       module = CeilingModule;
       break;
     case 'express-session':
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
     if (variant.library === 'fastify-session') await installFastifySession(fastify);
     app = fastify;
   }
+  if (variant.library === 'async-context') installAsyncContext(app, variant.framework);
   exitWithParent(async () => {
     await app.close();
     await closeExtra();

@@ -18,7 +18,7 @@ export const COOKIE = {
 export const DEFAULT_USER = 'bench-user';
 
 export type Framework = 'express' | 'fastify';
-export type Library = 'ceiling' | 'express-session' | 'fastify-session' | 'nestjs-connected';
+export type Library = 'ceiling' | 'async-context' | 'express-session' | 'fastify-session' | 'nestjs-connected';
 export type StoreKind = 'none' | 'memory' | 'redis';
 
 export interface VariantSpec {
@@ -33,11 +33,13 @@ export interface VariantSpec {
 /** The HTTP variants, in report order (each framework's ceiling first). */
 export const VARIANTS: readonly VariantSpec[] = [
   { id: 'express-ceiling', framework: 'express', library: 'ceiling', store: 'none', label: 'no session (ceiling)' },
+  { id: 'express-async-context', framework: 'express', library: 'async-context', store: 'none', label: 'no session + AsyncLocalStorage (reference)' },
   { id: 'express-session-memory', framework: 'express', library: 'express-session', store: 'memory', label: 'express-session + MemoryStore' },
   { id: 'express-session-redis', framework: 'express', library: 'express-session', store: 'redis', label: 'express-session + connect-redis' },
   { id: 'express-connected-memory', framework: 'express', library: 'nestjs-connected', store: 'memory', label: 'nestjs-connected + MemoryStore' },
   { id: 'express-connected-redis', framework: 'express', library: 'nestjs-connected', store: 'redis', label: 'nestjs-connected + RedisStore' },
   { id: 'fastify-ceiling', framework: 'fastify', library: 'ceiling', store: 'none', label: 'no session (ceiling)' },
+  { id: 'fastify-async-context', framework: 'fastify', library: 'async-context', store: 'none', label: 'no session + AsyncLocalStorage (reference)' },
   { id: 'fastify-session-memory', framework: 'fastify', library: 'fastify-session', store: 'memory', label: '@fastify/session (memory store)' },
   { id: 'fastify-connected-memory', framework: 'fastify', library: 'nestjs-connected', store: 'memory', label: 'nestjs-connected + MemoryStore' },
   { id: 'fastify-connected-redis', framework: 'fastify', library: 'nestjs-connected', store: 'redis', label: 'nestjs-connected + RedisStore' },
