@@ -200,7 +200,7 @@ export class RedisStore implements SessionStore {
       return undefined;
     }
     if (record.userId !== undefined) {
-      const epoch = await this.userEpoch(record.userId);
+      const epoch = this.cachedEpoch(record.userId, now) ?? (await this.userEpoch(record.userId));
       if (epoch === undefined) return undefined;
       if (record.epoch < epoch) {
         await this.dropStale(key, epoch).catch((error: unknown) => this.logger.warn(`Removing a closed session: ${describeError(error)}`));
@@ -580,11 +580,17 @@ export class RedisStore implements SessionStore {
     await this.removed(key, this.decode(reply), 'destroyed');
   }
 
-  /** The user's epoch, from the cache while the subscription is live; undefined (logged) when it is corrupt. */
+  /** The user's epoch from the cache, while the subscription is live and the entry fresh (no await on a hit). */
+  private cachedEpoch(userId: string, now = Date.now()): number | undefined {
+    const cached = this.subscribed ? this.epochs.get(userId) : undefined;
+    return cached !== undefined && cached.until > now ? cached.epoch : undefined;
+  }
+
+  /** The user's epoch, from the cache or from Redis; undefined (logged) when it is corrupt. */
   private async userEpoch(userId: string): Promise<number | undefined> {
     const now = Date.now();
-    const cached = this.subscribed ? this.epochs.get(userId) : undefined;
-    if (cached !== undefined && cached.until > now) return cached.epoch;
+    const cached = this.cachedEpoch(userId, now);
+    if (cached !== undefined) return cached;
     const generation = this.epochGeneration;
     const reply = await this.run((c) => c.nestjsConnectedEpoch(this.keys.user(userId)));
     const epoch = parseEpoch(Array.isArray(reply) ? reply[0] : undefined);
