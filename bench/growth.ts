@@ -22,10 +22,10 @@ import { SECRET } from './servers/shared.js';
 import { announce, buildPath, describe, exitWithParent, RESULT, runNode } from './support/children.js';
 import type { BenchConfig } from './support/config.js';
 import { checkAnswers, login } from './support/http.js';
-import { measure, median } from './support/load.js';
+import { interleave, median, SlicedCell } from './support/load.js';
 import { fillUser, LOGIN_LIMITS, loginRecord, memoryStoreOptions, storeKey } from './support/records.js';
 import type { DisconnectAllResult, GrowthReadResult, SweepResult } from './support/results.js';
-import { startHttpServer } from './support/servers.js';
+import { startHttpServer, type RunningServer } from './support/servers.js';
 
 const TARGET_USER = 'target-user';
 const TARGET_SESSIONS = 10;
@@ -160,41 +160,47 @@ async function sweepChild(mode: 'bare' | 'app', stored: number, expiring: number
   };
 }
 
-/** (a): the read cell over `sessions` logins, in a store of only them and in one prefilled to `growthStored`. */
+/**
+ * (a): the read cell over `sessions` logins, in a store of only them and in one prefilled to `growthStored`: both
+ * servers run at once and their slices alternate, so that the comparison is not at the mercy of when each ran.
+ */
 async function growthRead(config: BenchConfig, log: (line: string) => void): Promise<GrowthReadResult[]> {
-  const results: GrowthReadResult[] = [];
-  for (const stored of [config.sessions, config.growthStored]) {
-    const prefill = stored - config.sessions;
-    const server = await startHttpServer(
-      'express-connected-memory',
-      prefill > 0 ? { BENCH_PREFILL: String(prefill) } : {},
-      [`--max-old-space-size=${heapLimitMb(stored)}`],
-      30 * 60_000,
-    );
-    try {
+  const sizes = [config.sessions, config.growthStored];
+  const servers: RunningServer[] = [];
+  try {
+    for (const stored of sizes) {
+      const prefill = stored - config.sessions;
+      servers.push(
+        await startHttpServer(
+          'express-connected-memory',
+          prefill > 0 ? { BENCH_PREFILL: String(prefill) } : {},
+          [`--max-old-space-size=${heapLimitMb(stored)}`],
+          30 * 60_000,
+        ),
+      );
+    }
+    const prepared = [];
+    for (const server of servers) {
       const cookies = await login(server.url, config.sessions, { prefix: 'growth', expectCookie: true });
       const problems = await checkAnswers(server.url, cookies[0]!, true);
-      const result = await measure({
-        url: server.url,
-        method: 'GET',
-        path: '/read',
-        cookies,
-        connections: config.connections,
-        warmupSeconds: config.warmup,
-        seconds: config.seconds,
-      });
+      const cell = new SlicedCell({ url: server.url, method: 'GET', path: '/read', cookies, connections: config.connections });
+      prepared.push({ server, problems, cell });
+    }
+    await interleave(prepared.map((p) => p.cell), config.warmup, config.seconds, config.rounds);
+    return prepared.map(({ server, problems, cell }, i) => {
+      const stored = sizes[i]!;
+      const result = cell.result();
       const prefillMs = Number(server.ready['prefillMs'] ?? 0);
-      results.push({ stored, loggedIn: config.sessions, prefillMs, result, problems });
       log(
         `growth  read with ${String(stored).padStart(9)} stored  ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
           `p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  non-2xx ${result.non2xx}` +
-          (prefill > 0 ? `  (prefill ${(prefillMs / 1000).toFixed(1)} s)` : ''),
+          (stored > config.sessions ? `  (prefill ${(prefillMs / 1000).toFixed(1)} s)` : ''),
       );
-    } finally {
-      await server.stop();
-    }
+      return { stored, loggedIn: config.sessions, prefillMs, result, problems };
+    });
+  } finally {
+    for (const server of servers) await server.stop();
   }
-  return results;
 }
 
 /** The growth section of a run. */

@@ -155,7 +155,11 @@ function httpSection(results: Results): string {
     '## HTTP: guarded read and write, side by side',
     '',
     `Every variant is a NestJS app in its own process on 127.0.0.1; autocannon, ${http.connections} connections, ` +
-      `${http.warmupSeconds} s warm-up then ${http.seconds} s measured per cell. \`read\` = \`GET /read\` (guarded: 401 ` +
+      `${http.warmupSeconds} s warm-up then ${http.seconds} s measured per cell` +
+      (http.rounds !== undefined && http.rounds > 1
+        ? `, in ${http.rounds} slices interleaved with the other variants of the same framework (all running at once; req/s is the median slice)`
+        : '') +
+      `. \`read\` = \`GET /read\` (guarded: 401 ` +
       `without a logged-in session, else the session's counter); \`write\` = \`POST /write\` (guarded, increments the ` +
       `counter and stores it). "1 session": every request carries the same cookie; "${int(sessions)} sessions": ` +
       `${int(sessions)} logins, each connection cycling round-robin through the cookies from its own offset. **Ratio** = req/s ÷ req/s of the same ` +

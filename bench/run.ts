@@ -9,15 +9,13 @@ import { join, relative } from 'node:path';
 import { growthSection } from './growth.js';
 import { memorySection } from './memory.js';
 import { writeReport } from './report.js';
-import { loadRedisStore, VARIANTS, type VariantSpec } from './servers/shared.js';
+import { httpSection, type RedisContext } from './http.js';
+import { loadRedisStore } from './servers/shared.js';
 import { socketSection } from './sockets.js';
 import { BENCH_DIR, describe, ROOT_DIR, stopAll } from './support/children.js';
 import { benchEnv, readConfig, type BenchConfig } from './support/config.js';
-import { checkAnswers, login, probe } from './support/http.js';
-import { measure } from './support/load.js';
-import { redisServerVersion, startRedis, type RedisServer } from './support/redis.js';
-import type { Cell, CellName, Machine, Results, VariantResult } from './support/results.js';
-import { startHttpServer } from './support/servers.js';
+import { redisServerVersion, startRedis } from './support/redis.js';
+import type { Machine, Results } from './support/results.js';
 
 const log = (line: string) => console.log(line);
 
@@ -71,108 +69,6 @@ function versions(): Record<string, string> {
   return found;
 }
 
-const CELLS: Array<{ name: CellName; method: 'GET' | 'POST'; path: string; many: boolean }> = [
-  { name: 'read-1', method: 'GET', path: '/read', many: false },
-  { name: 'write-1', method: 'POST', path: '/write', many: false },
-  { name: 'read-many', method: 'GET', path: '/read', many: true },
-  { name: 'write-many', method: 'POST', path: '/write', many: true },
-];
-
-interface RedisContext {
-  server?: RedisServer;
-  /** Why Redis variants cannot run, if they cannot. */
-  unavailable?: string;
-  /** Why the nestjs-connected Redis variants cannot run (RedisStore not importable), if they cannot. */
-  storeUnavailable?: string;
-}
-
-async function benchVariant(spec: VariantSpec, config: BenchConfig, redis: RedisContext): Promise<VariantResult> {
-  const result: VariantResult = { id: spec.id, framework: spec.framework, label: spec.label, status: 'ok', problems: [], cells: [] };
-  if (spec.store === 'redis') {
-    const reason = redis.unavailable ?? (spec.library === 'nestjs-connected' ? redis.storeUnavailable : undefined);
-    if (reason !== undefined) {
-      log(`http    ${spec.id.padEnd(26)} pending: ${reason}`);
-      return { ...result, status: 'pending', reason };
-    }
-    await redis.server!.flush();
-  }
-  const env: Record<string, string> = {};
-  if (redis.server !== undefined) env['BENCH_REDIS_URL'] = redis.server.url;
-  env['BENCH_REDIS_STORE_MODULE'] = config.redisStoreModule;
-  let server;
-  try {
-    server = await startHttpServer(spec.id, env);
-  } catch (error) {
-    log(`http    ${spec.id.padEnd(26)} FAILED to start: ${message(error).split('\n')[0]}`);
-    return { ...result, status: 'failed', reason: message(error) };
-  }
-  try {
-    const guarded = spec.library !== 'ceiling' && spec.library !== 'async-context';
-    const single = await login(server.url, 1, { prefix: 'solo', expectCookie: guarded });
-    const many = await login(server.url, config.sessions, { prefix: 'user', expectCookie: guarded });
-    result.problems = await checkAnswers(server.url, single[0]!, guarded);
-    for (const problem of result.problems) log(`http    ${spec.id.padEnd(26)} CHECK FAILED: ${problem}`);
-    for (const cell of CELLS) {
-      const cookies = cell.many ? many : single;
-      const measured = await measure({
-        url: server.url,
-        method: cell.method,
-        path: cell.path,
-        cookies,
-        connections: config.connections,
-        warmupSeconds: config.warmup,
-        seconds: config.seconds,
-      });
-      const done: Cell = { name: cell.name, method: cell.method, path: cell.path, sessions: cookies.length, result: measured };
-      result.cells.push(done);
-      log(
-        `http    ${spec.id.padEnd(26)} ${cell.name.padEnd(10)} ${measured.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
-          `p50 ${measured.p50.toFixed(2).padStart(6)} ms  p99 ${measured.p99.toFixed(2).padStart(6)} ms` +
-          (measured.non2xx + measured.errors > 0 ? `  NON-2XX ${measured.non2xx} ERRORS ${measured.errors}` : ''),
-      );
-    }
-    if (guarded) {
-      // The write cell over many sessions reached every cookie, the last one included.
-      for (const cookie of [many[0]!, many[many.length - 1]!]) {
-        const read = await probe(`${server.url}/read`, { headers: { cookie } });
-        const counter = Number(/"counter":(\d+)/.exec(read.body)?.[1] ?? 0);
-        if (read.status !== 200 || !(counter > 0)) {
-          const problem = `after write-many, a session reads ${read.status} ${read.body.slice(0, 80)}`;
-          result.problems.push(problem);
-          log(`http    ${spec.id.padEnd(26)} CHECK FAILED: ${problem}`);
-        }
-      }
-    }
-  } catch (error) {
-    result.status = 'failed';
-    result.reason = message(error);
-    log(`http    ${spec.id.padEnd(26)} FAILED: ${message(error).split('\n')[0]}`);
-  } finally {
-    await server.stop();
-  }
-  return result;
-}
-
-/** The variants of BENCH_VARIANTS with their frameworks' ceilings, or all of them. */
-function selectedVariants(config: BenchConfig): VariantSpec[] {
-  const wanted = config.variants;
-  if (wanted === undefined) return [...VARIANTS];
-  for (const id of wanted) if (!VARIANTS.some((v) => v.id === id)) throw new Error(`BENCH_VARIANTS: unknown variant '${id}'`);
-  const frameworks = new Set(VARIANTS.filter((v) => wanted.includes(v.id)).map((v) => v.framework));
-  return VARIANTS.filter((v) => wanted.includes(v.id) || (v.library === 'ceiling' && frameworks.has(v.framework)));
-}
-
-/** Each cell's req/s over its framework's ceiling's, in this run. */
-function addRatios(variants: VariantResult[]): void {
-  for (const variant of variants) {
-    const ceiling = variants.find((v) => v.framework === variant.framework && v.id.endsWith('-ceiling'));
-    for (const cell of variant.cells) {
-      const base = ceiling?.cells.find((c) => c.name === cell.name)?.result.requestsPerSecond;
-      if (base !== undefined && base > 0) cell.ratio = cell.result.requestsPerSecond / base;
-    }
-  }
-}
-
 async function prepareRedis(config: BenchConfig): Promise<RedisContext> {
   const context: RedisContext = {};
   try {
@@ -211,7 +107,7 @@ async function main(): Promise<void> {
     failures: [],
   };
   log(`bench   ${results.run.machine.cpu}, ${results.run.machine.cores} cores, Node ${process.version}`);
-  log(`bench   sections ${config.sections.join(', ')}; warm-up ${config.warmup} s, measure ${config.seconds} s, ${config.connections} connections`);
+  log(`bench   sections ${config.sections.join(', ')}; warm-up ${config.warmup} s, measure ${config.seconds} s in ${config.rounds} interleaved slices, ${config.connections} connections`);
 
   const section = async (name: string, task: () => Promise<void>) => {
     try {
@@ -227,10 +123,7 @@ async function main(): Promise<void> {
     if (config.sections.includes('http')) {
       redis = await prepareRedis(config);
       await section('http', async () => {
-        const variants: VariantResult[] = [];
-        for (const spec of selectedVariants(config)) variants.push(await benchVariant(spec, config, redis));
-        addRatios(variants);
-        results.http = { connections: config.connections, warmupSeconds: config.warmup, seconds: config.seconds, sessions: config.sessions, variants };
+        results.http = await httpSection(config, redis, log);
       });
       await redis.server?.stop();
       redis.server = undefined;

@@ -41,6 +41,8 @@ export interface BenchConfig {
   warmup: number;
   /** Seconds measured per cell. */
   seconds: number;
+  /** Slices the measured seconds are cut into, interleaved with the other variants' (see load.ts `interleave`). */
+  rounds: number;
   /** autocannon connections (fixed, no pipelining). */
   connections: number;
   /** Distinct logged-in sessions of the "many sessions" cells. */
@@ -75,6 +77,7 @@ export function readConfig(): BenchConfig {
   return {
     warmup: int('BENCH_WARMUP', 3, 0),
     seconds: int('BENCH_SECONDS', 8, 1),
+    rounds: int('BENCH_ROUNDS', 4, 1),
     connections: int('BENCH_CONNECTIONS', 10, 1),
     sessions,
     memorySizes: ints('BENCH_MEMORY_SIZES', [100_000, 1_000_000]),

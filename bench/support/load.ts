@@ -13,6 +13,8 @@ export interface LoadResult {
   /** Status codes seen, with counts. */
   statuses: Record<string, number>;
   seconds: number;
+  /** req/s of each measured slice, in order, when the cell was measured in slices (see {@link SlicedCell}). */
+  slices?: number[];
 }
 
 export interface LoadOptions {
@@ -22,8 +24,6 @@ export interface LoadOptions {
   /** Session cookies (`name=value`): one is sent by every connection; more are spread round-robin over requests. */
   cookies: string[];
   connections: number;
-  warmupSeconds: number;
-  seconds: number;
 }
 
 /** The value at quantile `q` of sorted `values`. */
@@ -33,8 +33,12 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
   return sorted[index]!;
 }
 
+/** The middle value; with an even count, the mean of the two middle ones. */
 export function median(values: number[]): number {
-  return quantile(Float64Array.from(values).sort(), 0.5);
+  const sorted = Float64Array.from(values).sort();
+  const middle = sorted.length >> 1;
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** Growable record of latencies (autocannon's own histogram keeps whole milliseconds only). */
@@ -92,24 +96,62 @@ async function once(options: LoadOptions, seconds: number, latencies?: Latencies
   return await instance;
 }
 
-/** A warm-up run (thrown away), then the measured run. */
-export async function measure(options: LoadOptions): Promise<LoadResult> {
-  if (options.warmupSeconds > 0) await once(options, options.warmupSeconds);
-  const latencies = new Latencies();
-  const result = await once(options, options.seconds, latencies);
-  const sorted = latencies.sorted();
-  const statuses: Record<string, number> = {};
-  for (const [code, { count }] of Object.entries(result.statusCodeStats)) statuses[code] = count;
-  const responses = Object.values(statuses).reduce((sum, count) => sum + count, 0);
-  return {
-    requestsPerSecond: result.requests.average,
-    p50: quantile(sorted, 0.5),
-    p99: quantile(sorted, 0.99),
-    responses,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    statuses,
-    seconds: result.duration,
-  };
+/**
+ * One cell measured in several slices, interleaved by the caller with the slices of other variants, so that a slow
+ * spell of a shared machine falls on all of them rather than on whichever ran then. req/s is the median over the
+ * slices; latency percentiles are over every response of every slice; counts are summed.
+ */
+export class SlicedCell {
+  private readonly latencies = new Latencies();
+  private readonly rates: number[] = [];
+  private readonly statuses: Record<string, number> = {};
+  private non2xx = 0;
+  private errors = 0;
+  private timeouts = 0;
+  private seconds = 0;
+
+  constructor(private readonly options: LoadOptions) {}
+
+  /** Load thrown away (before the first slice). */
+  async warmUp(seconds: number): Promise<void> {
+    if (seconds > 0) await once(this.options, seconds);
+  }
+
+  async slice(seconds: number): Promise<void> {
+    const result = await once(this.options, seconds, this.latencies);
+    this.rates.push(result.requests.average);
+    for (const [code, { count }] of Object.entries(result.statusCodeStats)) this.statuses[code] = (this.statuses[code] ?? 0) + count;
+    this.non2xx += result.non2xx;
+    this.errors += result.errors;
+    this.timeouts += result.timeouts;
+    this.seconds += result.duration;
+  }
+
+  result(): LoadResult {
+    const sorted = this.latencies.sorted();
+    return {
+      requestsPerSecond: median(this.rates),
+      p50: quantile(sorted, 0.5),
+      p99: quantile(sorted, 0.99),
+      responses: Object.values(this.statuses).reduce((sum, count) => sum + count, 0),
+      non2xx: this.non2xx,
+      errors: this.errors,
+      timeouts: this.timeouts,
+      statuses: this.statuses,
+      seconds: this.seconds,
+      slices: [...this.rates],
+    };
+  }
+}
+
+/**
+ * Measures several targets side by side: each is warmed up, then `rounds` rounds each give every target one slice of
+ * `seconds / rounds`, in an order rotated by one per round.
+ */
+export async function interleave(cells: SlicedCell[], warmupSeconds: number, seconds: number, rounds: number): Promise<void> {
+  for (const cell of cells) await cell.warmUp(warmupSeconds);
+  const slice = seconds / rounds;
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < cells.length; i++) await cells[(i + round) % cells.length]!.slice(slice);
+  }
 }

@@ -118,6 +118,8 @@ export interface Results {
     connections: number;
     warmupSeconds: number;
     seconds: number;
+    /** Interleaved slices the measured seconds were cut into (absent in runs before they were). */
+    rounds?: number;
     sessions: number;
     variants: VariantResult[];
   };
