@@ -72,6 +72,11 @@ function isReplyError(error: unknown): boolean {
   return error instanceof Error && error.name === 'ReplyError';
 }
 
+/** Redis's answer to a command on a key of another type (someone else wrote it). */
+function isWrongType(error: unknown): boolean {
+  return isReplyError(error) && (error as Error).message.startsWith('WRONGTYPE');
+}
+
 /**
  * A {@link SessionStore} on Redis (standalone or Cluster, Redis 7+), for many servers sharing sessions. Import it
  * from `nestjs-connected/redis`; `ioredis` must be installed.
@@ -139,7 +144,7 @@ export class RedisStore implements SessionStore {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       retryStrategy,
-      commandTimeout: this.timeoutMs,
+      // No ioredis commandTimeout: it arms a timer per command, and `deadlines` already bounds every command.
     };
     this.client = defineScripts(client ?? new Redis(url!, own));
     if (this.ownsClient) {
@@ -190,7 +195,12 @@ export class RedisStore implements SessionStore {
   }
 
   async get(key: string): Promise<SessionRecord | undefined> {
-    const reply = await this.run((c) => c.nestjsConnectedRead(this.keys.session(key)));
+    // A plain HGETALL, not a script: the read of every request; a key of another type answers WRONGTYPE.
+    const reply = await this.run((c) => c.call('HGETALL', this.keys.session(key))).catch((error: unknown) => {
+      if (!isWrongType(error)) throw error;
+      this.logger.warn('Ignored a session key in Redis that is not a hash (no session)');
+      return [];
+    });
     if (!Array.isArray(reply) || reply.length === 0) return undefined;
     const record = this.decode(reply);
     if (record === undefined) return undefined;
