@@ -1,16 +1,6 @@
 import { jest } from '@jest/globals';
 import { Deadlines } from '../../../lib/stores/deadlines.js';
-
-/** A promise settled by hand. */
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred } from '../../support/lifecycle-helpers.js';
 
 /** What a promise has done so far, read without awaiting it. */
 function track<T>(promise: Promise<T>) {
