@@ -98,8 +98,8 @@ describe('MemoryStore', () => {
       const second = (Math.floor(Date.now() / 1000) + 60) * 1000;
       const early = newKey();
       const late = newKey();
-      await store.create(early, makeRecord({ idleIn: second + 100 - Date.now() }), NO_LIMIT);
-      await store.create(late, makeRecord({ idleIn: second + 800 - Date.now() }), NO_LIMIT);
+      await store.create(early, dueAt(second + 100), NO_LIMIT);
+      await store.create(late, dueAt(second + 800), NO_LIMIT);
       expect(store.sweep(second + 500)).toBe(1);
       expect(store.size).toBe(1);
       expect(store.sweep(second + 900)).toBe(1);
@@ -138,6 +138,11 @@ describe('MemoryStore', () => {
 
   /** A second boundary a minute ahead, out of reach of the store's own timer. */
   const secondAhead = () => (Math.floor(Date.now() / 1000) + 60) * 1000;
+  /**
+   * A record whose idle expiry is exactly `at`: `idleIn: at - Date.now()` would drift by the millisecond that may pass
+   * before makeRecord reads the clock again, moving a session due at the last millisecond of a second into the next.
+   */
+  const dueAt = (at: number, options: Parameters<typeof makeRecord>[0] = {}) => ({ ...makeRecord(options), idleExpiresAt: at });
 
   // Sessions live in the slots of a table; a removed session's slot is the next one handed out, while the expiry
   // entry and list links it had may still name that slot.
@@ -161,10 +166,10 @@ describe('MemoryStore', () => {
       const removals = removalsOf(store);
       const second = secondAhead();
       const old = newKey();
-      await store.create(old, makeRecord({ idleIn: second + 100 - Date.now() }), NO_LIMIT);
+      await store.create(old, dueAt(second + 100), NO_LIMIT);
       await store.destroy(old);
       const reused = newKey();
-      await store.create(reused, makeRecord({ idleIn: second + 800 - Date.now() }), NO_LIMIT);
+      await store.create(reused, dueAt(second + 800), NO_LIMIT);
       expect(store.sweep(second + 500)).toBe(0);
       expect(store.size).toBe(1);
       expect(store.sweep(second + 900)).toBe(1);
@@ -297,7 +302,7 @@ describe('MemoryStore', () => {
         const key = newKey();
         due.add(key);
         const userId = i % 3 === 0 ? undefined : `user-${i % 1000}`;
-        await store.create(key, makeRecord({ userId, idleIn: second + (i % 1000) - Date.now() }), NO_LIMIT);
+        await store.create(key, dueAt(second + (i % 1000), { userId }), NO_LIMIT);
       }
       for (let i = 0; i < 1000; i++) {
         const key = newKey();
