@@ -24,6 +24,6 @@ export { PermissionDeniedException } from './exceptions/permission-denied.except
 export { SessionDeniedException } from './exceptions/session-denied.exception.js';
 export { SessionStoreUnavailableException } from './exceptions/session-store-unavailable.exception.js';
 
-export { MemoryStore } from './stores/memory.store.js';
-export type { MemoryStoreOptions } from './stores/memory.store.js';
+export { MemoryStore } from './stores/memory/memory.store.js';
+export type { MemoryStoreOptions } from './stores/memory/memory.store.js';
 export type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from './stores/session-store.js';

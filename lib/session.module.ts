@@ -7,13 +7,13 @@ import { SessionContextMiddleware } from './context/session-context.middleware.j
 import { SessionEventExplorer } from './events/session-event.explorer.js';
 import { SessionEvents } from './events/session-events.js';
 import { SessionGuard } from './guards/session.guard.js';
-import { SessionData } from './session/session-data.js';
+import { SessionValues } from './session/session-values.js';
 import { SessionLifecycle } from './session/session-lifecycle.js';
 import { ConfigurableSessionModule, SESSION_POLICY_OPTIONS } from './session.module-definition.js';
 import { resolveSessionPolicy, type SessionPolicy } from './session-policy.js';
 import { SessionService } from './session.service.js';
 import { SESSION_POLICY, SESSION_STORE } from './session.tokens.js';
-import { MemoryStore } from './stores/memory.store.js';
+import { MemoryStore } from './stores/memory/memory.store.js';
 import { SessionClients } from './websockets/session-clients.js';
 
 /**
@@ -34,7 +34,7 @@ import { SessionClients } from './websockets/session-clients.js';
     SessionEvents,
     SessionEventExplorer,
     SessionLifecycle,
-    SessionData,
+    SessionValues,
     SessionService,
     { provide: ProcessRegistry, useFactory: () => new ProcessRegistry() },
     SessionClients,

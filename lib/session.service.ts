@@ -3,7 +3,7 @@ import type { Observable } from 'rxjs';
 import { SessionContext } from './context/session-context.js';
 import type { SessionEvent } from './events/session-event.js';
 import { SessionEvents } from './events/session-events.js';
-import { SessionData } from './session/session-data.js';
+import { SessionValues } from './session/session-values.js';
 import type { SessionInfo } from './session/session-info.js';
 import type { SessionKey } from './session/session-key.js';
 import { SessionLifecycle } from './session/session-lifecycle.js';
@@ -19,7 +19,7 @@ export class SessionService {
 
   constructor(
     private readonly lifecycle: SessionLifecycle,
-    private readonly data: SessionData,
+    private readonly data: SessionValues,
     private readonly context: SessionContext,
     events: SessionEvents,
   ) {

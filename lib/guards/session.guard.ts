@@ -10,7 +10,7 @@ import { NotConnectedException } from '../exceptions/not-connected.exception.js'
 import { PermissionDeniedException } from '../exceptions/permission-denied.exception.js';
 import { SessionDeniedException } from '../exceptions/session-denied.exception.js';
 import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
-import { SessionData } from '../session/session-data.js';
+import { SessionValues } from '../session/session-values.js';
 import { SessionLifecycle } from '../session/session-lifecycle.js';
 import { SessionClient } from '../websockets/session-client.js';
 import { SessionClients } from '../websockets/session-clients.js';
@@ -26,7 +26,7 @@ export class SessionGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly lifecycle: SessionLifecycle,
-    private readonly data: SessionData,
+    private readonly data: SessionValues,
     private readonly events: SessionEvents,
     private readonly context: SessionContext,
     private readonly adapterHost: HttpAdapterHost,
@@ -44,7 +44,10 @@ export class SessionGuard implements CanActivate {
       const client = SessionClient.of(execution.switchToWs().getClient());
       if (client !== undefined) {
         const context = this.clients.messageContext(client);
-        return this.context.run(context, async () => this.admit(context, options)).catch((error: unknown) => {
+        const admitted = this.context.run(context, () => this.admit(context, options));
+        // A sick store only ever reaches here as a rejection (admit turns a throwing read into one).
+        if (!(admitted instanceof Promise)) return admitted;
+        return admitted.catch((error: unknown) => {
           throw error instanceof SessionStoreUnavailableException
             ? client.transport.refusal('store_unavailable', error.message)
             : error;

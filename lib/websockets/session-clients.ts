@@ -8,8 +8,9 @@ import { describeError } from '../exceptions/describe-error.js';
 import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
 import { inGroups } from '../guards/group-check.js';
 import { BoundedCache } from '../session/bounded-cache.js';
-import { SessionData } from '../session/session-data.js';
+import { SessionValues } from '../session/session-values.js';
 import { SessionLifecycle } from '../session/session-lifecycle.js';
+import { expiresAt } from '../session/session-record.js';
 import type { StoreRemoval } from '../stores/session-store.js';
 import { isOriginAllowed } from './origin-check.js';
 import { SessionClient, type SocketChannel, type SocketCloseReason } from './session-client.js';
@@ -47,7 +48,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     private readonly lifecycle: SessionLifecycle,
-    private readonly data: SessionData,
+    private readonly data: SessionValues,
     private readonly events: SessionEvents,
     private readonly processes: ProcessRegistry,
   ) {}
@@ -191,7 +192,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     }
     const now = Date.now();
     const { record } = session;
-    if (now - client.checkedAt >= REFRESH_MS || now >= record.idleExpiresAt || now >= record.absoluteExpiresAt) {
+    if (now - client.checkedAt >= REFRESH_MS || now >= expiresAt(record)) {
       // Resolved lazily, through the same path the guard uses, so that a store failure is a refusal it can map.
       void context.sessionOnce(() => this.refresh(client, now)).catch(() => undefined);
     } else {
@@ -206,7 +207,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     const record = await this.lifecycle.store.call('get', session.key);
     if (client.closed) return undefined;
     if (record === undefined || record.userId !== session.record.userId) {
-      this.closeSession(session.key, now >= session.record.idleExpiresAt || now >= session.record.absoluteExpiresAt ? 'session_expired' : 'session_closed');
+      this.closeSession(session.key, now >= expiresAt(session.record) ? 'session_expired' : 'session_closed');
       return undefined;
     }
     // Like an HTTP request, the re-read runs `policy.check`: a check that starts refusing (a ban, a revoked device)
@@ -267,7 +268,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
         const first = clients.values().next().value;
         const record = first?.session?.record;
         if (first === undefined || record === undefined) continue;
-        const due = now >= record.idleExpiresAt || now >= record.absoluteExpiresAt;
+        const due = now >= expiresAt(record);
         // A quiet socket's session is also re-read every few seconds: a removal notice lost while a shared store's
         // subscription was down would otherwise leave the socket open until its next message.
         if (!due && now - Math.max(first.checkedAt, first.sweptAt) < RESYNC_MS) continue;

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { describeError } from '../../exceptions/describe-error.js';
 import { decodeSessionRecord, expiresAt, FIELD_PREFIX, type SessionRecord } from '../../session/session-record.js';
 import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from '../session-store.js';
+import { StoreListeners } from '../store-listeners.js';
 import { ExpiryBuckets } from './expiry-buckets.js';
 import { deleteSnapshotFile, readSnapshotFile, writeSnapshotFile, type Snapshot } from './snapshot-file.js';
 import { emptySlotList, NO_SLOT, renumberList, SlotTable, type SlotList, type SlotOwner } from './slot-table.js';
@@ -55,7 +55,7 @@ export class MemoryStore implements SessionStore {
   private readonly expiry = new ExpiryBuckets();
   private readonly ips = new StringInterner();
   private readonly userAgents = new StringInterner();
-  private readonly listeners = new Set<(removal: StoreRemoval) => void>();
+  private readonly listeners = new StoreListeners(this.logger);
   private readonly maxSessions: number;
   private sweptUpTo = Math.floor(Date.now() / SECOND);
   /**
@@ -209,8 +209,7 @@ export class MemoryStore implements SessionStore {
 
   /** {@inheritDoc SessionStore.subscribe} */
   subscribe(listener: (removal: StoreRemoval) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   /** Starts the expiry timer (again, after `close`) and reads the snapshot file, if there is one. */
@@ -324,15 +323,7 @@ export class MemoryStore implements SessionStore {
     this.table.unlink(owner ?? this.anonymous, slot);
     this.table.release(slot);
     if (owner !== undefined) this.forgetIfEmpty(owner);
-    if (record !== undefined) {
-      for (const listener of this.listeners) {
-        try {
-          listener({ key, reason, record });
-        } catch (error) {
-          this.logger.error(`A store listener failed: ${describeError(error)}`);
-        }
-      }
-    }
+    if (record !== undefined) this.listeners.notify({ key, reason, record });
     return record;
   }
 

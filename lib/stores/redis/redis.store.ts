@@ -5,6 +5,7 @@ import { describeError } from '../../exceptions/describe-error.js';
 import { expiresAt, FIELD_PREFIX, LONE_SURROGATE, type SessionRecord } from '../../session/session-record.js';
 import { Deadlines } from '../deadlines.js';
 import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from '../session-store.js';
+import { StoreListeners } from '../store-listeners.js';
 import { RedisKeys } from './redis-keys.js';
 import { DATA_FIELD, decodeRecordHash, encodeRecord, parseEpoch } from './redis-record.js';
 import { defineScripts, type ScriptedClient } from './redis-scripts.js';
@@ -101,12 +102,11 @@ export class RedisStore implements SessionStore {
   private readonly client: ScriptedClient & AnyClient;
   private readonly ownsClient: boolean;
   private readonly keys: RedisKeys;
-  private readonly timeoutMs: number;
   /** Bounds every command, also on a client of yours that has no `commandTimeout`. */
   private readonly deadlines: Deadlines;
   /** Tells this store's own messages apart from other servers'. */
   private readonly origin = randomBytes(12).toString('base64url');
-  private readonly listeners = new Set<(removal: StoreRemoval) => void>();
+  private readonly listeners = new StoreListeners(this.logger);
   /** userId -> its epoch and until when to trust it; insertion-ordered, the oldest dropped past the size. */
   private readonly epochs = new Map<string, { epoch: number; until: number }>();
   /** Bumped by every epoch invalidation: an epoch read that started before one is not cached. */
@@ -131,11 +131,11 @@ export class RedisStore implements SessionStore {
     }
     const prefix = options.prefix ?? 'nc:';
     if (typeof prefix !== 'string') throw new Error('RedisStore: prefix must be a string');
-    this.timeoutMs = options.commandTimeoutMs ?? 1000;
-    if (!Number.isFinite(this.timeoutMs) || this.timeoutMs <= 0) {
+    const timeoutMs = options.commandTimeoutMs ?? 1000;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
       throw new Error('RedisStore: commandTimeoutMs must be a positive number');
     }
-    this.deadlines = new Deadlines(this.timeoutMs, `RedisStore: no answer from Redis within ${this.timeoutMs} ms`);
+    this.deadlines = new Deadlines(timeoutMs, `RedisStore: no answer from Redis within ${timeoutMs} ms`);
     this.keys = new RedisKeys(prefix);
     this.ownsClient = client === undefined;
     const own: RedisOptions = {
@@ -176,7 +176,7 @@ export class RedisStore implements SessionStore {
         if (indexed !== 1) {
           // Its user was closed after this login read the epoch: the session is dead on arrival.
           await this.run((c) => c.del(session));
-          this.notify({ key, reason: 'destroyed', record });
+          this.listeners.notify({ key, reason: 'destroyed', record });
         }
       } else {
         const max = Number.isFinite(limits.maxAnonymous) ? String(Math.max(0, Math.floor(limits.maxAnonymous))) : '-1';
@@ -196,11 +196,14 @@ export class RedisStore implements SessionStore {
 
   async get(key: string): Promise<SessionRecord | undefined> {
     // A plain HGETALL, not a script: the read of every request; a key of another type answers WRONGTYPE.
-    const reply = await this.run((c) => c.call('HGETALL', this.keys.session(key))).catch((error: unknown) => {
+    let reply: unknown;
+    try {
+      reply = await this.run((c) => c.call('HGETALL', this.keys.session(key)));
+    } catch (error) {
       if (!isWrongType(error)) throw error;
       this.logger.warn('Ignored a session key in Redis that is not a hash (no session)');
-      return [];
-    });
+      return undefined;
+    }
     if (!Array.isArray(reply) || reply.length === 0) return undefined;
     const record = this.decode(reply);
     if (record === undefined) return undefined;
@@ -210,7 +213,7 @@ export class RedisStore implements SessionStore {
       return undefined;
     }
     if (record.userId !== undefined) {
-      const epoch = this.cachedEpoch(record.userId, now) ?? (await this.userEpoch(record.userId));
+      const epoch = this.cachedEpoch(record.userId, now) ?? (await this.fetchEpoch(record.userId, now));
       if (epoch === undefined) return undefined;
       if (record.epoch < epoch) {
         await this.dropStale(key, epoch).catch((error: unknown) => this.logger.warn(`Removing a closed session: ${describeError(error)}`));
@@ -328,10 +331,7 @@ export class RedisStore implements SessionStore {
   }
 
   subscribe(listener: (removal: StoreRemoval) => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.listeners.add(listener);
   }
 
   /**
@@ -418,7 +418,7 @@ export class RedisStore implements SessionStore {
   }
 
   /** `promise`, or a rejection once the command timeout passed (a client of yours may have no timeout of its own). */
-  private bounded<T>(promise: Promise<T>, ms = this.timeoutMs): Promise<T> {
+  private bounded<T>(promise: Promise<T>, ms = this.deadlines.timeoutMs): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`RedisStore: no answer from Redis within ${ms} ms`)), ms);
@@ -452,7 +452,7 @@ export class RedisStore implements SessionStore {
         () => true,
         () => false,
       );
-      const answered = await Promise.race([ping, sleep(this.timeoutMs).then(() => undefined)]);
+      const answered = await Promise.race([ping, sleep(this.deadlines.timeoutMs).then(() => undefined)]);
       if (answered === true) {
         this.logger.log('Redis answers again');
         break;
@@ -514,7 +514,7 @@ export class RedisStore implements SessionStore {
     if (typeof origin !== 'string' || origin === this.origin) return;
     if (typeof user === 'string') this.forgetEpoch(user);
     if (typeof key === 'string' && typeof reason === 'string' && REASONS.has(reason)) {
-      this.notify({ key, reason: reason as StoreRemovalReason, record: undefined });
+      this.listeners.notify({ key, reason: reason as StoreRemovalReason, record: undefined });
     }
   }
 
@@ -525,16 +525,6 @@ export class RedisStore implements SessionStore {
     );
     this.publishing.add(sent);
     void sent.finally(() => this.publishing.delete(sent));
-  }
-
-  private notify(removal: StoreRemoval): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(removal);
-      } catch (error) {
-        this.logger.error(`A store listener failed: ${describeError(error)}`);
-      }
-    }
   }
 
   /** A record read from Redis, or undefined (logged, without the key) when it is not one. */
@@ -553,7 +543,7 @@ export class RedisStore implements SessionStore {
       this.run((c) => c.zrem(index, key)),
       reason === 'expired' ? undefined : this.run((c) => c.zrem(this.keys.expiryShardOf(key), key)),
     ]).catch((error: unknown) => this.logger.warn(`Removing a session's index entries: ${describeError(error)}`));
-    this.notify({ key, reason, record });
+    this.listeners.notify({ key, reason, record });
     this.publish({ origin: this.origin, key, reason } satisfies RemovalMessage);
   }
 
@@ -591,7 +581,7 @@ export class RedisStore implements SessionStore {
   }
 
   /** The user's epoch from the cache, while the subscription is live and the entry fresh (no await on a hit). */
-  private cachedEpoch(userId: string, now = Date.now()): number | undefined {
+  private cachedEpoch(userId: string, now: number): number | undefined {
     const cached = this.subscribed ? this.epochs.get(userId) : undefined;
     return cached !== undefined && cached.until > now ? cached.epoch : undefined;
   }
@@ -599,8 +589,11 @@ export class RedisStore implements SessionStore {
   /** The user's epoch, from the cache or from Redis; undefined (logged) when it is corrupt. */
   private async userEpoch(userId: string): Promise<number | undefined> {
     const now = Date.now();
-    const cached = this.cachedEpoch(userId, now);
-    if (cached !== undefined) return cached;
+    return this.cachedEpoch(userId, now) ?? this.fetchEpoch(userId, now);
+  }
+
+  /** The user's epoch from Redis, cached while the subscription is live; undefined (logged) when it is corrupt. */
+  private async fetchEpoch(userId: string, now: number): Promise<number | undefined> {
     const generation = this.epochGeneration;
     const reply = await this.run((c) => c.nestjsConnectedEpoch(this.keys.user(userId)));
     const epoch = parseEpoch(Array.isArray(reply) ? reply[0] : undefined);

@@ -7,8 +7,8 @@ import { FIELD_PREFIX } from './session-record.js';
 
 /** Reads and writes the values of typed keys in their four scopes. */
 @Injectable()
-export class SessionData {
-  private readonly logger = new Logger('SessionData');
+export class SessionValues {
+  private readonly logger = new Logger('SessionValues');
 
   constructor(private readonly lifecycle: SessionLifecycle) {}
 
