@@ -5,8 +5,8 @@ export default {
   moduleNameMapper: {
     // The sample imports the package by name, as users do; tests run it against the sources.
     '^nestjs-connected$': '<rootDir>/lib/index.ts',
-    '^nestjs-connected/socket\\.io$': '<rootDir>/lib/websockets/socket-io/session-io.adapter.ts',
-    '^nestjs-connected/ws$': '<rootDir>/lib/websockets/ws/session-ws.adapter.ts',
+    '^nestjs-connected/socket\\.io$': '<rootDir>/lib/transports/socket-io/session-io.adapter.ts',
+    '^nestjs-connected/ws$': '<rootDir>/lib/transports/ws/session-ws.adapter.ts',
     '^nestjs-connected/redis$': '<rootDir>/lib/stores/redis/redis.store.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

@@ -5,10 +5,10 @@ export { SESSION_STORE } from './session.tokens.js';
 export { SessionPolicyError } from './session-policy.js';
 export type { SessionCheckRequest, SessionCookieOptions, SessionPolicy } from './session-policy.js';
 
-export { SessionKey } from './session/session-key.js';
-export type { SessionKeyOptions, SessionScope, SessionValueCodec } from './session/session-key.js';
-export type { SessionInfo } from './session/session-info.js';
-export type { SessionRecord } from './session/session-record.js';
+export { SessionKey } from './stores/session-key.js';
+export type { SessionKeyOptions, SessionScope, SessionValueCodec } from './stores/session-key.js';
+export type { SessionInfo } from './stores/session-info.js';
+export type { SessionRecord } from './stores/session-record.js';
 
 export { Connected } from './decorators/connected.decorator.js';
 export type { ConnectedOptions } from './decorators/connected.decorator.js';

@@ -1,5 +1,5 @@
 import type { SessionStore } from './stores/session-store.js';
-import type { SessionInfo } from './session/session-info.js';
+import type { SessionInfo } from './stores/session-info.js';
 
 /** Where the session cookie goes and which other cookies survive a failed check. */
 export interface SessionCookieOptions {

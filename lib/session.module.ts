@@ -1,9 +1,9 @@
 import { Module, RequestMethod, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { APP_GUARD, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
 import { ProcessRegistry } from './context/process-registry.js';
-import { installRequestScope } from './context/request-scope.js';
+import { installRequestScope } from './transports/http/request-scope.js';
 import { SessionContext } from './context/session-context.js';
-import { SessionContextMiddleware } from './context/session-context.middleware.js';
+import { SessionContextMiddleware } from './transports/http/session-context.middleware.js';
 import { SessionEventExplorer } from './events/session-event.explorer.js';
 import { SessionEvents } from './events/session-events.js';
 import { SessionGuard } from './guards/session.guard.js';
@@ -14,7 +14,7 @@ import { resolveSessionPolicy, type SessionPolicy } from './session-policy.js';
 import { SessionService } from './session.service.js';
 import { SESSION_POLICY, SESSION_STORE } from './session.tokens.js';
 import { MemoryStore } from './stores/memory/memory.store.js';
-import { SessionClients } from './websockets/session-clients.js';
+import { SessionClients } from './transports/socket/session-clients.js';
 
 /**
  * Sessions for the whole application (a global module): `SessionModule.forRoot(policy)` or

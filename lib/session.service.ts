@@ -4,8 +4,8 @@ import { SessionContext } from './context/session-context.js';
 import type { SessionEvent } from './events/session-event.js';
 import { SessionEvents } from './events/session-events.js';
 import { SessionValues } from './session/session-values.js';
-import type { SessionInfo } from './session/session-info.js';
-import type { SessionKey } from './session/session-key.js';
+import type { SessionInfo } from './stores/session-info.js';
+import type { SessionKey } from './stores/session-key.js';
 import { SessionLifecycle } from './session/session-lifecycle.js';
 
 /**

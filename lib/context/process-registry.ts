@@ -1,4 +1,4 @@
-import { BoundedCache } from '../session/bounded-cache.js';
+import { BoundedCache } from '../util/bounded-cache.js';
 
 const PROCESS_ID = /^[A-Za-z0-9_-]{1,64}$/;
 

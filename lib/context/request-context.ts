@@ -1,5 +1,5 @@
-import type { SessionRecord } from '../session/session-record.js';
-import type { SessionKey } from '../session/session-key.js';
+import type { SessionRecord } from '../stores/session-record.js';
+import type { SessionKey } from '../stores/session-key.js';
 import type { SessionTransport } from './session-transport.js';
 
 /** A value, or the promise of it where it is not known at once. */

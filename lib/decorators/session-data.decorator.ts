@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { SessionKey } from '../session/session-key.js';
+import { SessionKey } from '../stores/session-key.js';
 import { contextOf } from './context-of.js';
 
 /** The value of a typed key in the current session (undefined when absent). */

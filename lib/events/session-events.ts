@@ -1,5 +1,5 @@
 import { HttpException, Injectable, InternalServerErrorException, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { describeError } from '../exceptions/describe-error.js';
+import { describeError } from '../util/describe-error.js';
 import { Subject, type Observable } from 'rxjs';
 import { GuardedObservable } from './guarded-observable.js';
 import type { SessionEvent, SessionEventInit, SessionEventOf, SessionEventType } from './session-event.js';

@@ -1,6 +1,6 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
-import { HttpTransport } from '../context/http-transport.js';
+import { HttpTransport } from '../transports/http/http-transport.js';
 import { processIdFrom, ProcessRegistry } from '../context/process-registry.js';
 import { RequestContext, type Eventually, type LiveSession } from '../context/request-context.js';
 import { SessionContext } from '../context/session-context.js';
@@ -12,10 +12,10 @@ import { SessionDeniedException } from '../exceptions/session-denied.exception.j
 import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
 import { SessionValues } from '../session/session-values.js';
 import { SessionLifecycle } from '../session/session-lifecycle.js';
-import { SessionClient } from '../websockets/session-client.js';
-import { SessionClients } from '../websockets/session-clients.js';
-import { REFUSAL_MESSAGES, SocketTransport } from '../websockets/socket-transport.js';
-import { inGroups } from './group-check.js';
+import { SessionClient } from '../transports/socket/session-client.js';
+import { SessionClients } from '../transports/socket/session-clients.js';
+import { REFUSAL_MESSAGES, SocketTransport } from '../transports/socket/socket-transport.js';
+import { inGroups } from '../session/session-groups.js';
 
 /**
  * Installed globally by `SessionModule`: runs the per-request pipeline of DESIGN.md §3 on every handler (session

@@ -1,4 +1,4 @@
-import type { SessionKey } from './session-key.js';
+import type { SessionKey } from '../stores/session-key.js';
 
 type Values = Map<SessionKey<unknown>, unknown>;
 

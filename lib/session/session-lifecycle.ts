@@ -5,19 +5,19 @@ import type { SessionTransport } from '../context/session-transport.js';
 import type { SessionEventReason } from '../events/session-event.js';
 import { SessionEvents } from '../events/session-events.js';
 import { NotConnectedException } from '../exceptions/not-connected.exception.js';
-import { describeError } from '../exceptions/describe-error.js';
+import { describeError } from '../util/describe-error.js';
 import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
 import type { ResolvedSessionPolicy } from '../session-policy.js';
 import { SESSION_POLICY, SESSION_STORE } from '../session.tokens.js';
 import type { SessionStore, StoreRemoval } from '../stores/session-store.js';
 import { TimedStore } from '../stores/timed-store.js';
-import { BoundedCache } from './bounded-cache.js';
+import { BoundedCache } from '../util/bounded-cache.js';
 import { LocalValues, type DroppedValue } from './local-values.js';
 import { SessionCookie } from './session-cookie.js';
 import { isSessionIdShape, newSessionId, storeKeyOf } from './session-id.js';
-import type { SessionInfo } from './session-info.js';
-import { SessionKey } from './session-key.js';
-import { FIELD_PREFIX, LONE_SURROGATE, type SessionRecord } from './session-record.js';
+import type { SessionInfo } from '../stores/session-info.js';
+import { SessionKey } from '../stores/session-key.js';
+import { FIELD_PREFIX, LONE_SURROGATE, type SessionRecord } from '../stores/session-record.js';
 import { SessionSigner } from './session-signer.js';
 
 /** Activity is written to the store at most this often per session, so that reads stay cheap. */

@@ -2,8 +2,8 @@ import { BadRequestException, Injectable, Logger } from '@nestjs/common';
 import type { Eventually, LiveSession, RequestContext } from '../context/request-context.js';
 import { NotConnectedException } from '../exceptions/not-connected.exception.js';
 import { SessionLifecycle } from './session-lifecycle.js';
-import { SessionKey } from './session-key.js';
-import { FIELD_PREFIX } from './session-record.js';
+import { SessionKey } from '../stores/session-key.js';
+import { FIELD_PREFIX } from '../stores/session-record.js';
 
 /** Reads and writes the values of typed keys in their four scopes. */
 @Injectable()

@@ -1,4 +1,4 @@
-import type { SessionRecord } from '../session/session-record.js';
+import type { SessionRecord } from './session-record.js';
 
 /** Why a store dropped a session on its own or was told to. */
 export type StoreRemovalReason = 'destroyed' | 'expired' | 'evicted';

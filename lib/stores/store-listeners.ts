@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import { describeError } from '../exceptions/describe-error.js';
+import { describeError } from '../util/describe-error.js';
 import type { StoreRemoval } from './session-store.js';
 
 /** The subscribers of a store's removals (`SessionStore.subscribe`): one failing listener never stops the others. */

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { describeError } from '../exceptions/describe-error.js';
+import { describeError } from '../util/describe-error.js';
 import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
-import type { SessionRecord } from '../session/session-record.js';
-import { Deadlines } from './deadlines.js';
+import type { SessionRecord } from './session-record.js';
+import { Deadlines } from '../util/deadlines.js';
 import type { SessionStore } from './session-store.js';
 
 type Method = {

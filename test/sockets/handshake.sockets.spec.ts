@@ -3,7 +3,7 @@ import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { MemoryStore, SessionPolicy } from '../../lib/index.js';
-import type { SessionSocketOptions } from '../../lib/websockets/session-socket.options.js';
+import type { SessionSocketOptions } from '../../lib/transports/socket/session-socket.options.js';
 import { ADAPTERS, SECRET, startApp, startWithStore, type AdapterName, type StoreApp, type TestApp } from '../support/app.js';
 import { idOf, signWith } from '../support/auth-helpers.js';
 import { AuthController } from '../support/auth.controller.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SlotTable } from '../../lib/stores/memory/slot-table.js';
 import { MemoryStore } from '../../lib/stores/memory/memory.store.js';
-import type { SessionRecord } from '../../lib/session/session-record.js';
+import type { SessionRecord } from '../../lib/stores/session-record.js';
 import type { StoreLimits, StoreRemoval } from '../../lib/stores/session-store.js';
 import { makeRecord, newKey, runStoreContract } from './store-contract.js';
 

@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { Cluster, Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { expiresAt } from '../../lib/session/session-record.js';
+import { expiresAt } from '../../lib/stores/session-record.js';
 import { RedisStore, type RedisStoreOptions } from '../../lib/stores/redis/redis.store.js';
 import { EXPIRY_GRACE_MS, USER_FLOOR_MS } from '../../lib/stores/redis/redis-ttl.js';
 import type { StoreLimits, StoreRemoval } from '../../lib/stores/session-store.js';

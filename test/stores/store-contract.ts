@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { SessionRecord } from '../../lib/session/session-record.js';
+import type { SessionRecord } from '../../lib/stores/session-record.js';
 import type { SessionStore, StoreLimits, StoreRemoval } from '../../lib/stores/session-store.js';
 
 /**

@@ -1,8 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { io, type Socket as IoSocket } from 'socket.io-client';
 import WebSocket from 'ws';
-import { SessionIoAdapter, type SessionSocketOptions } from '../../lib/websockets/socket-io/session-io.adapter.js';
-import { SessionWsAdapter } from '../../lib/websockets/ws/session-ws.adapter.js';
+import { SessionIoAdapter, type SessionSocketOptions } from '../../lib/transports/socket-io/session-io.adapter.js';
+import { SessionWsAdapter } from '../../lib/transports/ws/session-ws.adapter.js';
 
 export type SocketKind = 'socket.io' | 'ws';
 export const SOCKET_KINDS: SocketKind[] = ['socket.io', 'ws'];

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { decodeSessionRecord, expiresAt, FIELD_PREFIX, type SessionRecord } from '../../session/session-record.js';
+import { decodeSessionRecord, expiresAt, FIELD_PREFIX, type SessionRecord } from '../session-record.js';
 import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from '../session-store.js';
 import { StoreListeners } from '../store-listeners.js';
 import { ExpiryBuckets } from './expiry-buckets.js';

@@ -1,4 +1,4 @@
-import type { SessionRecord } from '../../session/session-record.js';
+import type { SessionRecord } from '../session-record.js';
 
 /** Who a connected session belongs to. The table reads only the id, which a session's record reports as `userId`. */
 export interface SlotOwner {

@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { describeError } from '../../exceptions/describe-error.js';
+import { describeError } from '../../util/describe-error.js';
 
 /**
  * The snapshot file of a MemoryStore, as JSON. Its entries are untrusted when read back (the file may have been

@@ -1,4 +1,4 @@
-import { decodeSessionRecord, type SessionRecord } from '../../session/session-record.js';
+import { decodeSessionRecord, type SessionRecord } from '../session-record.js';
 
 /** Hash field prefix of a record's data fields: `d:s:cart` holds `data['s:cart']`. */
 export const DATA_FIELD = 'd:';

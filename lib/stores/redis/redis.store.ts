@@ -1,9 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { describeError } from '../../exceptions/describe-error.js';
-import { expiresAt, FIELD_PREFIX, LONE_SURROGATE, type SessionRecord } from '../../session/session-record.js';
-import { Deadlines } from '../deadlines.js';
+import { describeError } from '../../util/describe-error.js';
+import { expiresAt, FIELD_PREFIX, LONE_SURROGATE, type SessionRecord } from '../session-record.js';
+import { Deadlines } from '../../util/deadlines.js';
 import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from '../session-store.js';
 import { StoreListeners } from '../store-listeners.js';
 import { RedisKeys } from './redis-keys.js';

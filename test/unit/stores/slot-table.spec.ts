@@ -1,4 +1,4 @@
-import type { SessionRecord } from '../../../lib/session/session-record.js';
+import type { SessionRecord } from '../../../lib/stores/session-record.js';
 import { emptySlotList, NO_SLOT, renumberList, SlotTable, type SlotList } from '../../../lib/stores/memory/slot-table.js';
 
 interface Owner {

@@ -1,4 +1,4 @@
-import { BoundedCache } from '../../../lib/session/bounded-cache.js';
+import { BoundedCache } from '../../../lib/util/bounded-cache.js';
 
 describe('BoundedCache', () => {
   it('returns what was set and undefined for what was not', () => {

@@ -4,14 +4,14 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Observable } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { GatewayBridge } from '../gateway-bridge.js';
-import { SessionClient } from '../session-client.js';
-import { splitGatewayOptions, type SessionGatewayOptions, type SessionSocketOptions } from '../session-socket.options.js';
-import type { SocketRefusalCode } from '../socket-transport.js';
+import { GatewayBridge } from '../socket/gateway-bridge.js';
+import { SessionClient } from '../socket/session-client.js';
+import { splitGatewayOptions, type SessionGatewayOptions, type SessionSocketOptions } from '../socket/session-socket.options.js';
+import type { SocketRefusalCode } from '../socket/socket-transport.js';
 
-export type { SessionSocketOptions, SessionGatewayOptions } from '../session-socket.options.js';
-export type { SocketCloseReason } from '../session-client.js';
-export type { SocketRefusalCode } from '../socket-transport.js';
+export type { SessionSocketOptions, SessionGatewayOptions } from '../socket/session-socket.options.js';
+export type { SocketCloseReason } from '../socket/session-client.js';
+export type { SocketRefusalCode } from '../socket/socket-transport.js';
 
 /** The close code of a socket whose session closed or expired; the close reason says which. */
 export const SESSION_CLOSE_CODE = 4401;

@@ -1,4 +1,4 @@
-import { decodeSessionRecord, expiresAt, type SessionRecord } from '../../../lib/session/session-record.js';
+import { decodeSessionRecord, expiresAt, type SessionRecord } from '../../../lib/stores/session-record.js';
 
 /** A valid record as it would come out of a snapshot file or Redis: plain JSON. */
 function raw(overrides: Record<string, unknown> = {}): Record<string, unknown> {

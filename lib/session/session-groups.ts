@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { RequestContext } from '../context/request-context.js';
-import { describeError } from '../exceptions/describe-error.js';
+import { describeError } from '../util/describe-error.js';
 import type { ResolvedSessionPolicy } from '../session-policy.js';
 
 /** The groups part of `@Connected` (and of a socket handshake). */

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { Deadlines } from '../../../lib/stores/deadlines.js';
+import { Deadlines } from '../../../lib/util/deadlines.js';
 import { deferred } from '../../support/lifecycle-helpers.js';
 
 /** What a promise has done so far, read without awaiting it. */

@@ -1,5 +1,5 @@
 import type { HttpServer } from '@nestjs/common';
-import type { CookieAttributes, SessionTransport } from './session-transport.js';
+import type { CookieAttributes, SessionTransport } from '../../context/session-transport.js';
 
 /** The fields read from an Express or Fastify request; both frameworks honour their trust-proxy settings here. */
 interface FrameworkRequest {

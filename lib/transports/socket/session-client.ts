@@ -1,4 +1,4 @@
-import type { LiveSession } from '../context/request-context.js';
+import type { LiveSession } from '../../context/request-context.js';
 import type { SocketTransport } from './socket-transport.js';
 
 /** Why a socket was closed by the library; the client reads it (socket.io event, ws close reason). */

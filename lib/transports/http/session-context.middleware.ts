@@ -1,5 +1,5 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
-import { SessionContext } from './session-context.js';
+import { SessionContext } from '../../context/session-context.js';
 
 /**
  * Mounted on every route by `SessionModule`: opens the request's AsyncLocalStorage slot, so that the guard's

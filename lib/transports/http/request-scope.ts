@@ -1,5 +1,5 @@
 import type { HttpServer } from '@nestjs/common';
-import type { SessionContext } from './session-context.js';
+import type { SessionContext } from '../../context/session-context.js';
 
 type Next = (error?: unknown) => void;
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { SessionTransport } from '../context/session-transport.js';
+import type { SessionTransport } from '../../context/session-transport.js';
 
 /** What a refused WebSocket message or handshake says; the same words as the HTTP error codes. */
 export type SocketRefusalCode = 'unauthenticated' | 'forbidden' | 'origin_not_allowed' | 'store_unavailable';

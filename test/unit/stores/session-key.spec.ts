@@ -1,4 +1,4 @@
-import { SessionKey, type SessionValueCodec } from '../../../lib/session/session-key.js';
+import { SessionKey, type SessionValueCodec } from '../../../lib/stores/session-key.js';
 
 // Key names are global to the process (the name identifies the value in the store): each test uses its own.
 describe('SessionKey', () => {

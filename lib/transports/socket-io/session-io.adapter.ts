@@ -3,13 +3,13 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Observable } from 'rxjs';
 import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
-import { GatewayBridge } from '../gateway-bridge.js';
-import { SessionClient, type SocketCloseReason } from '../session-client.js';
-import { splitGatewayOptions, type SessionGatewayOptions, type SessionSocketOptions } from '../session-socket.options.js';
+import { GatewayBridge } from '../socket/gateway-bridge.js';
+import { SessionClient, type SocketCloseReason } from '../socket/session-client.js';
+import { splitGatewayOptions, type SessionGatewayOptions, type SessionSocketOptions } from '../socket/session-socket.options.js';
 
-export type { SessionSocketOptions, SessionGatewayOptions } from '../session-socket.options.js';
-export type { SocketCloseReason } from '../session-client.js';
-export type { SocketRefusalCode } from '../socket-transport.js';
+export type { SessionSocketOptions, SessionGatewayOptions } from '../socket/session-socket.options.js';
+export type { SocketCloseReason } from '../socket/session-client.js';
+export type { SocketRefusalCode } from '../socket/socket-transport.js';
 
 /** The event a socket receives, `{ reason }`, just before the library disconnects it. */
 export const SESSION_END_EVENT = 'session_end';
