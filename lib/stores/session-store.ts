@@ -63,4 +63,12 @@ export interface SessionStore {
   open?(): Promise<void>;
   /** Called once when the application shuts down (write a snapshot, stop timers, disconnect). */
   close?(): Promise<void>;
+  /**
+   * Optional: told when a call of `method` made for a request had no answer within the policy's `storeTimeout`.
+   * The library has answered that request with a 503 and logged the miss; the call itself may still be running. A
+   * store whose backend can hang (a network server) implements it to stop waiting on that backend, for example by
+   * failing every call at once until the backend answers again; a store that has nothing to give up on leaves it
+   * out. It must return at once and never throw.
+   */
+  callTimedOut?(method: string): void;
 }

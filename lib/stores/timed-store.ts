@@ -3,27 +3,34 @@ import { describeError } from '../util/describe-error.js';
 import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
 import type { SessionRecord } from './session-record.js';
 import { Deadlines } from '../util/deadlines.js';
-import type { SessionStore } from './session-store.js';
+import type { SessionStore, StoreRemoval } from './session-store.js';
 
 type Method = {
   [K in keyof SessionStore]-?: NonNullable<SessionStore[K]> extends (...args: never[]) => Promise<unknown> ? K : never;
 }[keyof SessionStore];
 
 /**
- * Every store call the library makes goes through here: a call that rejects or outlives `storeTimeout` becomes a
- * {@link SessionStoreUnavailableException} (503), so that a sick store is never a hang or a 500.
+ * The store as the library uses it, and the one owner of the deadline of every store call made for a request: the
+ * policy's `storeTimeout`. A call that rejects or outlives it becomes a {@link SessionStoreUnavailableException}
+ * (503), so that a sick store is never a hang or a 500. A missed deadline is logged here, once, naming the method
+ * and the limit, and the store is told (`SessionStore.callTimedOut`) so that it can stop waiting on its backend;
+ * stores arm no deadline of their own on these calls.
+ *
  * A late call is refused between one and one and a quarter timeouts after it started (one shared timer: see
- * {@link Deadlines}).
+ * {@link Deadlines}). `open`, `close` and `subscribe` pass through untimed: a store bounds its own start and stop.
  */
 export class TimedStore {
   private readonly logger = new Logger('SessionStore');
   private readonly deadlines: Deadlines;
+  /** What Deadlines rejects a late call with: tells lateness apart from a store's own rejection. */
+  private readonly lateMessage: string;
 
   constructor(
-    readonly store: SessionStore,
-    timeoutMs: number,
+    private readonly store: SessionStore,
+    private readonly timeoutMs: number,
   ) {
-    this.deadlines = new Deadlines(timeoutMs);
+    this.lateMessage = `no answer within ${timeoutMs} ms (storeTimeout)`;
+    this.deadlines = new Deadlines(timeoutMs, this.lateMessage);
   }
 
   call<M extends Method>(
@@ -55,8 +62,33 @@ export class TimedStore {
     }
   }
 
+  /** The store's `subscribe`: `listener` hears of every session that leaves the store. Returns the unsubscribe. */
+  subscribe(listener: (removal: StoreRemoval) => void): () => void {
+    return this.store.subscribe(listener);
+  }
+
+  /** The store's `open`, if it has one (read a snapshot, connect). */
+  async open(): Promise<void> {
+    await this.store.open?.();
+  }
+
+  /** The store's `close`, if it has one (write a snapshot, stop timers, disconnect). */
+  async close(): Promise<void> {
+    await this.store.close?.();
+  }
+
   private unavailable(method: string, error: unknown): SessionStoreUnavailableException {
-    this.logger.error(`Store call ${method} failed: ${describeError(error)}`);
+    if (error instanceof Error && error.message === this.lateMessage) this.timedOut(method);
+    else this.logger.error(`Store call ${method} failed: ${describeError(error)}`);
     return new SessionStoreUnavailableException();
+  }
+
+  private timedOut(method: string): void {
+    this.logger.error(`Store call ${method} had no answer within ${this.timeoutMs} ms (storeTimeout)`);
+    try {
+      this.store.callTimedOut?.(method);
+    } catch (error) {
+      this.logger.error(`The store failed on being told of a missed deadline: ${describeError(error)}`);
+    }
   }
 }
