@@ -6,10 +6,13 @@ import { expiresAt } from '../../lib/stores/session-record.js';
 import { RedisStore, type RedisStoreOptions } from '../../lib/stores/redis/redis.store.js';
 import { EXPIRY_GRACE_MS, USER_FLOOR_MS } from '../../lib/stores/redis/redis-ttl.js';
 import type { StoreLimits, StoreRemoval } from '../../lib/stores/session-store.js';
+import { TimedStore } from '../../lib/stores/timed-store.js';
 import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from '../support/redis-server.js';
 import { makeRecord, newKey, runStoreContract } from './store-contract.js';
 
 const NO_LIMIT: StoreLimits = { maxAnonymous: Number.MAX_SAFE_INTEGER };
+/** The policy's `storeTimeout` in the fault tests: it, not the store, bounds a call made for a request. */
+const STORE_TIMEOUT_MS = 1000;
 const HOUR = 3_600_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -472,6 +475,8 @@ describe('RedisStore faults', () => {
   let faultyAdmin: Redis;
   let prefix: string;
   let store: RedisStore;
+  /** The store as the library calls it for a request: `storeTimeout` (1 s here) is the deadline of each call. */
+  let calls: TimedStore;
   const record = makeRecord({ userId: 'alice', data: { 's:note': '"kept"' } });
   const key = newKey();
 
@@ -488,6 +493,7 @@ describe('RedisStore faults', () => {
   beforeEach(async () => {
     prefix = freshPrefix();
     store = new RedisStore({ url: faulty.url, prefix, commandTimeoutMs: 1000 });
+    calls = new TimedStore(store, STORE_TIMEOUT_MS);
     await store.open();
     await store.create(key, record, NO_LIMIT);
   });
@@ -510,27 +516,54 @@ describe('RedisStore faults', () => {
 
   it('rejects instead of hanging while Redis is stopped, fails fast after, and recovers on its own', async () => {
     faulty.pause();
-    const first = await timed(store.get(key));
+    const first = await timed(calls.call('get', key));
     expect(first.rejected).toBe(true);
-    // Settles: about the command timeout (1 s), bounded well below a hang.
+    // Settles: about the store timeout (1 s), bounded well below a hang.
     expect(first.ms).toBeLessThan(5_000);
-    const further = await Promise.all(Array.from({ length: 50 }, () => timed(store.setField(key, 's:x', '1'))));
+    const further = await Promise.all(Array.from({ length: 50 }, () => timed(calls.call('setField', key, 's:x', '1'))));
     expect(further.every((call) => call.rejected)).toBe(true);
     // Failing fast: none of them waited for the timeout.
     expect(Math.max(...further.map((call) => call.ms))).toBeLessThan(500);
-    const stillStopped = await timed(store.get(key));
+    const stillStopped = await timed(calls.call('get', key));
     expect(stillStopped.rejected).toBe(true);
 
     faulty.resume();
     const resumedAt = Date.now();
-    await eventually('the store to answer again', async () => (await store.get(key).catch(() => undefined)) !== undefined);
+    await eventually('the store to answer again', async () => (await calls.call('get', key).catch(() => undefined)) !== undefined);
     const recovery = Date.now() - resumedAt;
-    expect(await store.get(key)).toEqual(record);
-    expect(await store.setField(key, 's:after', '1')).toBe(true);
+    expect(await calls.call('get', key)).toEqual(record);
+    expect(await calls.call('setField', key, 's:after', '1')).toBe(true);
     // For the report: how long each phase took.
     process.stdout.write(
       `RedisStore fault timing: first call ${first.ms} ms, later calls at most ${Math.max(...further.map((c) => c.ms))} ms, recovered ${recovery} ms after SIGCONT\n`,
     );
+  });
+
+  it('has one deadline per call: a call that misses storeTimeout is logged once, and the store then fails fast', async () => {
+    const lines: string[] = [];
+    const spies = (['error', 'warn', 'log'] as const).map((level) =>
+      jest.spyOn(Logger.prototype, level).mockImplementation((message: unknown) => {
+        lines.push(String(message));
+      }),
+    );
+    try {
+      // A storeTimeout well below the store's commandTimeoutMs (1 s): a timer of the store's own would fire later.
+      const shortCalls = new TimedStore(store, 300);
+      faulty.pause();
+      const first = await timed(shortCalls.call('get', key));
+      expect(first.rejected).toBe(true);
+      // The store was told: it refuses every call at once, without another timer or log line.
+      const direct = await timed(store.get(key));
+      expect(direct.rejected).toBe(true);
+      expect(direct.ms).toBeLessThan(100);
+      await expect(store.setField(key, 's:x', '1')).rejects.toThrow(/failing fast/);
+      // Past the store's own commandTimeoutMs: still the one line, from the deadline's owner, naming the call and limit.
+      await sleep(1_500);
+      const deadlines = lines.filter((line) => /within \d+ ms|deadline|no answer/i.test(line));
+      expect(deadlines).toEqual([expect.stringMatching(/\bget\b.*\b300 ms\b/)]);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
   });
 
   it('closes without hanging while Redis is stopped', async () => {
@@ -544,7 +577,7 @@ describe('RedisStore faults', () => {
   it('reconnects by itself after Redis was killed and restarted, and reads what SAVE kept', async () => {
     await faultyAdmin.save();
     await faulty.kill();
-    const down = await timed(store.get(key));
+    const down = await timed(calls.call('get', key));
     expect(down.rejected).toBe(true);
     expect(down.ms).toBeLessThan(5_000);
     await faulty.restart();

@@ -13,3 +13,6 @@ export const EXPIRY_GRACE_MS = 10_000;
  * longer: long enough for a login that read the epoch before a `closeUser` to find the new one when it is stored.
  */
 export const USER_FLOOR_MS = 3_600_000;
+
+/** A moment as the integer string PEXPIREAT and the scripts take. */
+export const redisTime = (ms: number) => String(Math.ceil(ms));

@@ -1,155 +1,81 @@
 import { Logger } from '@nestjs/common';
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
-import { randomBytes } from 'node:crypto';
 import { describeError } from '../../util/describe-error.js';
 import { expiresAt, FIELD_PREFIX, LONE_SURROGATE, type SessionRecord } from '../session-record.js';
-import { Deadlines } from '../../util/deadlines.js';
-import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from '../session-store.js';
+import type { SessionStore, StoreLimits, StoreRemoval } from '../session-store.js';
 import { StoreListeners } from '../store-listeners.js';
+import { RemovalChannel } from './redis-channel.js';
+import { createClient, hasSocket, quitClient, type StoreClient } from './redis-client.js';
+import { UserEpochCache } from './redis-epoch-cache.js';
+import { ExpirySweeper } from './redis-expiry-sweeper.js';
+import { isReplyError, RedisFailureDetector, type RunCommand } from './redis-failure-detector.js';
 import { RedisKeys } from './redis-keys.js';
-import { DATA_FIELD, decodeRecordHash, encodeRecord, parseEpoch } from './redis-record.js';
-import { defineScripts, type ScriptedClient } from './redis-scripts.js';
-import { EXPIRY_GRACE_MS, USER_FLOOR_MS } from './redis-ttl.js';
+import { DATA_FIELD, encodeRecord, parseEpoch } from './redis-record.js';
+import { RedisRemovals } from './redis-removals.js';
+import { resolveOptions, type RedisStoreOptions } from './redis-store-options.js';
+import { defineScripts } from './redis-scripts.js';
+import { EXPIRY_GRACE_MS, redisTime, USER_FLOOR_MS } from './redis-ttl.js';
 
-/** Options of {@link RedisStore}: give `client` or `url`. */
-export interface RedisStoreOptions {
-  /**
-   * A client of yours (`new Redis(...)` or `new Cluster([...])` from ioredis). The store defines its scripts on it
-   * and duplicates it once for pub/sub; it closes that duplicate on shutdown, never your client. Give it bounded
-   * behaviour for outages (`enableOfflineQueue: false`, `commandTimeout`): the store bounds its own calls anyway.
-   */
-  client?: Redis | Cluster;
-  /** A Redis URL (`redis://`, `rediss://`): the store creates its client, connects it on start-up, quits it on shutdown. */
-  url?: string;
-  /** Prepended to every key and to the pub/sub channel, so that several applications can share one Redis. Default `nc:`. */
-  prefix?: string;
-  /**
-   * How long one Redis command may take. Past it the call rejects, and the store then rejects every call at once
-   * until a PING answers again, so that a hung server never collects a queue of waiting requests. Default 1000.
-   */
-  commandTimeoutMs?: number;
-}
+export type { RedisStoreOptions } from './redis-store-options.js';
 
-/** How long a cached user epoch is trusted at most, even without news from pub/sub. */
-const EPOCH_CACHE_MS = 30_000;
-const EPOCH_CACHE_SIZE = 10_000;
-const SWEEP_INTERVAL_MS = 1_000;
-/** Keys claimed from one expiry shard per round, and rounds per sweep: bounds one sweep's work. */
-const SWEEP_BATCH = 100;
-const SWEEP_ROUNDS = 10;
 const OPEN_TIMEOUT_MS = 10_000;
-const PROBE_FIRST_MS = 100;
-const PROBE_MAX_MS = 2_000;
-
-interface RemovalMessage {
-  origin: string;
-  key: string;
-  reason: StoreRemovalReason;
-}
-
-interface EpochMessage {
-  origin: string;
-  user: string;
-}
-
-
-const REASONS: ReadonlySet<string> = new Set<StoreRemovalReason>(['destroyed', 'expired', 'evicted']);
-
-type AnyClient = Redis | Cluster;
-
-/** Keeps reconnecting, never giving up, at most a second apart. */
-const retryStrategy = (attempts: number) => Math.min(attempts * 100, 1000);
-
-/** A time for PEXPIREAT / a score, as an integer string. */
-const at = (ms: number) => String(Math.ceil(ms));
-
-const sleep = (ms: number) =>
-  new Promise<void>((resolve) => {
-    setTimeout(resolve, ms).unref();
-  });
-
-/** An error Redis answered with (WRONGTYPE, a script error): the server is there, so this is not an outage. */
-function isReplyError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ReplyError';
-}
 
 /** Redis's answer to a command on a key of another type (someone else wrote it). */
 function isWrongType(error: unknown): boolean {
-  return isReplyError(error) && (error as Error).message.startsWith('WRONGTYPE');
+  return isReplyError(error) && error.message.startsWith('WRONGTYPE');
 }
 
 /**
  * A {@link SessionStore} on Redis (standalone or Cluster, Redis 7+), for many servers sharing sessions. Import it
- * from `nestjs-connected/redis`; `ioredis` must be installed.
+ * from `nestjs-connected/redis`; `ioredis` must be installed. Requires `open()` before use (the library calls it).
  *
  * One hash per session (a field per persisted value, so that two servers writing different keys both win), a
- * per-user index and epoch, Lua scripts for every conditional write, a TTL on every key, and pub/sub so that every
- * server hears of closed sessions (it closes their sockets and drops their in-memory values). Expiry is a schedule
- * in sorted sets that each server's sweeper claims from once a second, so that each expired session is reported, with
- * its record, by exactly one server, at a cost in proportion to what expires.
+ * per-user index and epoch, Lua scripts for every conditional write, a TTL on every key, pub/sub so that every server
+ * hears of closed sessions ({@link RemovalChannel}), an expiry schedule swept once a second ({@link ExpirySweeper}).
+ * `get` costs one round trip: the user's epoch comes from a per-server cache ({@link UserEpochCache}).
  *
- * `get` costs one round trip: it checks the user's epoch against a per-server cache that `closeUser` invalidates
- * through pub/sub. The first line against a session opened with an epoch older than its user's is `create`, which
- * refuses it atomically on the user's slot; the cache is the second. Its window: between a `closeUser` on another
- * server and that server's message arriving here, a cached epoch may be one behind. The cache is not used while the
- * subscription is down, is cleared whenever it comes back (messages may have been missed), trusts an entry for 30 s
- * at most and never past the life of the user's hash.
- *
- * Requires `open()` before use (the library calls it at start-up) and Redis 7 (PEXPIRETIME).
+ * A call made for a request is bounded by the policy's `storeTimeout` alone. When one misses it
+ * ({@link callTimedOut}) or a command cannot be sent, every call fails at once until a PING answers
+ * ({@link RedisFailureDetector}).
  */
 export class RedisStore implements SessionStore {
   private readonly logger = new Logger('RedisStore');
-  private readonly client: ScriptedClient & AnyClient;
+  private readonly client: StoreClient;
   private readonly ownsClient: boolean;
   private readonly keys: RedisKeys;
-  /** Bounds every command, also on a client of yours that has no `commandTimeout`. */
-  private readonly deadlines: Deadlines;
-  /** Tells this store's own messages apart from other servers'. */
-  private readonly origin = randomBytes(12).toString('base64url');
   private readonly listeners = new StoreListeners(this.logger);
-  /** userId -> its epoch and until when to trust it; insertion-ordered, the oldest dropped past the size. */
-  private readonly epochs = new Map<string, { epoch: number; until: number }>();
-  /** Bumped by every epoch invalidation: an epoch read that started before one is not cached. */
-  private epochGeneration = 0;
-  private subscriber: AnyClient | undefined;
-  /** True while the channel subscription is known to be live: only then is the epoch cache trusted. */
-  private subscribed = false;
+  private readonly detector: RedisFailureDetector;
+  /** Sends a command made for a request: no timer of its own, `storeTimeout` bounds the call. */
+  private readonly run: RunCommand;
+  private readonly channel: RemovalChannel;
+  private readonly epochs: UserEpochCache;
+  private readonly removals: RedisRemovals;
+  private readonly sweeper: ExpirySweeper;
   private opened = false;
-  private closing = false;
-  private sweeper: NodeJS.Timeout | undefined;
-  private sweeping = false;
-  /** Set by a command that timed out or could not be sent; cleared by the first PING that answers. */
-  private failing = false;
-  /** Connections whose outage was logged, so that ioredis's error per reconnection attempt is not. */
-  private readonly reported = new Set<'client' | 'subscriber'>();
-  private readonly publishing = new Set<Promise<unknown>>();
 
   constructor(options: RedisStoreOptions) {
-    const { client, url } = options ?? {};
-    if ((client === undefined) === (url === undefined)) {
-      throw new Error('RedisStore: give exactly one of `client` and `url`');
-    }
-    const prefix = options.prefix ?? 'nc:';
-    if (typeof prefix !== 'string') throw new Error('RedisStore: prefix must be a string');
-    const timeoutMs = options.commandTimeoutMs ?? 1000;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new Error('RedisStore: commandTimeoutMs must be a positive number');
-    }
-    this.deadlines = new Deadlines(timeoutMs, `RedisStore: no answer from Redis within ${timeoutMs} ms`);
+    const { client, url, prefix, commandTimeoutMs } = resolveOptions(options);
     this.keys = new RedisKeys(prefix);
     this.ownsClient = client === undefined;
-    const own: RedisOptions = {
-      lazyConnect: true,
-      // Never queue while disconnected: a call fails at once and the library answers 503.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      retryStrategy,
-      // No ioredis commandTimeout: it arms a timer per command, and `deadlines` already bounds every command.
-    };
-    this.client = defineScripts(client ?? new Redis(url!, own));
+    this.client = defineScripts(client ?? createClient(url!));
+    this.detector = new RedisFailureDetector(this.client, this.ownsClient, commandTimeoutMs, this.logger);
+    this.run = this.detector.run;
+    this.channel = new RemovalChannel(
+      this.client,
+      this.keys.channel,
+      this.detector,
+      {
+        removed: (removal) => this.listeners.notify(removal),
+        userClosed: (userId) => this.epochs.forget(userId),
+        resubscribed: () => this.epochs.clear(),
+      },
+      this.logger,
+    );
+    this.epochs = new UserEpochCache(this.keys, this.run, () => this.channel.subscribed, this.logger);
+    this.removals = new RedisRemovals(this.keys, this.channel, this.listeners, this.logger);
+    this.sweeper = new ExpirySweeper(this.keys, this.detector, this.removals, this.logger);
     if (this.ownsClient) {
-      this.client.on('error', (error: unknown) => this.connectionError('client', error));
-      this.client.on('ready', () => this.reported.delete('client'));
+      this.client.on('error', (error: unknown) => this.detector.connectionError('client', error));
+      this.client.on('ready', () => this.detector.connected('client'));
     }
   }
 
@@ -160,11 +86,11 @@ export class RedisStore implements SessionStore {
     }
     const expiry = expiresAt(record);
     const session = this.keys.session(key);
-    const created = await this.run((c) => c.nestjsConnectedCreate(session, at(expiry + EXPIRY_GRACE_MS), ...encodeRecord(record)));
+    const created = await this.run((c) => c.nestjsConnectedCreate(session, redisTime(expiry + EXPIRY_GRACE_MS), ...encodeRecord(record)));
     if (created !== 1) return false;
     try {
-      const keepUntil = at(record.absoluteExpiresAt + EXPIRY_GRACE_MS);
-      const schedule = this.schedule(key, expiry);
+      const keepUntil = redisTime(record.absoluteExpiresAt + EXPIRY_GRACE_MS);
+      const schedule = this.removals.schedule(key, expiry, this.run);
       if (record.userId !== undefined) {
         const { userId } = record;
         const [indexed] = await Promise.all([
@@ -184,7 +110,7 @@ export class RedisStore implements SessionStore {
           this.run((c) => c.nestjsConnectedIndexAnonymous(this.keys.anonymous, key, max, keepUntil)),
           schedule,
         ]);
-        await Promise.all(evicted.map((victim) => this.evict(victim)));
+        await Promise.all(evicted.map((victim) => this.removals.evict(victim, this.run)));
       }
     } catch (error) {
       // Not handed out: undo what can be undone; what stays (an index entry) is skipped on read and has a TTL.
@@ -205,18 +131,18 @@ export class RedisStore implements SessionStore {
       return undefined;
     }
     if (!Array.isArray(reply) || reply.length === 0) return undefined;
-    const record = this.decode(reply);
+    const record = this.removals.decode(reply);
     if (record === undefined) return undefined;
     const now = Date.now();
     if (expiresAt(record) <= now) {
-      await this.expire(key, now).catch((error: unknown) => this.logger.warn(`Removing an expired session: ${describeError(error)}`));
+      await this.removals.expire(key, now, this.run).catch((error: unknown) => this.logger.warn(`Removing an expired session: ${describeError(error)}`));
       return undefined;
     }
     if (record.userId !== undefined) {
-      const epoch = this.cachedEpoch(record.userId, now) ?? (await this.fetchEpoch(record.userId, now));
+      const epoch = this.epochs.cached(record.userId, now) ?? (await this.epochs.fetch(record.userId, now));
       if (epoch === undefined) return undefined;
       if (record.epoch < epoch) {
-        await this.dropStale(key, epoch).catch((error: unknown) => this.logger.warn(`Removing a closed session: ${describeError(error)}`));
+        await this.removals.dropStale(key, epoch, this.run).catch((error: unknown) => this.logger.warn(`Removing a closed session: ${describeError(error)}`));
         return undefined;
       }
     }
@@ -243,25 +169,21 @@ export class RedisStore implements SessionStore {
     const absolute = Number(reply[1]);
     // Best effort: should it fail, the schedule keeps the earlier time, and the sweeper, finding the session not
     // due then, puts it back at its real expiry.
-    await this.schedule(key, Math.min(idleExpiresAt, Number.isFinite(absolute) ? absolute : idleExpiresAt)).catch((error: unknown) =>
+    await this.removals.schedule(key, Math.min(idleExpiresAt, Number.isFinite(absolute) ? absolute : idleExpiresAt), this.run).catch((error: unknown) =>
       this.logger.warn(`Rescheduling a touched session's expiry: ${describeError(error)}`),
     );
     return true;
   }
 
   async destroy(key: string): Promise<SessionRecord | undefined> {
-    const reply = await this.run((c) => c.nestjsConnectedTake(this.keys.session(key)));
-    if (!Array.isArray(reply) || reply.length === 0) return undefined;
-    const record = this.decode(reply);
-    await this.removed(key, record, 'destroyed');
-    return record;
+    return this.removals.take(key, this.run);
   }
 
   async listUser(userId: string): Promise<Array<[string, SessionRecord]>> {
     const keys = await this.run((c) => c.zrange(this.keys.userSessions(userId), '0', '-1'));
     if (keys.length === 0) return [];
     const [epoch, replies] = await Promise.all([
-      this.userEpoch(userId),
+      this.epochs.of(userId),
       Promise.all(keys.map((key) => this.run((c) => c.nestjsConnectedRead(this.keys.session(key))))),
     ]);
     const now = Date.now();
@@ -274,12 +196,12 @@ export class RedisStore implements SessionStore {
         stale.push(key);
         continue;
       }
-      const record = this.decode(reply);
+      const record = this.removals.decode(reply);
       if (record === undefined || record.userId !== userId) continue;
       if (expiresAt(record) <= now) expired.push(key);
       else if (epoch !== undefined && record.epoch >= epoch) live.push([key, record]);
     }
-    const cleanups: Array<Promise<unknown>> = expired.map((key) => this.expire(key, now));
+    const cleanups: Array<Promise<unknown>> = expired.map((key) => this.removals.expire(key, now, this.run));
     // Entries whose session is gone (Redis dropped it past its grace): forget them.
     if (stale.length > 0) cleanups.push(this.run((c) => c.zrem(this.keys.userSessions(userId), ...stale)));
     await Promise.all(cleanups).catch((error: unknown) => this.logger.warn(`Cleaning a user's index: ${describeError(error)}`));
@@ -288,17 +210,14 @@ export class RedisStore implements SessionStore {
 
   async closeUser(userId: string): Promise<Array<[string, SessionRecord]>> {
     const reply = await this.run((c) =>
-      c.nestjsConnectedCloseUser(this.keys.userSessions(userId), this.keys.user(userId), at(Date.now() + USER_FLOOR_MS)),
+      c.nestjsConnectedCloseUser(this.keys.userSessions(userId), this.keys.user(userId), redisTime(Date.now() + USER_FLOOR_MS)),
     );
     const keys = Array.isArray(reply) && Array.isArray(reply[1]) ? (reply[1] as unknown[]).filter((key): key is string => typeof key === 'string') : [];
-    this.forgetEpoch(userId);
-    this.publish({ origin: this.origin, user: userId } satisfies EpochMessage);
+    this.epochs.forget(userId);
+    this.channel.publishUserClosed(userId);
     const results = await Promise.allSettled(
       keys.map(async (key): Promise<[string, SessionRecord] | undefined> => {
-        const taken = await this.run((c) => c.nestjsConnectedTakeOfUser(this.keys.session(key), userId));
-        if (!Array.isArray(taken) || taken.length === 0) return undefined;
-        const record = this.decode(taken);
-        await this.removed(key, record, 'destroyed');
+        const record = await this.removals.takeOfUser(key, userId, this.run);
         return record === undefined ? undefined : [key, record];
       }),
     );
@@ -325,7 +244,7 @@ export class RedisStore implements SessionStore {
       await this.run((c) => c.hdel(this.keys.user(userId), `f:${field}`));
     } else {
       await this.run((c) =>
-        c.nestjsConnectedSetUserField(this.keys.user(userId), this.keys.userSessions(userId), `f:${field}`, value, at(Date.now() + USER_FLOOR_MS)),
+        c.nestjsConnectedSetUserField(this.keys.user(userId), this.keys.userSessions(userId), `f:${field}`, value, redisTime(Date.now() + USER_FLOOR_MS)),
       );
     }
   }
@@ -335,46 +254,36 @@ export class RedisStore implements SessionStore {
   }
 
   /**
+   * A call made for a request missed the policy's `storeTimeout`: Redis is taken as hung. Every call fails at once
+   * from now until a PING answers, and a connection the store owns is dropped and reconnected.
+   */
+  callTimedOut(method: string): void {
+    this.detector.callTimedOut(method);
+  }
+
+  /**
    * Connects (the client it owns, or yours if it is lazy), subscribes to the removal channel, starts the sweeper.
    * Rejects when Redis cannot be reached within 10 s, leaving no connection of its own behind.
    */
   async open(): Promise<void> {
     if (this.opened) return;
-    this.closing = false;
-    const subscriber = this.duplicate();
-    this.subscriber = subscriber;
-    subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.keys.channel) this.onMessage(message);
-    });
-    subscriber.on('ready', () => {
-      this.reported.delete('subscriber');
-      this.subscribeChannel(subscriber).catch((error: unknown) => this.connectionError('subscriber', error));
-    });
-    for (const event of ['close', 'end', 'reconnecting']) {
-      subscriber.on(event, () => {
-        if (subscriber === this.subscriber) this.subscribed = false;
-      });
-    }
-    subscriber.on('error', (error: unknown) => this.connectionError('subscriber', error));
+    this.detector.opening();
+    this.channel.attach();
     const connect = async () => {
-      const idle = !['connecting', 'connect', 'ready'].includes(this.client.status);
       // Yours is connected only if it is lazy and never was; the one it owns whenever it is not (again, after close()).
-      if (this.client.status === 'wait' || (this.ownsClient && idle)) await this.client.connect();
-      if (subscriber.status === 'wait') await subscriber.connect();
-      if (!this.subscribed) await this.subscribeChannel(subscriber);
+      if (this.client.status === 'wait' || (this.ownsClient && !hasSocket(this.client))) await this.client.connect();
+      await this.channel.connect();
     };
     try {
       // A hung server accepts the TCP connection and never completes the handshake: bound the whole start.
-      await this.bounded(connect(), OPEN_TIMEOUT_MS);
+      await this.detector.bound(connect(), OPEN_TIMEOUT_MS);
     } catch (error) {
-      this.subscriber = undefined;
-      subscriber.disconnect();
+      this.channel.abandon();
       if (this.ownsClient) this.client.disconnect();
       throw new Error(`RedisStore: could not connect to Redis: ${describeError(error)}`);
     }
     this.opened = true;
-    this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
-    this.sweeper.unref();
+    this.sweeper.start();
   }
 
   /**
@@ -383,266 +292,12 @@ export class RedisStore implements SessionStore {
    */
   async close(): Promise<void> {
     this.opened = false;
-    if (this.sweeper !== undefined) clearInterval(this.sweeper);
-    this.sweeper = undefined;
-    await Promise.allSettled([...this.publishing]);
-    this.closing = true;
-    const subscriber = this.subscriber;
-    this.subscriber = undefined;
-    this.subscribed = false;
+    this.sweeper.stop();
+    await this.channel.flush();
+    this.detector.closed();
     await Promise.all([
-      subscriber === undefined
-        ? undefined
-        : this.bounded(subscriber.unsubscribe(this.keys.channel))
-            .catch(() => undefined)
-            .then(() => this.quit(subscriber)),
-      this.ownsClient ? this.quit(this.client) : undefined,
+      this.channel.close(),
+      this.ownsClient ? quitClient(this.client, (promise) => this.detector.bound(promise), !this.detector.isFailing) : undefined,
     ]);
-  }
-
-  /** Runs one Redis call with the failure policy: fail fast while failing, a bound on the wait, failing on outage. */
-  private run<T>(command: (client: ScriptedClient & AnyClient) => Promise<T>): Promise<T> {
-    if (this.failing) {
-      return Promise.reject(new Error('RedisStore: Redis is not answering (failing fast until a PING answers)'));
-    }
-    let pending: Promise<T>;
-    try {
-      pending = command(this.client);
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    return this.deadlines.bound(pending, (error) => {
-      if (!isReplyError(error)) this.startFailing(error);
-      return error;
-    });
-  }
-
-  /** `promise`, or a rejection once the command timeout passed (a client of yours may have no timeout of its own). */
-  private bounded<T>(promise: Promise<T>, ms = this.deadlines.timeoutMs): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`RedisStore: no answer from Redis within ${ms} ms`)), ms);
-    });
-    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-  }
-
-  private startFailing(error: unknown): void {
-    if (this.failing || this.closing) return;
-    this.failing = true;
-    this.logger.error(`Redis is not answering (${describeError(error)}); store calls fail at once until a PING answers`);
-    if (this.ownsClient && /no answer|timed out/i.test(describeError(error))) {
-      // A hung server keeps the connection open: drop it, with whatever waits on it, and reconnect. Until the new
-      // connection's handshake completes, nothing is written to it, so nothing piles up while the server hangs.
-      (this.client as Redis).disconnect(true);
-    }
-    void this.probe();
-  }
-
-  /**
-   * Lets calls through again once a PING answers. One PING at a time: while it has no answer (a client of yours
-   * without a command timeout keeps it queued until Redis is back) no other is sent; checks back off up to 2 s.
-   */
-  private async probe(): Promise<void> {
-    let wait = PROBE_FIRST_MS;
-    let ping: Promise<boolean> | undefined;
-    while (this.failing && !this.closing) {
-      await sleep(wait);
-      if (this.closing) break;
-      ping ??= this.client.ping().then(
-        () => true,
-        () => false,
-      );
-      const answered = await Promise.race([ping, sleep(this.deadlines.timeoutMs).then(() => undefined)]);
-      if (answered === true) {
-        this.logger.log('Redis answers again');
-        break;
-      }
-      if (answered === false) ping = undefined;
-      wait = Math.min(wait * 2, PROBE_MAX_MS);
-    }
-    this.failing = false;
-  }
-
-  private connectionError(which: 'client' | 'subscriber', error: unknown): void {
-    // ioredis reports every failed reconnection attempt: one line per connection and outage is enough.
-    if (this.closing || this.reported.has(which)) return;
-    this.reported.add(which);
-    this.logger.warn(`Redis ${which} connection: ${describeError(error)} (reconnecting; not logged again until it is back)`);
-  }
-
-  /** The pub/sub connection: a duplicate of the client, always reconnecting, which the store closes itself. */
-  private duplicate(): AnyClient {
-    const options: Partial<RedisOptions> = { lazyConnect: true, enableOfflineQueue: false, autoResubscribe: false, retryStrategy };
-    if (this.client.isCluster) {
-      const cluster = this.client as Cluster;
-      return cluster.duplicate([], { lazyConnect: true, clusterRetryStrategy: retryStrategy });
-    }
-    return (this.client as Redis).duplicate(options);
-  }
-
-  private async subscribeChannel(subscriber: AnyClient): Promise<void> {
-    await this.bounded(subscriber.subscribe(this.keys.channel));
-    if (subscriber !== this.subscriber) return;
-    // Messages may have been missed while unsubscribed: forget every cached epoch.
-    this.epochs.clear();
-    this.epochGeneration++;
-    this.subscribed = true;
-  }
-
-  /** QUIT, bounded; a client that cannot say goodbye (Redis down or hung) is just disconnected. */
-  private async quit(client: AnyClient): Promise<void> {
-    if (client.status === 'ready' && !this.failing) await this.bounded(client.quit()).catch(() => undefined);
-    if (client.status === 'end' || client.status === 'wait') return;
-    // With a socket open, wait until it is really closed, so that an open() right after can connect again.
-    // Between two reconnection attempts there is none: disconnect() only cancels the next attempt.
-    const ended = ['connecting', 'connect', 'ready'].includes(client.status)
-      ? new Promise<void>((resolve) => client.once('end', () => resolve()))
-      : undefined;
-    client.disconnect();
-    if (ended !== undefined) await this.bounded(ended).catch(() => undefined);
-  }
-
-  private onMessage(text: string): void {
-    let message: unknown;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      return;
-    }
-    if (message === null || typeof message !== 'object') return;
-    const { origin, key, reason, user } = message as Partial<Record<string, unknown>>;
-    if (typeof origin !== 'string' || origin === this.origin) return;
-    if (typeof user === 'string') this.forgetEpoch(user);
-    if (typeof key === 'string' && typeof reason === 'string' && REASONS.has(reason)) {
-      this.listeners.notify({ key, reason: reason as StoreRemovalReason, record: undefined });
-    }
-  }
-
-  /** Not awaited by the operation it reports (the write has happened); close() waits for what is in flight. */
-  private publish(message: RemovalMessage | EpochMessage): void {
-    const sent = this.run((c) => c.publish(this.keys.channel, JSON.stringify(message))).catch((error: unknown) =>
-      this.logger.warn(`Could not tell the other servers of a removal: ${describeError(error)}`),
-    );
-    this.publishing.add(sent);
-    void sent.finally(() => this.publishing.delete(sent));
-  }
-
-  /** A record read from Redis, or undefined (logged, without the key) when it is not one. */
-  private decode(reply: unknown[]): SessionRecord | undefined {
-    const record = decodeRecordHash(reply);
-    if (record === undefined) this.logger.warn('Ignored a session record in Redis that is not valid (treated as no session)');
-    return record;
-  }
-
-  /** After a session hash was taken: its index entries go, this server's listeners and the others are told. */
-  private async removed(key: string, record: SessionRecord | undefined, reason: StoreRemovalReason): Promise<void> {
-    const userId = record?.userId;
-    const index = userId !== undefined ? this.keys.userSessions(userId) : this.keys.anonymous;
-    // Stale entries are skipped by every reader, so a failure here is logged, not thrown.
-    await Promise.all([
-      this.run((c) => c.zrem(index, key)),
-      reason === 'expired' ? undefined : this.run((c) => c.zrem(this.keys.expiryShardOf(key), key)),
-    ]).catch((error: unknown) => this.logger.warn(`Removing a session's index entries: ${describeError(error)}`));
-    this.listeners.notify({ key, reason, record });
-    this.publish({ origin: this.origin, key, reason } satisfies RemovalMessage);
-  }
-
-  private schedule(key: string, expiry: number): Promise<unknown> {
-    return this.run((c) => c.nestjsConnectedSchedule(this.keys.expiryShardOf(key), key, String(expiry), at(expiry + EXPIRY_GRACE_MS)));
-  }
-
-  /** Takes an expired session if it is still there and due; only the caller that took it reports it. */
-  private async expire(key: string, now: number): Promise<void> {
-    const reply = await this.run((c) => c.nestjsConnectedTakeDue(this.keys.session(key), String(now)));
-    if (!Array.isArray(reply)) return;
-    if (reply[0] === 1) {
-      // Touched since it was scheduled (or read): back on the schedule at its real expiry.
-      await this.schedule(key, Number(reply[1]));
-    } else if (reply[0] === 2 && Array.isArray(reply[1])) {
-      await this.removed(key, this.decode(reply[1]), 'expired');
-    }
-  }
-
-  private async evict(key: string): Promise<void> {
-    try {
-      const reply = await this.run((c) => c.nestjsConnectedTake(this.keys.session(key)));
-      if (!Array.isArray(reply) || reply.length === 0) return;
-      await this.removed(key, this.decode(reply), 'evicted');
-    } catch (error) {
-      this.logger.warn(`Evicting an anonymous session: ${describeError(error)}`);
-    }
-  }
-
-  /** Removes a session whose epoch is below its user's (it was opened concurrently with a closeUser). */
-  private async dropStale(key: string, epoch: number): Promise<void> {
-    const reply = await this.run((c) => c.nestjsConnectedTakeIfEpochBelow(this.keys.session(key), String(epoch)));
-    if (!Array.isArray(reply) || reply.length === 0) return;
-    await this.removed(key, this.decode(reply), 'destroyed');
-  }
-
-  /** The user's epoch from the cache, while the subscription is live and the entry fresh (no await on a hit). */
-  private cachedEpoch(userId: string, now: number): number | undefined {
-    const cached = this.subscribed ? this.epochs.get(userId) : undefined;
-    return cached !== undefined && cached.until > now ? cached.epoch : undefined;
-  }
-
-  /** The user's epoch, from the cache or from Redis; undefined (logged) when it is corrupt. */
-  private async userEpoch(userId: string): Promise<number | undefined> {
-    const now = Date.now();
-    return this.cachedEpoch(userId, now) ?? this.fetchEpoch(userId, now);
-  }
-
-  /** The user's epoch from Redis, cached while the subscription is live; undefined (logged) when it is corrupt. */
-  private async fetchEpoch(userId: string, now: number): Promise<number | undefined> {
-    const generation = this.epochGeneration;
-    const reply = await this.run((c) => c.nestjsConnectedEpoch(this.keys.user(userId)));
-    const epoch = parseEpoch(Array.isArray(reply) ? reply[0] : undefined);
-    if (epoch === undefined) {
-      this.logger.warn('Ignored a user epoch in Redis that is not a number (the user’s sessions are refused)');
-      return undefined;
-    }
-    const ttl = Array.isArray(reply) && typeof reply[1] === 'number' && reply[1] > 0 ? reply[1] : EPOCH_CACHE_MS;
-    // The epoch resets to 0 when the user's hash expires: trust it no longer than the hash lives.
-    if (this.subscribed && generation === this.epochGeneration) {
-      this.epochs.delete(userId);
-      this.epochs.set(userId, { epoch, until: now + Math.min(ttl, EPOCH_CACHE_MS) });
-      if (this.epochs.size > EPOCH_CACHE_SIZE) this.epochs.delete(this.epochs.keys().next().value as string);
-    }
-    return epoch;
-  }
-
-  private forgetEpoch(userId: string): void {
-    this.epochs.delete(userId);
-    this.epochGeneration++;
-  }
-
-  /** Once a second: claims what is due from every expiry shard and reports it. */
-  private async sweep(): Promise<void> {
-    if (this.sweeping || this.failing || !this.opened) return;
-    this.sweeping = true;
-    try {
-      const now = Date.now();
-      await Promise.all(Array.from({ length: RedisKeys.EXPIRY_SHARDS }, (_, shard) => this.sweepShard(shard, now)));
-    } catch (error) {
-      if (!this.failing) this.logger.warn(`Expiry sweep: ${describeError(error)}`);
-    } finally {
-      this.sweeping = false;
-    }
-  }
-
-  private async sweepShard(shard: number, now: number): Promise<void> {
-    const limit = String(SWEEP_BATCH);
-    for (let round = 0; round < SWEEP_ROUNDS && this.opened; round++) {
-      const due = await this.run((c) => c.nestjsConnectedClaimDue(this.keys.expiryShard(shard), String(now), limit));
-      await Promise.all(
-        due.map((key) =>
-          this.expire(key, now).catch((error: unknown) => {
-            // Claimed but not taken: Redis drops the hash at the end of its grace, unreported.
-            this.logger.warn(`Expiring a session: ${describeError(error)}`);
-          }),
-        ),
-      );
-      if (due.length < SWEEP_BATCH) return;
-    }
   }
 }
