@@ -2,9 +2,11 @@ import { Logger } from '@nestjs/common';
 import { decodeSessionRecord, expiresAt, FIELD_PREFIX, type SessionRecord } from '../session-record.js';
 import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from '../session-store.js';
 import { StoreListeners } from '../store-listeners.js';
-import { ExpiryBuckets } from './expiry-buckets.js';
-import { deleteSnapshotFile, readSnapshotFile, writeSnapshotFile, type Snapshot } from './snapshot-file.js';
-import { emptySlotList, NO_SLOT, renumberList, SlotTable, type SlotList, type SlotOwner } from './slot-table.js';
+import { MemoryExpiry } from './memory-expiry.js';
+import { MemoryUsers, type UserEntry } from './memory-users.js';
+import { deleteSnapshotFile, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
+import { emptySlotList, NO_SLOT, renumberList, type SlotList } from './slot-list.js';
+import { SlotTable } from './slot-table.js';
 import { StringInterner } from './string-interner.js';
 
 /** Options of {@link MemoryStore}. */
@@ -17,18 +19,6 @@ export interface MemoryStoreOptions {
   /** The most sessions kept; past it the oldest is evicted. Default 1,000,000. */
   maxSessions?: number;
 }
-
-/**
- * A user's epoch, persisted fields and sessions. Its `id` is the key of the users map: every session of the user
- * reports that one string as its `userId`.
- */
-interface UserEntry extends SlotOwner, SlotList {
-  epoch: number;
-  /** Created on the first field: most users have none. */
-  fields: Map<string, string> | undefined;
-}
-
-const SECOND = 1000;
 
 /**
  * The default store: one process, no dependencies. Every operation is O(1) but `listUser`/`closeUser` (O(sessions
@@ -46,31 +36,19 @@ export class MemoryStore implements SessionStore {
   private readonly table = new SlotTable<UserEntry>();
   /** Anonymous sessions in creation order, for the anonymous cap. */
   private readonly anonymous: SlotList = emptySlotList();
-  private readonly users = new Map<string, UserEntry>();
-  /**
-   * Each live session has exactly one valid entry here: in the bucket of its slot's due second, which is never later
-   * than its expiry. A touch that moves the expiry later adds nothing; the sweep moves the entry when it finds the
-   * session not due yet. Entries of removed sessions stay until their second is swept.
-   */
-  private readonly expiry = new ExpiryBuckets();
+  private readonly users = new MemoryUsers();
+  private readonly expiry = new MemoryExpiry(this.table, (slot) => this.remove(slot, 'expired'));
   private readonly ips = new StringInterner();
   private readonly userAgents = new StringInterner();
   private readonly listeners = new StoreListeners(this.logger);
   private readonly maxSessions: number;
-  private sweptUpTo = Math.floor(Date.now() / SECOND);
-  /**
-   * True while a sweep walks a bucket of slot numbers: nothing may renumber the slots (compaction runs after it) or
-   * drain the same bucket meanwhile.
-   */
-  private sweeping = false;
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: MemoryStoreOptions = {}) {
     this.maxSessions = options.maxSessions ?? 1_000_000;
     if (!Number.isInteger(this.maxSessions) || this.maxSessions < 1) {
       throw new Error('MemoryStore: maxSessions must be a positive integer');
     }
-    this.startSweeper();
+    this.expiry.start(() => this.sweep());
   }
 
   /** How many sessions are held now. */
@@ -81,12 +59,12 @@ export class MemoryStore implements SessionStore {
   /** {@inheritDoc SessionStore.create} */
   async create(key: string, record: SessionRecord, limits: StoreLimits): Promise<boolean> {
     if (this.index.has(key)) return false;
-    const owner = record.userId === undefined ? undefined : this.user(record.userId);
+    const owner = record.userId === undefined ? undefined : this.users.entry(record.userId);
     const ip = this.ips.intern(record.ip);
     const userAgent = this.userAgents.intern(record.userAgent);
     const slot = this.table.allocate(key, owner, record, ip, userAgent, ownFields(record.data));
     this.index.set(key, slot);
-    this.schedule(slot, this.dueSecondOf(slot));
+    this.expiry.added(slot);
     if (owner === undefined) {
       this.table.append(this.anonymous, slot);
       while (this.anonymous.count > limits.maxAnonymous && this.anonymous.head !== NO_SLOT) {
@@ -146,10 +124,8 @@ export class MemoryStore implements SessionStore {
     const slot = this.live(key);
     if (slot === NO_SLOT) return false;
     this.table.touch(slot, lastSeenAt, idleExpiresAt);
-    // A later expiry is left to the sweep, which moves the entry when it finds the session not due: a touch per
-    // request then costs no bucket entry. Only an earlier one needs an entry now.
-    const due = this.dueSecondOf(slot);
-    if (due < this.table.dueSecond(slot)) this.schedule(slot, due);
+    // A touch per request costs no bucket entry unless it moves the expiry earlier.
+    this.expiry.touched(slot);
     return true;
   }
 
@@ -161,7 +137,7 @@ export class MemoryStore implements SessionStore {
 
   /** {@inheritDoc SessionStore.listUser} */
   async listUser(userId: string): Promise<Array<[string, SessionRecord]>> {
-    const entry = this.users.get(userId);
+    const entry = this.users.find(userId);
     if (entry === undefined) return [];
     const live: Array<[string, SessionRecord]> = [];
     for (const key of this.table.keysOf(entry)) {
@@ -173,7 +149,7 @@ export class MemoryStore implements SessionStore {
 
   /** {@inheritDoc SessionStore.closeUser} */
   async closeUser(userId: string): Promise<Array<[string, SessionRecord]>> {
-    const entry = this.user(userId);
+    const entry = this.users.entry(userId);
     entry.epoch += 1;
     const closed: Array<[string, SessionRecord]> = [];
     for (const key of this.table.keysOf(entry)) {
@@ -186,25 +162,17 @@ export class MemoryStore implements SessionStore {
 
   /** {@inheritDoc SessionStore.epochOf} */
   async epochOf(userId: string): Promise<number> {
-    return this.users.get(userId)?.epoch ?? 0;
+    return this.users.epochOf(userId);
   }
 
   /** {@inheritDoc SessionStore.getUserField} */
   async getUserField(userId: string, field: string): Promise<string | undefined> {
-    return this.users.get(userId)?.fields?.get(field);
+    return this.users.field(userId, field);
   }
 
   /** {@inheritDoc SessionStore.setUserField} */
   async setUserField(userId: string, field: string, value: string | undefined): Promise<void> {
-    if (value === undefined) {
-      const entry = this.users.get(userId);
-      if (entry === undefined) return;
-      entry.fields?.delete(field);
-      this.forgetIfEmpty(entry);
-    } else {
-      const entry = this.user(userId);
-      (entry.fields ??= new Map()).set(field, value);
-    }
+    this.users.setField(userId, field, value);
   }
 
   /** {@inheritDoc SessionStore.subscribe} */
@@ -214,14 +182,13 @@ export class MemoryStore implements SessionStore {
 
   /** Starts the expiry timer (again, after `close`) and reads the snapshot file, if there is one. */
   async open(): Promise<void> {
-    this.startSweeper();
+    this.expiry.start(() => this.sweep());
     if (this.options.snapshotFile !== undefined) await this.readSnapshot(this.options.snapshotFile);
   }
 
   /** Stops the expiry timer and writes the snapshot file, if one is configured. */
   async close(): Promise<void> {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+    this.expiry.stop();
     if (this.options.snapshotFile !== undefined) await this.writeSnapshot(this.options.snapshotFile);
   }
 
@@ -230,58 +197,10 @@ export class MemoryStore implements SessionStore {
    * made by a listener during a sweep does nothing (and returns 0): the sweep under way goes on to the end.
    */
   sweep(now = Date.now()): number {
-    if (this.sweeping) return 0;
-    const until = Math.floor(now / SECOND);
-    let expired = 0;
-    this.sweeping = true;
-    try {
-      for (let second = this.sweptUpTo; second <= until; second++) {
-        // Sessions created meanwhile (by a listener) already due go in this bucket, which is still being read.
-        this.sweptUpTo = second;
-        this.expiry.drain(second, (slot) => {
-          // A stale entry: the session went, or moved to another bucket, perhaps with a new session in its slot.
-          if (!this.table.isOccupied(slot) || this.table.dueSecond(slot) !== second) return false;
-          const at = this.table.expiresAt(slot);
-          if (at <= now) {
-            this.remove(slot, 'expired');
-            expired++;
-            return false;
-          }
-          const due = Math.floor(at / SECOND);
-          // Due later within the second being swept (the current one): it stays for the next sweep.
-          if (due === second) return true;
-          // Touched since it was scheduled: on to the bucket of its new expiry.
-          this.schedule(slot, due);
-          return false;
-        });
-      }
-    } finally {
-      this.sweeping = false;
-    }
-    this.sweptUpTo = until;
+    if (this.expiry.isSweeping) return 0;
+    const expired = this.expiry.sweep(now);
     if (this.table.isSparse()) this.compact();
     return expired;
-  }
-
-  private startSweeper(): void {
-    if (this.timer !== undefined) return;
-    this.timer = setInterval(() => this.sweep(), SECOND);
-    this.timer.unref();
-  }
-
-  private user(userId: string): UserEntry {
-    let entry = this.users.get(userId);
-    if (entry === undefined) {
-      entry = { id: userId, epoch: 0, head: NO_SLOT, tail: NO_SLOT, count: 0, fields: undefined };
-      this.users.set(userId, entry);
-    }
-    return entry;
-  }
-
-  private forgetIfEmpty(entry: UserEntry): void {
-    if (entry.epoch === 0 && entry.count === 0 && (entry.fields === undefined || entry.fields.size === 0)) {
-      this.users.delete(entry.id);
-    }
   }
 
   /** The slot if the session is there, in date and not behind its user's epoch; otherwise removes it. */
@@ -300,17 +219,6 @@ export class MemoryStore implements SessionStore {
     return slot;
   }
 
-  /** The bucket second for the session in `slot` now: its expiry second, or the next to be swept if that is past. */
-  private dueSecondOf(slot: number): number {
-    return Math.max(Math.floor(this.table.expiresAt(slot) / SECOND), this.sweptUpTo);
-  }
-
-  /** Gives `slot` its valid expiry entry; the one it had, if any, is stale from now on. */
-  private schedule(slot: number, due: number): void {
-    this.table.setDueSecond(slot, due);
-    this.expiry.add(due, slot);
-  }
-
   /**
    * Removes the session in `slot` and tells the listeners. The record is built only for them or for a caller that
    * asks for it (`wanted`): a sweep with nobody listening builds none.
@@ -322,7 +230,7 @@ export class MemoryStore implements SessionStore {
     const owner = this.table.owner(slot);
     this.table.unlink(owner ?? this.anonymous, slot);
     this.table.release(slot);
-    if (owner !== undefined) this.forgetIfEmpty(owner);
+    if (owner !== undefined) this.users.forgetIfEmpty(owner);
     if (record !== undefined) this.listeners.notify({ key, reason, record });
     return record;
   }
@@ -333,9 +241,7 @@ export class MemoryStore implements SessionStore {
     for (const [key, slot] of this.index) this.index.set(key, renumber[slot]);
     for (const entry of this.users.values()) renumberList(entry, renumber);
     renumberList(this.anonymous, renumber);
-    // Rebuilt from the valid entries only, which also drops the stale ones.
-    this.expiry.clear();
-    for (const slot of this.index.values()) this.expiry.add(this.table.dueSecond(slot), slot);
+    this.expiry.rebuild(this.index.values());
   }
 
   private async writeSnapshot(file: string): Promise<void> {
@@ -344,13 +250,8 @@ export class MemoryStore implements SessionStore {
     for (const [key, slot] of this.index) {
       if (this.table.expiresAt(slot) > now) sessions.push([key, this.table.record(slot)]);
     }
-    const snapshot: Snapshot = {
-      version: 1,
-      sessions,
-      users: [...this.users.values()].map((entry) => [entry.id, { epoch: entry.epoch, fields: [...(entry.fields ?? [])] }]),
-    };
-    await writeSnapshotFile(file, snapshot);
-    this.logger.log(`Wrote ${snapshot.sessions.length} sessions to the snapshot file`);
+    await writeSnapshotFile(file, { version: 1, sessions, users: this.users.saved() });
+    this.logger.log(`Wrote ${sessions.length} sessions to the snapshot file`);
   }
 
   private async readSnapshot(file: string): Promise<void> {
@@ -358,18 +259,7 @@ export class MemoryStore implements SessionStore {
     if (snapshot === undefined) return;
     const now = Date.now();
     let skipped = 0;
-    for (const item of snapshot.users) {
-      if (!Array.isArray(item) || typeof item[0] !== 'string' || item[0] === '__proto__') continue;
-      const [userId, saved] = item;
-      if (!Number.isInteger(saved?.epoch) || !Array.isArray(saved.fields)) continue;
-      const entry = this.user(userId);
-      entry.epoch = Math.max(entry.epoch, saved.epoch);
-      for (const field of saved.fields) {
-        if (Array.isArray(field) && typeof field[0] === 'string' && typeof field[1] === 'string') {
-          (entry.fields ??= new Map()).set(field[0], field[1]);
-        }
-      }
-    }
+    this.users.restore(snapshot.users);
     for (const item of snapshot.sessions) {
       const key = Array.isArray(item) ? item[0] : undefined;
       const record = Array.isArray(item) ? decodeSessionRecord(item[1]) : undefined;

@@ -1,24 +1,5 @@
 import type { SessionRecord } from '../session-record.js';
-
-/** Who a connected session belongs to. The table reads only the id, which a session's record reports as `userId`. */
-export interface SlotOwner {
-  readonly id: string;
-}
-
-/** A doubly linked list of slots, in the order they were appended (oldest first). */
-export interface SlotList {
-  head: number;
-  tail: number;
-  count: number;
-}
-
-/** The "no slot" link: the end of a list, or an empty one. */
-export const NO_SLOT = -1;
-
-/** A new, empty list. */
-export function emptySlotList(): SlotList {
-  return { head: NO_SLOT, tail: NO_SLOT, count: 0 };
-}
+import { NO_SLOT, type SlotList, type SlotOwner } from './slot-list.js';
 
 // The numbers of a slot, side by side in one Float64Array: a record's times need a double each (milliseconds since
 // the epoch do not fit a small integer, and a JS object would box each of them in a heap number of its own).
@@ -299,11 +280,4 @@ export class SlotTable<Owner extends SlotOwner> {
     links.set(this.links);
     this.links = links;
   }
-}
-
-/** Renumbers the ends of a list after {@link SlotTable.compact}. */
-export function renumberList(list: SlotList, renumber: Int32Array): void {
-  if (list.head === NO_SLOT) return;
-  list.head = renumber[list.head];
-  list.tail = renumber[list.tail];
 }

@@ -1,5 +1,6 @@
 import type { SessionRecord } from '../../../lib/stores/session-record.js';
-import { emptySlotList, NO_SLOT, renumberList, SlotTable, type SlotList } from '../../../lib/stores/memory/slot-table.js';
+import { emptySlotList, NO_SLOT, renumberList, type SlotList } from '../../../lib/stores/memory/slot-list.js';
+import { SlotTable } from '../../../lib/stores/memory/slot-table.js';
 
 interface Owner {
   readonly id: string;
