@@ -33,6 +33,10 @@ export class TimedStore {
     this.deadlines = new Deadlines(timeoutMs, this.lateMessage);
   }
 
+  /**
+   * `method` of the store, within `storeTimeout`; a rejection or a late answer becomes a
+   * {@link SessionStoreUnavailableException}.
+   */
   call<M extends Method>(
     method: M,
     ...args: Parameters<NonNullable<SessionStore[M]>>

@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { describeError } from '../../util/describe-error.js';
 import type { StoreRemoval, StoreRemovalReason } from '../session-store.js';
-import { duplicateForPubSub, quitClient, type AnyClient, type StoreClient } from './redis-client.js';
+import { duplicateForPubSub, type AnyClient, type StoreClient } from './redis-client.js';
 import type { RedisFailureDetector } from './redis-failure-detector.js';
 
 interface RemovalMessage {
@@ -100,7 +100,7 @@ export class RemovalChannel {
     this.live = false;
     if (subscriber === undefined) return;
     await this.detector.bound(subscriber.unsubscribe(this.name)).catch(() => undefined);
-    await quitClient(subscriber, (promise) => this.detector.bound(promise), !this.detector.isFailing);
+    await this.detector.quit(subscriber);
   }
 
   /** Tells the other servers that a session left the store. */

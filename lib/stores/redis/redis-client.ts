@@ -10,6 +10,16 @@ export type StoreClient = ScriptedClient & AnyClient;
 /** Keeps reconnecting, never giving up, at most a second apart. */
 const retryStrategy = (attempts: number) => Math.min(attempts * 100, 1000);
 
+/** An error Redis answered with (WRONGTYPE, a script error): the server is there, so this is not an outage. */
+export function isReplyError(error: unknown): error is Error {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
+/** Redis's answer to a command on a key of another type (someone else wrote it). */
+export function isWrongType(error: unknown): boolean {
+  return isReplyError(error) && error.message.startsWith('WRONGTYPE');
+}
+
 /** `promise`, or a rejection once a limit passed: how the store bounds its own waits. */
 export type Bound = <T>(promise: Promise<T>) => Promise<T>;
 

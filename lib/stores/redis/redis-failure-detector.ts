@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { Deadlines } from '../../util/deadlines.js';
 import { describeError } from '../../util/describe-error.js';
-import type { StoreClient } from './redis-client.js';
+import { isReplyError, quitClient, type AnyClient, type StoreClient } from './redis-client.js';
 
 const PROBE_FIRST_MS = 100;
 const PROBE_MAX_MS = 2_000;
@@ -15,11 +15,6 @@ export type RunCommand = <T>(command: RedisCommand<T>) => Promise<T>;
 
 /** The store's two connections, each reported once per outage. */
 export type ConnectionName = 'client' | 'subscriber';
-
-/** An error Redis answered with (WRONGTYPE, a script error): the server is there, so this is not an outage. */
-export function isReplyError(error: unknown): error is Error {
-  return error instanceof Error && error.name === 'ReplyError';
-}
 
 const sleep = (ms: number) =>
   new Promise<void>((resolve) => {
@@ -38,8 +33,8 @@ const sleep = (ms: number) =>
 export class RedisFailureDetector {
   /** Set by a command that could not be sent or missed its deadline; cleared by the first PING that answers. */
   private failing = false;
-  /** Set while the store closes: an outage then is expected, and nothing is probed or logged. */
-  private closing = false;
+  /** Set while the store is closed or closing: an outage then is expected, and nothing is probed or logged. */
+  private stopped = false;
   /** Connections whose outage was logged, so that ioredis's error per reconnection attempt is not. */
   private readonly reported = new Set<ConnectionName>();
   private readonly deadlines: Deadlines;
@@ -61,13 +56,13 @@ export class RedisFailureDetector {
   }
 
   /** Lets outages start fail-fast (again, after a close). */
-  opening(): void {
-    this.closing = false;
+  start(): void {
+    this.stopped = false;
   }
 
   /** From now on an outage is the store's own doing: no fail-fast, no probe, no log. */
-  closed(): void {
-    this.closing = true;
+  stop(): void {
+    this.stopped = true;
   }
 
   /**
@@ -77,7 +72,7 @@ export class RedisFailureDetector {
   readonly run: RunCommand = (command) => {
     if (this.failing) return this.refused();
     return this.send(command).then(undefined, (error: unknown) => {
-      if (!isReplyError(error)) this.startFailing(error, false);
+      if (!isReplyError(error)) this.startFailing(false, error);
       throw error;
     });
   };
@@ -87,7 +82,7 @@ export class RedisFailureDetector {
     if (this.failing) return this.refused();
     return this.deadlines.bound(this.send(command), (error) => {
       const late = error instanceof Error && error.message === this.lateMessage;
-      if (late || !isReplyError(error)) this.startFailing(error, late);
+      if (late || !isReplyError(error)) this.startFailing(late, error);
       return error;
     });
   };
@@ -101,18 +96,23 @@ export class RedisFailureDetector {
     return Promise.race([promise, late]).finally(() => clearTimeout(timer));
   }
 
+  /** QUIT on `client` within `commandTimeoutMs`, unless Redis is failing; then, or past that, it is disconnected. */
+  quit(client: AnyClient): Promise<void> {
+    return quitClient(client, (promise) => this.bound(promise), !this.failing);
+  }
+
   /**
    * A store call made for a request missed its deadline: Redis is taken as hung. Logs nothing: the deadline's owner
    * logged the miss, and every call refused from now on says why.
    */
-  callTimedOut(method: string): void {
-    this.startFailing(new Error(`a ${method} call missed its deadline`), true, false);
+  callTimedOut(): void {
+    this.startFailing(true);
   }
 
   /** An error event of a connection: one line per connection and outage. */
   connectionError(which: ConnectionName, error: unknown): void {
     // ioredis reports every failed reconnection attempt: one line per connection and outage is enough.
-    if (this.closing || this.reported.has(which)) return;
+    if (this.stopped || this.reported.has(which)) return;
     this.reported.add(which);
     this.logger.warn(`Redis ${which} connection: ${describeError(error)} (reconnecting; not logged again until it is back)`);
   }
@@ -134,11 +134,16 @@ export class RedisFailureDetector {
     return Promise.reject(new Error('RedisStore: Redis is not answering (failing fast until a PING answers)'));
   }
 
-  /** `hung`: Redis did not answer in time, so a connection the store owns is dropped rather than waited on. */
-  private startFailing(error: unknown, hung: boolean, log = true): void {
-    if (this.failing || this.closing) return;
+  /**
+   * `hung`: Redis did not answer in time, so a connection the store owns is dropped rather than waited on. `cause`,
+   * when given, is logged: nobody else logged it.
+   */
+  private startFailing(hung: boolean, cause?: unknown): void {
+    if (this.failing || this.stopped) return;
     this.failing = true;
-    if (log) this.logger.error(`Redis is not answering (${describeError(error)}); store calls fail at once until a PING answers`);
+    if (cause !== undefined) {
+      this.logger.error(`Redis is not answering (${describeError(cause)}); store calls fail at once until a PING answers`);
+    }
     if (hung && this.ownsClient) {
       // A hung server keeps the connection open: drop it, with whatever waits on it, and reconnect. Until the new
       // connection's handshake completes, nothing is written to it, so nothing piles up while the server hangs.
@@ -154,9 +159,9 @@ export class RedisFailureDetector {
   private async probe(): Promise<void> {
     let wait = PROBE_FIRST_MS;
     let ping: Promise<boolean> | undefined;
-    while (this.failing && !this.closing) {
+    while (this.failing && !this.stopped) {
       await sleep(wait);
-      if (this.closing) break;
+      if (this.stopped) break;
       ping ??= this.client.ping().then(
         () => true,
         () => false,

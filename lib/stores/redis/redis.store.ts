@@ -4,10 +4,10 @@ import { expiresAt, FIELD_PREFIX, LONE_SURROGATE, type SessionRecord } from '../
 import type { SessionStore, StoreLimits, StoreRemoval } from '../session-store.js';
 import { StoreListeners } from '../store-listeners.js';
 import { RemovalChannel } from './redis-channel.js';
-import { createClient, hasSocket, quitClient, type StoreClient } from './redis-client.js';
+import { createClient, hasSocket, isWrongType, type StoreClient } from './redis-client.js';
 import { UserEpochCache } from './redis-epoch-cache.js';
 import { ExpirySweeper } from './redis-expiry-sweeper.js';
-import { isReplyError, RedisFailureDetector, type RunCommand } from './redis-failure-detector.js';
+import { RedisFailureDetector, type RunCommand } from './redis-failure-detector.js';
 import { RedisKeys } from './redis-keys.js';
 import { DATA_FIELD, encodeRecord, parseEpoch } from './redis-record.js';
 import { RedisRemovals } from './redis-removals.js';
@@ -18,11 +18,6 @@ import { EXPIRY_GRACE_MS, redisTime, USER_FLOOR_MS } from './redis-ttl.js';
 export type { RedisStoreOptions } from './redis-store-options.js';
 
 const OPEN_TIMEOUT_MS = 10_000;
-
-/** Redis's answer to a command on a key of another type (someone else wrote it). */
-function isWrongType(error: unknown): boolean {
-  return isReplyError(error) && error.message.startsWith('WRONGTYPE');
-}
 
 /**
  * A {@link SessionStore} on Redis (standalone or Cluster, Redis 7+), for many servers sharing sessions. Import it
@@ -255,10 +250,11 @@ export class RedisStore implements SessionStore {
 
   /**
    * A call made for a request missed the policy's `storeTimeout`: Redis is taken as hung. Every call fails at once
-   * from now until a PING answers, and a connection the store owns is dropped and reconnected.
+   * from now until a PING answers, and a connection the store owns is dropped and reconnected. Whichever call it was,
+   * the state is the store's: nothing here depends on the method.
    */
-  callTimedOut(method: string): void {
-    this.detector.callTimedOut(method);
+  callTimedOut(): void {
+    this.detector.callTimedOut();
   }
 
   /**
@@ -267,7 +263,7 @@ export class RedisStore implements SessionStore {
    */
   async open(): Promise<void> {
     if (this.opened) return;
-    this.detector.opening();
+    this.detector.start();
     this.channel.attach();
     const connect = async () => {
       // Yours is connected only if it is lazy and never was; the one it owns whenever it is not (again, after close()).
@@ -294,10 +290,7 @@ export class RedisStore implements SessionStore {
     this.opened = false;
     this.sweeper.stop();
     await this.channel.flush();
-    this.detector.closed();
-    await Promise.all([
-      this.channel.close(),
-      this.ownsClient ? quitClient(this.client, (promise) => this.detector.bound(promise), !this.detector.isFailing) : undefined,
-    ]);
+    this.detector.stop();
+    await Promise.all([this.channel.close(), this.ownsClient ? this.detector.quit(this.client) : undefined]);
   }
 }
