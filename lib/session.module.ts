@@ -1,25 +1,37 @@
 import { Module, RequestMethod, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { APP_GUARD, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
+import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { ProcessRegistry } from './context/process-registry.js';
-import { installRequestScope } from './transports/http/request-scope.js';
 import { SessionContext } from './context/session-context.js';
-import { SessionContextMiddleware } from './transports/http/session-context.middleware.js';
 import { SessionEventExplorer } from './events/session-event.explorer.js';
 import { SessionEvents } from './events/session-events.js';
 import { SessionGuard } from './guards/session.guard.js';
+import { LocalValues } from './session/local-values.js';
+import { SessionCloser } from './session/session-closer.js';
+import { SessionConnection } from './session/session-connection.js';
+import { SessionCookie } from './session/session-cookie.js';
+import { SessionGroups } from './session/session-groups.js';
+import { SessionLog } from './session/session-log.js';
+import { SessionOpener } from './session/session-opener.js';
+import { SessionResolver } from './session/session-resolver.js';
+import { SessionSigner } from './session/session-signer.js';
 import { SessionValues } from './session/session-values.js';
-import { SessionLifecycle } from './session/session-lifecycle.js';
 import { ConfigurableSessionModule, SESSION_POLICY_OPTIONS } from './session.module-definition.js';
-import { resolveSessionPolicy, type SessionPolicy } from './session-policy.js';
+import { resolveSessionPolicy, type ResolvedSessionPolicy, type SessionPolicy } from './session-policy.js';
 import { SessionService } from './session.service.js';
 import { SESSION_POLICY, SESSION_STORE } from './session.tokens.js';
 import { MemoryStore } from './stores/memory/memory.store.js';
+import type { SessionStore } from './stores/session-store.js';
+import { TimedStore } from './stores/timed-store.js';
+import { HttpRequestScope } from './transports/http/http-request-scope.js';
+import { SessionContextMiddleware } from './transports/http/session-context.middleware.js';
 import { SessionClients } from './transports/socket/session-clients.js';
+import { SocketFreshness } from './transports/socket/socket-freshness.js';
+import { SocketHandshake } from './transports/socket/socket-handshake.js';
 
 /**
  * Sessions for the whole application (a global module): `SessionModule.forRoot(policy)` or
- * `SessionModule.forRootAsync({ imports, inject, useFactory })`. Installs the session guard globally and the context
- * middleware on every route, and provides {@link SessionService}.
+ * `SessionModule.forRootAsync({ imports, inject, useFactory })`. Installs the session guard globally and opens every
+ * HTTP request's context, and provides {@link SessionService}.
  */
 @Module({
   imports: [DiscoveryModule],
@@ -30,29 +42,46 @@ import { SessionClients } from './transports/socket/session-clients.js';
       useFactory: (options: SessionPolicy) => options.store ?? new MemoryStore(),
       inject: [SESSION_POLICY_OPTIONS],
     },
+    {
+      provide: TimedStore,
+      useFactory: (store: SessionStore, policy: ResolvedSessionPolicy) => new TimedStore(store, policy.storeTimeoutMs),
+      inject: [SESSION_STORE, SESSION_POLICY],
+    },
+    {
+      provide: SessionSigner,
+      useFactory: (policy: ResolvedSessionPolicy) => new SessionSigner(policy.secrets),
+      inject: [SESSION_POLICY],
+    },
+    { provide: LocalValues, useFactory: () => new LocalValues() },
+    { provide: ProcessRegistry, useFactory: () => new ProcessRegistry() },
+    SessionLog,
+    SessionCookie,
     SessionContext,
     SessionEvents,
     SessionEventExplorer,
-    SessionLifecycle,
+    SessionCloser,
+    SessionResolver,
+    SessionOpener,
+    SessionConnection,
     SessionValues,
+    SessionGroups,
     SessionService,
-    { provide: ProcessRegistry, useFactory: () => new ProcessRegistry() },
+    HttpRequestScope,
     SessionClients,
+    SocketHandshake,
+    SocketFreshness,
     SessionGuard,
     { provide: APP_GUARD, useExisting: SessionGuard },
   ],
   exports: [SessionService, SESSION_STORE, SESSION_POLICY],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule {
-  constructor(
-    private readonly adapterHost: HttpAdapterHost,
-    private readonly context: SessionContext,
-  ) {
+  constructor(private readonly scope: HttpRequestScope) {
     super();
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    if (!installRequestScope(this.adapterHost.httpAdapter, this.context)) {
+    if (!this.scope.install()) {
       consumer.apply(SessionContextMiddleware).forRoutes({ path: '*path', method: RequestMethod.ALL });
     }
   }

@@ -3,10 +3,10 @@ import type { Observable } from 'rxjs';
 import { SessionContext } from './context/session-context.js';
 import type { SessionEvent } from './events/session-event.js';
 import { SessionEvents } from './events/session-events.js';
+import { SessionConnection } from './session/session-connection.js';
 import { SessionValues } from './session/session-values.js';
 import type { SessionInfo } from './stores/session-info.js';
 import type { SessionKey } from './stores/session-key.js';
-import { SessionLifecycle } from './session/session-lifecycle.js';
 
 /**
  * Everything an application does with sessions. Methods without a `userId` act on the current request's session
@@ -18,7 +18,7 @@ export class SessionService {
   readonly sessionEvents$: Observable<SessionEvent>;
 
   constructor(
-    private readonly lifecycle: SessionLifecycle,
+    private readonly connection: SessionConnection,
     private readonly data: SessionValues,
     private readonly context: SessionContext,
     events: SessionEvents,
@@ -32,12 +32,12 @@ export class SessionService {
    * `expire: true`, which makes it a browser-session cookie.
    */
   connect(userId: string, options?: { expire?: boolean }): Promise<void> {
-    return this.lifecycle.connect(userId, options);
+    return this.connection.connect(userId, options);
   }
 
   /** Logs the current browser out: drops its `session` and `process` data and the cookie; `browser` data stays. */
   disconnect(): Promise<void> {
-    return this.lifecycle.disconnect();
+    return this.connection.disconnect();
   }
 
   /**
@@ -45,7 +45,7 @@ export class SessionService {
    * their `browser` data goes too. Works outside requests when `userId` is given. Resolves how many it closed.
    */
   disconnectAll(options?: { userId?: string; userIndep?: boolean }): Promise<number> {
-    return this.lifecycle.disconnectAll(options);
+    return this.connection.disconnectAll(options);
   }
 
   /** The connected user of the current request, if any. */
@@ -70,11 +70,11 @@ export class SessionService {
 
   /** The live sessions of a user, oldest first; `current` marks the one of this request. */
   listSessions(userId: string): Promise<SessionInfo[]> {
-    return this.lifecycle.listSessions(userId);
+    return this.connection.listSessions(userId);
   }
 
   /** Closes the session with this handle (from `listSessions()`); unknown handles are ignored. */
   revoke(handle: string): Promise<void> {
-    return this.lifecycle.revoke(handle);
+    return this.connection.revoke(handle);
   }
 }

@@ -2,58 +2,64 @@ import { Injectable } from '@nestjs/common';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { RequestContext } from './request-context.js';
 
-const CONTEXT = Symbol('nestjs-connected:context');
+/** Builds a request's context from the framework's request and response, on first use. */
+export interface ContextOpener {
+  contextOf(request: unknown, response: unknown): RequestContext;
+}
+
+/**
+ * The AsyncLocalStorage store of one request or message. A transport opens it before anything else runs; the
+ * context itself is built on first use, so that a request nobody asks about costs one small object.
+ */
+interface ContextSlot {
+  context: RequestContext | undefined;
+  opener: ContextOpener | undefined;
+  request: unknown;
+  response: unknown;
+}
 
 /** One storage for the library: a slot holds one request's context, so applications in one process do not mix. */
 const storage = new AsyncLocalStorage<ContextSlot>();
 
 /**
- * The slot a request's AsyncLocalStorage store holds. The middleware opens it before anything else runs; the guard
- * fills it once it has built the request's context from the framework request.
+ * Where the current request's context lives: AsyncLocalStorage, entered with `run()` only (`enterWith()` leaks
+ * context between requests on Node < 24). Transports open slots; everything else only reads them.
  */
-interface ContextSlot {
-  context: RequestContext | undefined;
-}
-
-/** Where the current request's context lives: AsyncLocalStorage, entered with `run()` only. */
 @Injectable()
 export class SessionContext {
-  /** Runs `fn` (the rest of the request) with an empty slot for its context. */
-  open<T>(fn: () => T): T {
-    return storage.run({ context: undefined }, fn);
+  /** Runs `fn` (the rest of an HTTP request) in a slot whose context `opener` builds when first asked for. */
+  open<T>(opener: ContextOpener, request: unknown, response: unknown, fn: () => T): T {
+    return storage.run({ context: undefined, opener, request, response }, fn);
   }
 
-  /**
-   * Makes `context` the current one: in the slot the middleware opened, or, where no middleware ran (a WebSocket
-   * message), in a slot of its own around `fn`.
-   */
-  run<T>(context: RequestContext, fn: () => T): T {
-    const slot = storage.getStore();
-    if (slot !== undefined && slot.context === undefined) {
-      slot.context = context;
-      return fn();
-    }
-    return storage.run({ context }, fn);
+  /** Runs `fn` with `context` as the current one, in a slot of its own (a WebSocket message). */
+  run<T>(context: RequestContext | undefined, fn: () => T): T {
+    return storage.run({ context, opener: undefined, request: undefined, response: undefined }, fn);
   }
 
   /** The context of the request being handled, if any. */
   current(): RequestContext | undefined {
-    return storage.getStore()?.context;
+    return SessionContext.current();
   }
 
-  /** The same, for code without injection (parameter decorators on WebSocket messages, whose context is per message). */
+  /** The current context, or an error naming what needed it. */
+  require(what: string): RequestContext {
+    const context = SessionContext.current();
+    if (context === undefined) {
+      throw new Error(`nestjs-connected: ${what} needs a request context (call it from a handler, not at start-up)`);
+    }
+    return context;
+  }
+
+  /** The same, for code without injection (parameter decorators). */
   static current(): RequestContext | undefined {
-    return storage.getStore()?.context;
-  }
-
-  /** Keeps the context on the framework request (or socket), for parameter decorators. */
-  static attach(carrier: object, context: RequestContext): void {
-    (carrier as { [CONTEXT]?: RequestContext })[CONTEXT] = context;
-  }
-
-  static of(carrier: unknown): RequestContext | undefined {
-    return carrier !== null && typeof carrier === 'object'
-      ? (carrier as { [CONTEXT]?: RequestContext })[CONTEXT]
-      : undefined;
+    const slot = storage.getStore();
+    if (slot === undefined) return undefined;
+    if (slot.context === undefined && slot.opener !== undefined) {
+      slot.context = slot.opener.contextOf(slot.request, slot.response);
+      slot.opener = undefined;
+      slot.request = slot.response = undefined;
+    }
+    return slot.context;
   }
 }

@@ -1,19 +1,28 @@
+/** The ways a request reaches the library; the `transport` of every event. */
+export type TransportKind = 'http' | 'ws';
+
+/** Why a request, message or handshake is refused; each transport turns a code into its own kind of error. */
+export type RefusalCode = 'unauthenticated' | 'forbidden' | 'store_unavailable';
+
 /**
- * What the session engine needs from a transport: the request's facts, and a way to set cookies and headers on the
- * answer. HTTP and WebSocket differ only here.
+ * The seam between the session engine and the ways a request arrives (HTTP, WebSocket, ...). A transport knows how
+ * to read the request's facts, write a cookie where its answer can carry one, and refuse in its own terms; the
+ * engine and the guard know nothing else of it. See docs/ARCHITECTURE.md, "How to add a transport".
  */
 export interface SessionTransport {
-  readonly kind: 'http' | 'ws';
+  readonly kind: TransportKind;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  /** The client address as the framework sees it (trust-proxy aware). */
+  /** The client address as the HTTP framework sees it (trust-proxy aware). */
   readonly ip: string | undefined;
-  /** True when the request came over HTTPS (trust-proxy aware). */
+  /** True when the request came over HTTPS (trust-proxy aware); decides the cookie's name and Secure flag. */
   readonly secure: boolean;
   /** False where no response can carry a cookie (a WebSocket message). */
   readonly canSetCookies: boolean;
   setCookie(name: string, value: string, options: CookieAttributes): void;
   clearCookie(name: string, options: CookieAttributes): void;
   setHeader(name: string, value: string): void;
+  /** The error that refuses this request with `code` (an HTTP exception, a WebSocket error, ...). */
+  refuse(code: RefusalCode): Error;
 }
 
 /** The attributes this library writes; `maxAge` in seconds, undefined for a browser-session cookie. */

@@ -2,6 +2,6 @@ import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { contextOf } from './context-of.js';
 
 /** The connected user's id; undefined only under `@Connected({ optional: true })` or without `@Connected`. */
-export const CurrentUser = createParamDecorator((_: unknown, execution: ExecutionContext): string | undefined => {
-  return contextOf(execution)?.session?.record.userId;
+export const CurrentUser = createParamDecorator((_: unknown, _execution: ExecutionContext): string | undefined => {
+  return contextOf()?.session?.record.userId;
 });

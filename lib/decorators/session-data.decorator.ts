@@ -3,9 +3,9 @@ import { SessionKey } from '../stores/session-key.js';
 import { contextOf } from './context-of.js';
 
 /** The value of a typed key in the current session (undefined when absent). */
-export const SessionData = createParamDecorator((key: SessionKey<unknown>, execution: ExecutionContext): unknown => {
+export const SessionData = createParamDecorator((key: SessionKey<unknown>, _execution: ExecutionContext): unknown => {
   if (!(key instanceof SessionKey)) throw new TypeError('@SessionData(key) needs a SessionKey');
-  const context = contextOf(execution);
+  const context = contextOf();
   if (context === undefined) {
     throw new Error('@SessionData: no session context; is SessionModule imported?');
   }

@@ -1,3 +1,4 @@
+import type { TransportKind } from '../context/session-transport.js';
 /** Every event type (for the order in which a request or a login produces them, see the README, "Events"). */
 export const SESSION_EVENT_TYPES = [
   'request',
@@ -33,7 +34,7 @@ export type SessionEventReason =
 interface SessionEventBase<K extends SessionEventType> {
   readonly type: K;
   readonly at: Date;
-  readonly transport: 'http' | 'ws';
+  readonly transport: TransportKind;
   /** The connected user, when there is one. */
   readonly userId?: string;
   /** The opaque handle of the session (as in `listSessions()`), never its id. */

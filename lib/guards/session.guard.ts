@@ -1,37 +1,29 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import { HttpAdapterHost, Reflector } from '@nestjs/core';
-import { HttpTransport } from '../transports/http/http-transport.js';
-import { processIdFrom, ProcessRegistry } from '../context/process-registry.js';
-import { RequestContext, type Eventually, type LiveSession } from '../context/request-context.js';
+import { Reflector } from '@nestjs/core';
+import { ProcessRegistry } from '../context/process-registry.js';
+import type { Eventually, LiveSession, RequestContext } from '../context/request-context.js';
 import { SessionContext } from '../context/session-context.js';
 import { CONNECTED, type ConnectedOptions } from '../decorators/connected.decorator.js';
 import { SessionEvents } from '../events/session-events.js';
 import { NotConnectedException } from '../exceptions/not-connected.exception.js';
-import { PermissionDeniedException } from '../exceptions/permission-denied.exception.js';
-import { SessionDeniedException } from '../exceptions/session-denied.exception.js';
 import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
-import { SessionValues } from '../session/session-values.js';
-import { SessionLifecycle } from '../session/session-lifecycle.js';
-import { SessionClient } from '../transports/socket/session-client.js';
-import { SessionClients } from '../transports/socket/session-clients.js';
-import { REFUSAL_MESSAGES, SocketTransport } from '../transports/socket/socket-transport.js';
-import { inGroups } from '../session/session-groups.js';
+import { hasGroups, SessionGroups } from '../session/session-groups.js';
+import { SessionResolver } from '../session/session-resolver.js';
 
 /**
- * Installed globally by `SessionModule`: runs the per-request pipeline of DESIGN.md §3 on every handler (session
- * check, `request`, `start-process`, then the `@Connected` decision and its events).
+ * Installed globally by `SessionModule`: runs the per-request pipeline of DESIGN §3 on every handler (session
+ * check, `request`, `start-process`, then the `@Connected` decision and its events). It reads the context that the
+ * request's transport opened and knows nothing of transports: a refusal is whatever `transport.refuse(code)` gives.
  */
 @Injectable()
 export class SessionGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    private readonly lifecycle: SessionLifecycle,
-    private readonly data: SessionValues,
+    private readonly resolver: SessionResolver,
+    private readonly groups: SessionGroups,
     private readonly events: SessionEvents,
     private readonly context: SessionContext,
-    private readonly adapterHost: HttpAdapterHost,
     private readonly processes: ProcessRegistry,
-    private readonly clients: SessionClients,
   ) {}
 
   canActivate(execution: ExecutionContext): Promise<boolean> | boolean {
@@ -39,43 +31,28 @@ export class SessionGuard implements CanActivate {
       execution.getHandler(),
       execution.getClass(),
     ]);
-    if (execution.getType() !== 'http') {
-      // Gateways get their sockets' sessions from the WebSocket adapters; without one, a guarded handler is refused.
-      const client = SessionClient.of(execution.switchToWs().getClient());
-      if (client !== undefined) {
-        const context = this.clients.messageContext(client);
-        const admitted = this.context.run(context, () => this.admit(context, options));
-        // A sick store only ever reaches here as a rejection (admit turns a throwing read into one).
-        if (!(admitted instanceof Promise)) return admitted;
-        return admitted.catch((error: unknown) => {
-          throw error instanceof SessionStoreUnavailableException
-            ? client.transport.refusal('store_unavailable', error.message)
-            : error;
-        });
-      }
+    const context = this.context.current();
+    if (context === undefined) {
+      // No transport of this library carried the request (a gateway without the session adapters, a microservice).
       if (options === undefined) return true;
       throw new NotConnectedException();
     }
-    const http = execution.switchToHttp();
-    const request = http.getRequest<{ headers: Record<string, string | string[] | undefined> }>();
-    const transport = new HttpTransport(this.adapterHost.httpAdapter, request, http.getResponse());
-    const context = new RequestContext(
-      transport,
-      processIdFrom(request.headers[this.lifecycle.policy.processHeader]),
-      this.data,
-    );
-    SessionContext.attach(request, context);
-    return this.context.run(context, () => this.admit(context, options));
+    const admitted = this.admit(context, options);
+    if (!(admitted instanceof Promise)) return admitted;
+    // A sick store only ever reaches here as a rejection (admit turns a throwing read into one).
+    return admitted.catch((error: unknown) => {
+      throw error instanceof SessionStoreUnavailableException ? context.transport.refuse('store_unavailable') : error;
+    });
   }
 
   /**
-   * The pipeline for one request or message whose context exists. Synchronous in the common case (the session is
-   * known at once, nobody listens to events, no groups to look up), since Nest then needs no promise either.
+   * The pipeline for one request or message. Synchronous in the common case (the session is known at once, nobody
+   * listens to events, no groups to look up), since Nest then needs no promise either.
    */
-  admit(context: RequestContext, options: ConnectedOptions | undefined): Promise<boolean> | boolean {
+  private admit(context: RequestContext, options: ConnectedOptions | undefined): Promise<boolean> | boolean {
     let found: Eventually<LiveSession | undefined>;
     try {
-      found = this.lifecycle.currentNow(context);
+      found = this.resolver.currentNow(context);
     } catch (error) {
       found = Promise.reject(error);
     }
@@ -84,7 +61,7 @@ export class SessionGuard implements CanActivate {
     }
     if (context.processId !== undefined) this.processes.isNew(context.processId);
     if (found?.record.userId !== undefined || options === undefined || options.optional) return true;
-    throw this.refusal(context, 'unauthenticated');
+    throw context.transport.refuse('unauthenticated');
   }
 
   /** The whole pipeline, with its events and group look-ups. */
@@ -122,34 +99,15 @@ export class SessionGuard implements CanActivate {
         return true;
       }
       if (base !== undefined) await this.events.emit({ type: 'denied-request', ...base, reason: 'not-connected' });
-      throw this.refusal(context, 'unauthenticated');
+      throw context.transport.refuse('unauthenticated');
     }
-    if (options !== undefined && hasGroups(options)) {
-      if (!(await inGroups(this.lifecycle.policy, this.lifecycle.logger, context, userId, options))) {
-        if (base !== undefined) await this.events.emit({ type: 'denied-request', ...base, reason: 'forbidden' });
-        throw this.refusal(context, 'forbidden');
-      }
+    if (options !== undefined && hasGroups(options) && !(await this.groups.admits(context, userId, options))) {
+      if (base !== undefined) await this.events.emit({ type: 'denied-request', ...base, reason: 'forbidden' });
+      throw context.transport.refuse('forbidden');
     }
     if (base !== undefined) await this.events.emit({ type: 'connected-request', ...base, userId });
     return true;
   }
-
-  private refusal(context: RequestContext, code: 'unauthenticated' | 'forbidden'): Error {
-    const { transport } = context;
-    if (transport instanceof SocketTransport) {
-      return transport.refusal(code, REFUSAL_MESSAGES[code]);
-    }
-    const denied = this.lifecycle.policy.denied;
-    if (denied !== undefined) {
-      for (const [name, value] of Object.entries(denied.headers)) context.transport.setHeader(name, value);
-      return new SessionDeniedException(denied.status, denied.headers, code);
-    }
-    return code === 'unauthenticated' ? new NotConnectedException() : new PermissionDeniedException();
-  }
-}
-
-function hasGroups(options: ConnectedOptions | undefined): boolean {
-  return options !== undefined && (options.allow !== undefined || options.deny !== undefined);
 }
 
 /** The fields every request event shares. */

@@ -1,6 +1,8 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { parse } from 'cookie';
-import { COOKIE_NAME, type ResolvedSessionPolicy } from '../session-policy.js';
 import type { CookieAttributes, SessionTransport } from '../context/session-transport.js';
+import { COOKIE_NAME, type ResolvedSessionPolicy } from '../session-policy.js';
+import { SESSION_POLICY } from '../session.tokens.js';
 
 /** Header values past this size are not parsed: no session cookie of ours is anywhere near it. */
 const MAX_COOKIE_HEADER = 16 * 1024;
@@ -14,9 +16,13 @@ export type SessionCookieValue =
   /** The header could not be read (oversized, repeated header lines of an odd shape). */
   | { readonly kind: 'malformed' };
 
-/** Reads, writes and expires the session cookie according to the policy. */
+/**
+ * Reads, writes and expires the session cookie according to the policy. The name and the Secure flag follow the
+ * transport's `secure`, which every transport takes from the HTTP framework's trust-proxy setting.
+ */
+@Injectable()
 export class SessionCookie {
-  constructor(private readonly policy: ResolvedSessionPolicy) {}
+  constructor(@Inject(SESSION_POLICY) private readonly policy: ResolvedSessionPolicy) {}
 
   /** The cookie name for this request: `__Host-` prefixed when Secure and host-only (RFC 6265bis). */
   nameFor(transport: SessionTransport): string {

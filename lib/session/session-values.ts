@@ -1,18 +1,33 @@
-import { BadRequestException, Injectable, Logger } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable } from '@nestjs/common';
 import type { Eventually, LiveSession, RequestContext } from '../context/request-context.js';
+import { SessionContext } from '../context/session-context.js';
 import { NotConnectedException } from '../exceptions/not-connected.exception.js';
-import { SessionLifecycle } from './session-lifecycle.js';
+import type { ResolvedSessionPolicy } from '../session-policy.js';
+import { SESSION_POLICY } from '../session.tokens.js';
 import { SessionKey } from '../stores/session-key.js';
-import { FIELD_PREFIX } from '../stores/session-record.js';
+import { TimedStore } from '../stores/timed-store.js';
+import { LocalValues } from './local-values.js';
+import { fieldOf } from './record-fields.js';
+import { SessionCloser } from './session-closer.js';
+import { SessionLog } from './session-log.js';
+import { SessionOpener } from './session-opener.js';
+import { SessionResolver } from './session-resolver.js';
 
-/** Reads and writes the values of typed keys in their four scopes. */
+/** Reads and writes the values of typed keys in their four scopes (the data access of the engine). */
 @Injectable()
 export class SessionValues {
-  private readonly logger = new Logger('SessionValues');
+  constructor(
+    @Inject(SESSION_POLICY) private readonly policy: ResolvedSessionPolicy,
+    private readonly context: SessionContext,
+    private readonly resolver: SessionResolver,
+    private readonly opener: SessionOpener,
+    private readonly closer: SessionCloser,
+    private readonly store: TimedStore,
+    private readonly locals: LocalValues,
+    private readonly log: SessionLog,
+  ) {}
 
-  constructor(private readonly lifecycle: SessionLifecycle) {}
-
-  async get<T>(key: SessionKey<T>, context = this.lifecycle.requireContext('get()')): Promise<T | undefined> {
+  async get<T>(key: SessionKey<T>, context = this.context.require('get()')): Promise<T | undefined> {
     return this.read(key, context);
   }
 
@@ -22,7 +37,7 @@ export class SessionValues {
    */
   read<T>(key: SessionKey<T>, context: RequestContext): Eventually<T | undefined> {
     assertKey(key);
-    if (!context.resolved) return this.lifecycle.current(context).then((session) => this.valueOf(key, context, session));
+    if (!context.resolved) return this.resolver.current(context).then((session) => this.valueOf(key, context, session));
     return this.valueOf(key, context, context.session);
   }
 
@@ -31,23 +46,23 @@ export class SessionValues {
       case 'session':
       case 'browser': {
         if (session === undefined || (key.scope === 'session' && session.record.userId === undefined)) return undefined;
-        if (key.codec === undefined) return this.lifecycle.locals.get(session.key, key as SessionKey<unknown>) as T | undefined;
+        if (key.codec === undefined) return this.locals.get(session.key, key as SessionKey<unknown>) as T | undefined;
         return this.decode(key, session.record.data[fieldOf(key as SessionKey<unknown>)]);
       }
       case 'user': {
         const userId = session?.record.userId;
         if (userId === undefined) return undefined;
-        if (key.codec === undefined) return this.lifecycle.locals.getUser(userId, key as SessionKey<unknown>) as T | undefined;
-        return this.lifecycle.store.call('getUserField', userId, key.name).then((text) => this.decode(key, text));
+        if (key.codec === undefined) return this.locals.getUser(userId, key as SessionKey<unknown>) as T | undefined;
+        return this.store.call('getUserField', userId, key.name).then((text) => this.decode(key, text));
       }
       case 'process': {
         if (session === undefined || context.processId === undefined) return undefined;
-        return this.lifecycle.locals.getProcess(session.key, context.processId, key as SessionKey<unknown>) as T | undefined;
+        return this.locals.getProcess(session.key, context.processId, key as SessionKey<unknown>) as T | undefined;
       }
     }
   }
 
-  async set<T>(key: SessionKey<T>, value: T, context = this.lifecycle.requireContext('set()')): Promise<void> {
+  async set<T>(key: SessionKey<T>, value: T, context = this.context.require('set()')): Promise<void> {
     assertKey(key);
     if (value === undefined) return this.remove(key, context);
     const anyKey = key as SessionKey<unknown>;
@@ -57,42 +72,42 @@ export class SessionValues {
         const session = await this.sessionFor(key, context);
         if (key.codec === undefined) {
           await this.assertAlive(context, session, key.scope);
-          this.lifecycle.locals.set(session.key, anyKey, value);
+          this.locals.set(session.key, anyKey, value);
           return;
         }
         const field = fieldOf(key);
         const text = key.codec.serialize(value);
-        if (!(await this.lifecycle.store.call('setField', session.key, field, text))) this.closedMeanwhile(context);
+        if (!(await this.store.call('setField', session.key, field, text))) this.closedMeanwhile(context);
         session.record.data[field] = text;
         return;
       }
       case 'user': {
         const userId = (await this.connected(context, key)).record.userId!;
-        if (key.codec === undefined) this.lifecycle.locals.setUser(userId, anyKey, value);
-        else await this.lifecycle.store.call('setUserField', userId, key.name, key.codec.serialize(value));
+        if (key.codec === undefined) this.locals.setUser(userId, anyKey, value);
+        else await this.store.call('setUserField', userId, key.name, key.codec.serialize(value));
         return;
       }
       case 'process': {
         const { session, process } = await this.process(context, key);
         await this.assertAlive(context, session, key.scope);
-        const evicted = this.lifecycle.locals.setProcess(session.key, process, anyKey, value);
-        for (const dropped of evicted) await this.lifecycle.runOnDelete(dropped.key, dropped.value);
+        const evicted = this.locals.setProcess(session.key, process, anyKey, value);
+        for (const dropped of evicted) await this.closer.runOnDelete(dropped.key, dropped.value);
         return;
       }
     }
   }
 
-  async remove(key: SessionKey<unknown>, context = this.lifecycle.requireContext('remove()')): Promise<void> {
+  async remove(key: SessionKey<unknown>, context = this.context.require('remove()')): Promise<void> {
     assertKey(key);
-    const session = await this.lifecycle.current(context);
+    const session = await this.resolver.current(context);
     switch (key.scope) {
       case 'session':
       case 'browser': {
         if (session === undefined) return;
-        if (key.codec === undefined) this.lifecycle.locals.delete(session.key, key);
+        if (key.codec === undefined) this.locals.delete(session.key, key);
         else {
           // Always ask the store: on a shared one, another server may have set the field since this record was read.
-          await this.lifecycle.store.call('deleteField', session.key, fieldOf(key));
+          await this.store.call('deleteField', session.key, fieldOf(key));
           delete session.record.data[fieldOf(key)];
         }
         return;
@@ -100,13 +115,13 @@ export class SessionValues {
       case 'user': {
         const userId = session?.record.userId;
         if (userId === undefined) return;
-        if (key.codec === undefined) this.lifecycle.locals.deleteUser(userId, key);
-        else await this.lifecycle.store.call('setUserField', userId, key.name, undefined);
+        if (key.codec === undefined) this.locals.deleteUser(userId, key);
+        else await this.store.call('setUserField', userId, key.name, undefined);
         return;
       }
       case 'process': {
         if (session !== undefined && context.processId !== undefined) {
-          this.lifecycle.locals.deleteProcess(session.key, context.processId, key);
+          this.locals.deleteProcess(session.key, context.processId, key);
         }
         return;
       }
@@ -116,14 +131,14 @@ export class SessionValues {
   /** The session a session- or browser-scoped write goes to; a browser write before login opens an anonymous one. */
   private async sessionFor(key: SessionKey<unknown>, context: RequestContext): Promise<LiveSession> {
     if (key.scope === 'session') return this.connected(context, key);
-    const session = await this.lifecycle.current(context);
+    const session = await this.resolver.current(context);
     if (session !== undefined) return session;
     if (!context.transport.canSetCookies) throw new NotConnectedException('Browser data needs a session');
-    return this.lifecycle.open(context, undefined);
+    return this.opener.open(context, undefined);
   }
 
   private async connected(context: RequestContext, key: SessionKey<unknown>): Promise<LiveSession> {
-    const session = await this.lifecycle.current(context);
+    const session = await this.resolver.current(context);
     if (session?.record.userId === undefined) {
       throw new NotConnectedException(`'${key.name}' is ${key.scope}-scoped data and needs a connected user`);
     }
@@ -132,16 +147,16 @@ export class SessionValues {
 
   private async process(context: RequestContext, key: SessionKey<unknown>): Promise<{ session: LiveSession; process: string }> {
     if (context.processId === undefined) {
-      throw new BadRequestException(`'${key.name}' is process-scoped data and needs the ${this.lifecycle.policy.processHeader} header`);
+      throw new BadRequestException(`'${key.name}' is process-scoped data and needs the ${this.policy.processHeader} header`);
     }
-    const session = await this.lifecycle.current(context);
+    const session = await this.resolver.current(context);
     if (session === undefined) throw new NotConnectedException(`'${key.name}' is process-scoped data and needs a session`);
     return { session, process: context.processId };
   }
 
   /** A value kept in memory must not outlive its session: refuse it when the session closed meanwhile. */
   private async assertAlive(context: RequestContext, session: LiveSession, scope: SessionKey<unknown>['scope']): Promise<void> {
-    const stored = await this.lifecycle.store.call('get', session.key);
+    const stored = await this.store.call('get', session.key);
     // A disconnectAll that kept the browser's data leaves an anonymous session under the same key: for session and
     // process values, that is not the session this request saw.
     if (stored === undefined || (scope !== 'browser' && stored.userId !== session.record.userId)) this.closedMeanwhile(context);
@@ -157,15 +172,12 @@ export class SessionValues {
     try {
       return key.codec!.deserialize(text);
     } catch {
-      this.logger.warn(`A stored value of key '${key.name}' could not be decoded; it reads as absent`);
+      this.log.warn(`A stored value of key '${key.name}' could not be decoded; it reads as absent`);
       return undefined;
     }
   }
 }
 
-function fieldOf(key: SessionKey<unknown>): string {
-  return (key.scope === 'browser' ? FIELD_PREFIX.browser : FIELD_PREFIX.session) + key.name;
-}
 
 function assertKey(key: unknown): void {
   if (!(key instanceof SessionKey)) throw new TypeError('nestjs-connected: expected a SessionKey');

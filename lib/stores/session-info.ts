@@ -1,3 +1,5 @@
+import type { SessionRecord } from './session-record.js';
+
 /** What the application may see of a session: never its id. */
 export interface SessionInfo {
   /** Opaque, stable for the session's life; pass it to `SessionService.revoke()`. */
@@ -10,4 +12,17 @@ export interface SessionInfo {
   readonly userAgent: string | undefined;
   /** True for the session of the request that asked. */
   readonly current: boolean;
+}
+
+/** The application's view of a stored session. */
+export function sessionInfo(key: string, record: SessionRecord, current: boolean): SessionInfo {
+  return {
+    handle: key,
+    userId: record.userId,
+    createdAt: new Date(record.createdAt),
+    lastSeenAt: new Date(record.lastSeenAt),
+    ip: record.ip,
+    userAgent: record.userAgent,
+    current,
+  };
 }

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Injectable, Param, Post, Query } from '@nestjs/common';
 import { Connected, CurrentUser, SessionKey, SessionService } from '../../lib/index.js';
-import { SessionLifecycle } from '../../lib/session/session-lifecycle.js';
+import { LocalValues } from '../../lib/session/local-values.js';
 import { ADAPTERS, startApp, type TestApp } from '../support/app.js';
 import { cookiesNamed, expiresCookie, NOT_CONNECTED } from '../support/auth-helpers.js';
 import { AuthController } from '../support/auth.controller.js';
@@ -150,7 +150,7 @@ describe.each(ADAPTERS)('session lifecycle over HTTP on %s', (adapter) => {
         expect(store.calls['create'] ?? 0).toBe(creates);
         expect(await store.inner.get(handle)).toBeUndefined();
         expect(await store.inner.listUser(user)).toEqual([]);
-        expect(t.app.get(SessionLifecycle).locals.entries(handle)).toEqual([]);
+        expect(t.app.get(LocalValues).entries(handle)).toEqual([]);
         const again = await new Browser(t.url).get('/me', { cookie: oldCookie });
         expect(again.status).toBe(401);
         expect(again.body).toEqual(NOT_CONNECTED);
@@ -189,7 +189,7 @@ describe.each(ADAPTERS)('session lifecycle over HTTP on %s', (adapter) => {
         const left = await store.inner.get(handle);
         expect(left?.userId).toBeUndefined();
         expect(left?.data).toEqual({ [`b:${D.bPer.name}`]: JSON.stringify(`${adapter}-sa-${short}/bPer`) });
-        expect(t.app.get(SessionLifecycle).locals.entries(handle)).toEqual([]);
+        expect(t.app.get(LocalValues).entries(handle)).toEqual([]);
         expect((await b.get('/me')).status).toBe(401);
       });
     }

@@ -1,8 +1,13 @@
 import type { HttpServer } from '@nestjs/common';
-import type { CookieAttributes, SessionTransport } from '../../context/session-transport.js';
+import type { CookieAttributes, RefusalCode, SessionTransport } from '../../context/session-transport.js';
+import { NotConnectedException } from '../../exceptions/not-connected.exception.js';
+import { PermissionDeniedException } from '../../exceptions/permission-denied.exception.js';
+import { SessionDeniedException } from '../../exceptions/session-denied.exception.js';
+import { SessionStoreUnavailableException } from '../../exceptions/session-store-unavailable.exception.js';
+import type { ResolvedSessionPolicy } from '../../session-policy.js';
 
 /** The fields read from an Express or Fastify request; both frameworks honour their trust-proxy settings here. */
-interface FrameworkRequest {
+export interface FrameworkRequest {
   headers: Record<string, string | string[] | undefined>;
   ip?: string;
   protocol?: string;
@@ -18,6 +23,8 @@ export class HttpTransport implements SessionTransport {
     private readonly adapter: HttpServer,
     private readonly request: FrameworkRequest,
     private readonly response: unknown,
+    /** `policy.denied`: the answer that replaces a 401/403. */
+    private readonly denied: ResolvedSessionPolicy['denied'],
   ) {
     this.headers = request.headers;
   }
@@ -44,5 +51,14 @@ export class HttpTransport implements SessionTransport {
 
   setHeader(name: string, value: string): void {
     if (!this.adapter.isHeadersSent(this.response)) this.adapter.setHeader(this.response, name, value);
+  }
+
+  refuse(code: RefusalCode): Error {
+    if (code === 'store_unavailable') return new SessionStoreUnavailableException();
+    if (this.denied !== undefined) {
+      for (const [name, value] of Object.entries(this.denied.headers)) this.setHeader(name, value);
+      return new SessionDeniedException(this.denied.status, this.denied.headers, code);
+    }
+    return code === 'unauthenticated' ? new NotConnectedException() : new PermissionDeniedException();
   }
 }

@@ -1,16 +1,15 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
-import { SessionContext } from '../../context/session-context.js';
+import { HttpRequestScope } from './http-request-scope.js';
 
 /**
- * Mounted on every route by `SessionModule`: opens the request's AsyncLocalStorage slot, so that the guard's
- * context is visible to everything after it (pipes, interceptors, the handler, the providers it calls) without
- * REQUEST scope and without an interceptor on every route.
+ * The request scope as a Nest middleware, for HTTP platforms other than Express and Fastify (which get it from the
+ * framework itself, see {@link HttpRequestScope.install}).
  */
 @Injectable()
 export class SessionContextMiddleware implements NestMiddleware {
-  constructor(private readonly context: SessionContext) {}
+  constructor(private readonly scope: HttpRequestScope) {}
 
-  use(_request: unknown, _response: unknown, next: (error?: unknown) => void): void {
-    this.context.open(next);
+  use(request: unknown, response: unknown, next: (error?: unknown) => void): void {
+    this.scope.open(request, response, next);
   }
 }

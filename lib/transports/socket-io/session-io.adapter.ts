@@ -51,7 +51,7 @@ export class SessionIoAdapter extends IoAdapter {
     server.use((socket, next) => {
       const auth = socket.handshake.auth as Record<string, unknown> | undefined;
       const processHint = auth?.process ?? socket.handshake.query.process;
-      void bridge.clients.handshake(socket.request, processHint, settings.session, bridge.refusal).then((result) => {
+      void bridge.handshake(socket.request, processHint, settings.session).then((result) => {
         if ('refused' in result) {
           next(Object.assign(new Error(result.message), { data: { code: result.refused, message: result.message } }));
           return;
@@ -86,6 +86,6 @@ export class SessionIoAdapter extends IoAdapter {
     handlers: MessageMappingProperties[],
     transform: (data: unknown) => Observable<unknown>,
   ): void {
-    super.bindMessageHandlers(socket, GatewayBridge.of(this.app).withContext(handlers), transform);
+    super.bindMessageHandlers(socket, GatewayBridge.of(this.app).withContext(socket, handlers), transform);
   }
 }

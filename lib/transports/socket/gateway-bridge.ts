@@ -1,11 +1,15 @@
 import { Logger, type INestApplicationContext } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
 import { DiscoveryService } from '@nestjs/core';
 import { WsException, type MessageMappingProperties } from '@nestjs/websockets';
 import { GATEWAY_METADATA } from '@nestjs/websockets/constants';
 import { SessionContext } from '../../context/session-context.js';
 import { describeError } from '../../util/describe-error.js';
-import type { SessionClient, SocketChannel } from './session-client.js';
+import { SessionClient, type SocketChannel } from './session-client.js';
 import { SessionClients } from './session-clients.js';
+import type { SessionSocketOptions } from './session-socket.options.js';
+import { SocketFreshness } from './socket-freshness.js';
+import { refused, SocketHandshake, type HandshakeResult } from './socket-handshake.js';
 import type { SocketRefusalCode } from './socket-transport.js';
 
 type Callback = MessageMappingProperties['callback'];
@@ -14,16 +18,20 @@ const logger = new Logger('SessionSockets');
 const bridges = new WeakMap<INestApplicationContext, GatewayBridge>();
 
 /**
- * What both WebSocket adapters share: the application's client registry and context, the refusal a message gets,
- * the AsyncLocalStorage slot around each message, and gateway hooks that cannot take the process down.
+ * What both WebSocket adapters share: the handshake, the client registry, the refusal a message gets, the context
+ * of each message (built here, where the socket is at hand), and gateway hooks that cannot take the process down.
  */
 export class GatewayBridge {
-  readonly clients: SessionClients;
+  private readonly clients: SessionClients;
+  private readonly handshakes: SocketHandshake;
+  private readonly freshness: SocketFreshness;
   private readonly context: SessionContext;
 
   private constructor(app: INestApplicationContext) {
     try {
       this.clients = app.get(SessionClients, { strict: false });
+      this.handshakes = app.get(SocketHandshake, { strict: false });
+      this.freshness = app.get(SocketFreshness, { strict: false });
       this.context = app.get(SessionContext, { strict: false });
     } catch {
       throw new Error('nestjs-connected: the session WebSocket adapters need SessionModule.forRoot() in the application');
@@ -42,6 +50,18 @@ export class GatewayBridge {
   readonly refusal = (code: SocketRefusalCode, message: string): Error => new WsException({ status: 'error', code, message });
 
   /**
+   * Admits a handshake; never throws (a request the adapter could not even read is a `bad_request`).
+   */
+  handshake(request: IncomingMessage, processHint: unknown, options: SessionSocketOptions): Promise<HandshakeResult> {
+    try {
+      return this.handshakes.admit(request, processHint, options, this.refusal);
+    } catch (error) {
+      logger.error(`WebSocket handshake refused after an error: ${describeError(error)}`);
+      return Promise.resolve(refused('bad_request'));
+    }
+  }
+
+  /**
    * A socket whose handshake passed is open: it joins the registry once, however many gateways share its server
    * (each binds a connection listener of its own), and leaves it when `whenClosed` reports the socket closed.
    */
@@ -51,12 +71,18 @@ export class GatewayBridge {
     this.clients.register(client, channel);
   }
 
-  /** Each message runs in an AsyncLocalStorage slot of its own, which the guard fills with the message's context. */
-  withContext(handlers: MessageMappingProperties[]): MessageMappingProperties[] {
+  /**
+   * Each message of `socket` runs in an AsyncLocalStorage slot of its own holding the message's context (none for
+   * a socket that did not pass a session handshake), which the guard, the decorators and `SessionService` read.
+   */
+  withContext(socket: object, handlers: MessageMappingProperties[]): MessageMappingProperties[] {
     return handlers.map((handler) => ({
       ...handler,
-      callback: ((...args: unknown[]) =>
-        this.context.open(() => (handler.callback as (...a: unknown[]) => ReturnType<Callback>)(...args))) as Callback,
+      callback: ((...args: unknown[]) => {
+        const client = SessionClient.of(socket);
+        const context = client === undefined ? undefined : this.freshness.messageContext(client);
+        return this.context.run(context, () => (handler.callback as (...a: unknown[]) => ReturnType<Callback>)(...args));
+      }) as Callback,
     }));
   }
 }

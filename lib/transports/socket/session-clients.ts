@@ -1,67 +1,45 @@
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { processIdFrom, ProcessRegistry } from '../../context/process-registry.js';
-import { RequestContext, type LiveSession } from '../../context/request-context.js';
+import { ProcessRegistry } from '../../context/process-registry.js';
 import { SessionEvents } from '../../events/session-events.js';
-import { describeError } from '../../util/describe-error.js';
-import { SessionStoreUnavailableException } from '../../exceptions/session-store-unavailable.exception.js';
-import { inGroups } from '../../session/session-groups.js';
-import { BoundedCache } from '../../util/bounded-cache.js';
-import { SessionValues } from '../../session/session-values.js';
-import { SessionLifecycle } from '../../session/session-lifecycle.js';
-import { expiresAt } from '../../stores/session-record.js';
+import { LocalValues } from '../../session/local-values.js';
+import { SessionCloser } from '../../session/session-closer.js';
+import { SessionLog } from '../../session/session-log.js';
 import type { StoreRemoval } from '../../stores/session-store.js';
-import { isOriginAllowed } from './origin-check.js';
-import { SessionClient, type SocketChannel, type SocketCloseReason } from './session-client.js';
-import type { SessionSocketOptions } from './session-socket.options.js';
-import { REFUSAL_MESSAGES, SocketTransport, type SocketRefusalCode } from './socket-transport.js';
+import { TimedStore } from '../../stores/timed-store.js';
+import { BoundedCache } from '../../util/bounded-cache.js';
+import { describeError } from '../../util/describe-error.js';
+import type { SessionClient, SocketChannel, SocketCloseReason } from './session-client.js';
 
-/** A message re-reads its session from the store at most this often; revocations arrive sooner, by notification. */
-const REFRESH_MS = 1000;
-/** How often sockets are checked for sessions that expired without a message (so expiry closes them in time). */
-const EXPIRY_SWEEP_MS = 250;
-/** A quiet socket's session is re-read by the sweep this often (bounds the effect of a lost removal notice). */
-const RESYNC_MS = 2000;
 /** Sessions closed recently, so that a handshake that read one just before it closed cannot keep a socket on it. */
 const RECENTLY_CLOSED = 10_000;
 
-/** A handshake's outcome: a client to attach to the socket, or why not. */
-export type HandshakeResult =
-  | { readonly client: SessionClient }
-  | { readonly refused: SocketRefusalCode; readonly message: string };
-
-
 /**
- * The live sockets of this server, by session: authenticates handshakes, keeps each socket's session current
- * without a store read per message, closes the sockets of sessions that leave the store (on this server or, with a
- * shared store, another), runs `onNoClient` when a session's last socket leaves, and emits the client and process
- * events. Transport-free: the socket.io and ws adapters call it.
+ * The live sockets of this server, by session (Simple_httpd's clients): each socket is a client of its session
+ * and a process; the sockets of sessions that leave the store (on this server or, with a shared store, another)
+ * are closed; `onNoClient` runs when a session's last socket leaves; the client and process events go out here.
+ * Transport-free: the socket.io and ws adapters call it.
  */
 @Injectable()
 export class SessionClients implements OnModuleInit, OnApplicationShutdown {
   private readonly bySession = new Map<string, Set<SessionClient>>();
   private readonly closedAt = new BoundedCache<string, number>(RECENTLY_CLOSED);
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping = false;
   private unsubscribe: (() => void) | undefined;
 
   constructor(
-    private readonly lifecycle: SessionLifecycle,
-    private readonly data: SessionValues,
+    private readonly store: TimedStore,
+    private readonly locals: LocalValues,
+    private readonly closer: SessionCloser,
     private readonly events: SessionEvents,
     private readonly processes: ProcessRegistry,
+    private readonly log: SessionLog,
   ) {}
 
   onModuleInit(): void {
-    this.unsubscribe = this.lifecycle.store.store.subscribe((removal) => this.onRemoval(removal));
-    this.timer = setInterval(() => void this.sweep(), EXPIRY_SWEEP_MS);
-    this.timer.unref();
+    this.unsubscribe = this.store.subscribe((removal) => this.onRemoval(removal));
   }
 
   onApplicationShutdown(): void {
     this.unsubscribe?.();
-    clearInterval(this.timer);
   }
 
   /** How many sockets this server holds for a session (or in all, without a key). */
@@ -70,38 +48,6 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     let total = 0;
     for (const clients of this.bySession.values()) total += clients.size;
     return total;
-  }
-
-  /**
-   * Authenticates a handshake with the checks of an HTTP request (signature, store, expiry, `bindIp`, `check`),
-   * then the origin, anonymity and group rules of the adapter. Never throws.
-   */
-  async handshake(
-    request: IncomingMessage,
-    processHint: unknown,
-    options: SessionSocketOptions,
-    refusal: (code: SocketRefusalCode, message: string) => Error,
-  ): Promise<HandshakeResult> {
-    try {
-      if (!isOriginAllowed(request.headers, options.allowedOrigins)) return refused('origin_not_allowed');
-      const ip = options.clientIp !== undefined ? options.clientIp(request) : request.socket.remoteAddress;
-      const transport = new SocketTransport(request, ip, refusal);
-      const processId = processIdFrom(typeof processHint === 'string' ? processHint : undefined) ?? newProcessId();
-      const context = new RequestContext(transport, processId, this.data);
-      const readAt = Date.now();
-      const session = await this.lifecycle.current(context);
-      const userId = session?.record.userId;
-      if (userId === undefined) {
-        if (options.allowAnonymous !== true) return refused('unauthenticated');
-      } else if (options.allow !== undefined || options.deny !== undefined) {
-        if (!(await inGroups(this.lifecycle.policy, this.lifecycle.logger, context, userId, options))) return refused('forbidden');
-      }
-      return { client: new SessionClient(transport, processId, session, readAt) };
-    } catch (error) {
-      if (error instanceof SessionStoreUnavailableException) return refused('store_unavailable');
-      this.lifecycle.logger.error(`WebSocket handshake refused after an error: ${describeError(error)}`);
-      return refused('unauthenticated');
-    }
   }
 
   /** A socket whose handshake passed is open: it becomes a client of its session and a process. */
@@ -161,8 +107,8 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
       if (!client.closed) {
         const sameProcess = [...(clients ?? [])].some((other) => other.processId === client.processId);
         if (!sameProcess) {
-          for (const { key, value } of this.lifecycle.locals.takeProcess(session.key, client.processId)) {
-            await this.lifecycle.runOnDelete(key, value);
+          for (const { key, value } of this.locals.takeProcess(session.key, client.processId)) {
+            await this.closer.runOnDelete(key, value);
           }
         }
         if (wasLast) await this.noClient(session.key);
@@ -179,64 +125,14 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
-  /**
-   * The context of one message: a new one per message (so groups and adoption do not leak between messages), with
-   * the socket's session re-read from the store only when a second has passed or its known expiry is due.
-   */
-  messageContext(client: SessionClient): RequestContext {
-    const context = new RequestContext(client.transport, client.processId, this.data);
-    const session = client.session;
-    if (session === undefined || client.closed) {
-      context.adopt(undefined);
-      return context;
-    }
-    const now = Date.now();
-    const { record } = session;
-    if (now - client.checkedAt >= REFRESH_MS || now >= expiresAt(record)) {
-      // Resolved lazily, through the same path the guard uses, so that a store failure is a refusal it can map.
-      void context.sessionOnce(() => this.refresh(client, now)).catch(() => undefined);
-    } else {
-      context.adopt(session);
-    }
-    return context;
-  }
-
-  /** Re-reads a socket's session; closes the socket when it is gone. */
-  private async refresh(client: SessionClient, now: number): Promise<LiveSession | undefined> {
-    const session = client.session!;
-    const record = await this.lifecycle.store.call('get', session.key);
-    if (client.closed) return undefined;
-    if (record === undefined || record.userId !== session.record.userId) {
-      this.closeSession(session.key, now >= expiresAt(session.record) ? 'session_expired' : 'session_closed');
-      return undefined;
-    }
-    // Like an HTTP request, the re-read runs `policy.check`: a check that starts refusing (a ban, a revoked device)
-    // ends a socket that makes no HTTP request. Its sockets here go even when the store could not close the session.
-    if (this.lifecycle.policy.check !== undefined && !(await this.lifecycle.passesCheck(client.transport, session.key, record))) {
-      if (client.closed) return undefined;
-      this.lifecycle.logger.warn(`Session ended: policy.check refused it (client ${client.transport.ip ?? 'unknown'})`);
-      try {
-        await this.lifecycle.failed(client.transport, session.key, record);
-      } finally {
-        this.closeSession(session.key, 'session_closed');
-      }
-      return undefined;
-    }
-    // Fix (revocation.sockets.spec, "keeps the session of a socket that sends messages", on a store that hands out
-    // copies): messages record their activity only through this re-read's touch, so the next re-read is timed from
-    // the session's last recorded activity, not from this read. A re-read that found a recent touch (an HTTP request's,
-    // or its own made early because the socket's copy of the record said it expired) touches nothing; timing the next
-    // one a full second after it let the session expire under a socket that kept sending messages.
-    const lastSeen = record.lastSeenAt;
-    this.lifecycle.touchIfDue(session.key, record, now);
-    client.session = { key: session.key, record };
-    client.checkedAt = now - lastSeen >= REFRESH_MS ? now : Math.min(now, lastSeen);
-    return client.session;
-  }
-
   /** Removals reported by the store: this server's closes and expiries, and, with a shared store, other servers'. */
   private onRemoval(removal: StoreRemoval): void {
     this.closeSession(removal.key, removal.reason === 'expired' ? 'session_expired' : 'session_closed');
+  }
+
+  /** The sessions with sockets here, each with its sockets (a copy: closing sockets while iterating is safe). */
+  sessions(): Array<[string, ReadonlySet<SessionClient>]> {
+    return [...this.bySession];
   }
 
   /** Closes every socket of a session on this server. */
@@ -254,76 +150,31 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     try {
       client.channel?.close(reason);
     } catch (error) {
-      this.lifecycle.logger.error(`Closing a socket: ${describeError(error)}`);
-    }
-  }
-
-  /** Sessions whose known expiry passed: the store decides (an HTTP request may have extended them). */
-  private async sweep(): Promise<void> {
-    if (this.sweeping) return;
-    this.sweeping = true;
-    try {
-      const now = Date.now();
-      for (const [key, clients] of [...this.bySession]) {
-        const first = clients.values().next().value;
-        const record = first?.session?.record;
-        if (first === undefined || record === undefined) continue;
-        const due = now >= expiresAt(record);
-        // A quiet socket's session is also re-read every few seconds: a removal notice lost while a shared store's
-        // subscription was down would otherwise leave the socket open until its next message.
-        if (!due && now - Math.max(first.checkedAt, first.sweptAt) < RESYNC_MS) continue;
-        let fresh;
-        try {
-          fresh = await this.lifecycle.store.call('get', key);
-        } catch {
-          continue; // The store is sick; the next sweep asks again.
-        }
-        if (fresh === undefined || fresh.userId !== record.userId) {
-          this.closeSession(key, due ? 'session_expired' : 'session_closed');
-        } else {
-          // Fix (same test as in `refresh`): `checkedAt` is left alone. It times the next message's re-read, whose touch
-          // records the socket's activity; the sweep touches nothing, and resetting it here put that touch off by up to
-          // a second, long enough for the session to expire under a socket that kept sending messages.
-          for (const client of clients) {
-            client.session = { key, record: fresh };
-            client.sweptAt = now;
-          }
-        }
-      }
-    } finally {
-      this.sweeping = false;
+      this.log.error(`Closing a socket: ${describeError(error)}`);
     }
   }
 
   /** The last client of a session left: `onNoClient` of each value held here decides; false drops it, no onDelete. */
   private async noClient(sessionKey: string): Promise<void> {
-    for (const [key, value] of this.lifecycle.locals.entries(sessionKey)) {
+    for (const [key, value] of this.locals.entries(sessionKey)) {
       if (key.onNoClient === undefined) continue;
       let keep: boolean;
       try {
         keep = (await key.onNoClient(value)) !== false;
       } catch (error) {
-        this.lifecycle.logger.error(`onNoClient of key '${key.name}' failed, the value stays: ${describeError(error)}`);
+        this.log.error(`onNoClient of key '${key.name}' failed, the value stays: ${describeError(error)}`);
         keep = true;
       }
       // A socket may have come back while the callback ran: then the session has a client again and keeps it.
-      if (!keep && !this.bySession.has(sessionKey) && this.lifecycle.locals.get(sessionKey, key) === value) {
-        this.lifecycle.locals.delete(sessionKey, key);
+      if (!keep && !this.bySession.has(sessionKey) && this.locals.get(sessionKey, key) === value) {
+        this.locals.delete(sessionKey, key);
       }
     }
   }
 
   private queue(client: SessionClient, step: () => Promise<void>): void {
     client.events = client.events.then(step).catch((error: unknown) => {
-      this.lifecycle.logger.error(`Socket bookkeeping failed: ${describeError(error)}`);
+      this.log.error(`Socket bookkeeping failed: ${describeError(error)}`);
     });
   }
-}
-
-function refused(code: SocketRefusalCode): HandshakeResult {
-  return { refused: code, message: REFUSAL_MESSAGES[code] };
-}
-
-function newProcessId(): string {
-  return randomBytes(12).toString('base64url');
 }

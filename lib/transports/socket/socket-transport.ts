@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
-import type { TLSSocket } from 'node:tls';
-import type { SessionTransport } from '../../context/session-transport.js';
+import type { RefusalCode, SessionTransport } from '../../context/session-transport.js';
+import type { ClientFacts } from '../http/client-facts.js';
 
 /** What a refused WebSocket message or handshake says; the same words as the HTTP error codes. */
-export type SocketRefusalCode = 'unauthenticated' | 'forbidden' | 'origin_not_allowed' | 'store_unavailable';
+export type SocketRefusalCode = RefusalCode | 'origin_not_allowed' | 'bad_request';
 
 /** The message that goes with each refusal code (the HTTP exceptions' words for the codes they share). */
 export const REFUSAL_MESSAGES: Readonly<Record<SocketRefusalCode, string>> = {
@@ -11,6 +11,7 @@ export const REFUSAL_MESSAGES: Readonly<Record<SocketRefusalCode, string>> = {
   forbidden: 'Permission denied',
   origin_not_allowed: 'Origin not allowed',
   store_unavailable: 'Session store unavailable',
+  bad_request: 'Malformed handshake',
 };
 
 /**
@@ -26,13 +27,13 @@ export class SocketTransport implements SessionTransport {
 
   constructor(
     request: IncomingMessage,
-    ip: string | undefined,
+    facts: ClientFacts,
     /** Builds the error a refused message throws (a `WsException` in the adapters). */
-    readonly refusal: (code: SocketRefusalCode, message: string) => Error,
+    private readonly refusal: (code: SocketRefusalCode, message: string) => Error,
   ) {
     this.headers = request.headers;
-    this.ip = ip;
-    this.secure = (request.socket as Partial<TLSSocket>).encrypted === true;
+    this.ip = facts.ip;
+    this.secure = facts.secure;
   }
 
   setCookie(): void {}
@@ -40,4 +41,8 @@ export class SocketTransport implements SessionTransport {
   clearCookie(): void {}
 
   setHeader(): void {}
+
+  refuse(code: RefusalCode): Error {
+    return this.refusal(code, REFUSAL_MESSAGES[code]);
+  }
 }

@@ -22,6 +22,7 @@ const STATUS: Record<SocketRefusalCode, number> = {
   forbidden: 403,
   origin_not_allowed: 403,
   store_unavailable: 503,
+  bad_request: 400,
 };
 
 type VerifyClient = (
@@ -51,7 +52,7 @@ export class SessionWsAdapter extends WsAdapter {
     // Two parameters: ws then waits for the callback (an asynchronous check).
     const verifyClient: VerifyClient = (info, done) => {
       const processHint = new URL(info.req.url ?? '/', 'http://localhost').searchParams.get('process');
-      void bridge.clients.handshake(info.req, processHint, session, bridge.refusal).then((result) => {
+      void bridge.handshake(info.req, processHint, session).then((result) => {
         if ('refused' in result) {
           const body = JSON.stringify({ code: result.refused, message: result.message });
           // 'Content-Type' spelled as ws spells its own default ('text/html'), so that this one replaces it: in
@@ -85,6 +86,6 @@ export class SessionWsAdapter extends WsAdapter {
     handlers: MessageMappingProperties[],
     transform: (data: unknown) => Observable<unknown>,
   ): void {
-    super.bindMessageHandlers(client, GatewayBridge.of(this.app).withContext(handlers), transform);
+    super.bindMessageHandlers(client, GatewayBridge.of(this.app).withContext(client, handlers), transform);
   }
 }

@@ -12,6 +12,10 @@ class FakeTransport implements SessionTransport {
   readonly cleared: Array<{ name: string; options: CookieAttributes }> = [];
   readonly responseHeaders = new Map<string, string>();
 
+  refuse(code: string): Error {
+    return new Error(code);
+  }
+
   constructor(
     readonly headers: Record<string, string | string[] | undefined> = {},
     readonly secure = false,

@@ -1,0 +1,33 @@
+import { SessionKey } from '../stores/session-key.js';
+import { FIELD_PREFIX, type SessionRecord } from '../stores/session-record.js';
+
+/** A persisted value leaving with its record, still serialized, for its key's `onDelete`. */
+export interface PersistedValue {
+  readonly key: SessionKey<unknown>;
+  readonly text: string;
+}
+
+/** The persisted values of a record whose keys have an `onDelete`; browser ones left out when they move on. */
+export function persistedValues(record: SessionRecord, skipBrowser: boolean): PersistedValue[] {
+  const values: PersistedValue[] = [];
+  for (const [field, text] of Object.entries(record.data)) {
+    if (skipBrowser && field.startsWith(FIELD_PREFIX.browser)) continue;
+    const key = SessionKey.named(field.slice(2));
+    if (key?.onDelete !== undefined && key.codec !== undefined) values.push({ key, text });
+  }
+  return values;
+}
+
+/** The browser-scoped fields of a record: what survives connect, disconnect and (by choice) disconnectAll. */
+export function browserFields(record: SessionRecord): Record<string, string> {
+  const data: Record<string, string> = {};
+  for (const [field, value] of Object.entries(record.data)) {
+    if (field.startsWith(FIELD_PREFIX.browser)) data[field] = value;
+  }
+  return data;
+}
+
+/** The record field of a persisted session- or browser-scoped key. */
+export function fieldOf(key: SessionKey<unknown>): string {
+  return (key.scope === 'browser' ? FIELD_PREFIX.browser : FIELD_PREFIX.session) + key.name;
+}

@@ -1,0 +1,233 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { LiveSession, RequestContext } from '../context/request-context.js';
+import { SessionContext } from '../context/session-context.js';
+import { SessionEvents } from '../events/session-events.js';
+import { NotConnectedException } from '../exceptions/not-connected.exception.js';
+import type { ResolvedSessionPolicy } from '../session-policy.js';
+import { SESSION_POLICY } from '../session.tokens.js';
+import { sessionInfo, type SessionInfo } from '../stores/session-info.js';
+import { LONE_SURROGATE, type SessionRecord } from '../stores/session-record.js';
+import { TimedStore } from '../stores/timed-store.js';
+import { describeError } from '../util/describe-error.js';
+import { LocalValues, type DroppedValue } from './local-values.js';
+import { browserFields, persistedValues } from './record-fields.js';
+import { SessionCloser } from './session-closer.js';
+import { SessionCookie } from './session-cookie.js';
+import { isSessionIdShape } from './session-id.js';
+import { SessionLog } from './session-log.js';
+import { SessionOpener } from './session-opener.js';
+import { SessionResolver } from './session-resolver.js';
+
+const MAX_USER_ID = 256;
+
+/**
+ * Connecting and disconnecting users (Os_session): `connect`, `disconnect`, `disconnectAll`, and the session list
+ * with `revoke`. Every change opens through {@link SessionOpener} and closes through {@link SessionCloser}.
+ */
+@Injectable()
+export class SessionConnection {
+  constructor(
+    @Inject(SESSION_POLICY) private readonly policy: ResolvedSessionPolicy,
+    private readonly context: SessionContext,
+    private readonly resolver: SessionResolver,
+    private readonly opener: SessionOpener,
+    private readonly closer: SessionCloser,
+    private readonly store: TimedStore,
+    private readonly locals: LocalValues,
+    private readonly cookie: SessionCookie,
+    private readonly events: SessionEvents,
+    private readonly log: SessionLog,
+  ) {}
+
+  /**
+   * `connect()`: opens a session for `userId` with a new id, then closes the current one and moves its browser data
+   * over. The new record is written first, so that a store failing half-way loses neither the old session nor its
+   * data; a login whose hooks fail is undone as a logout would be.
+   */
+  async connect(userId: string, options: { expire?: boolean } = {}): Promise<void> {
+    const context = this.context.require('connect()');
+    if (!context.transport.canSetCookies) {
+      throw new Error('nestjs-connected: connect() needs an HTTP request, whose response can carry the new cookie');
+    }
+    assertUserId(userId);
+    const current = await this.resolver.current(context);
+    const next = await this.opener.create(context, userId, current === undefined ? {} : browserFields(current.record));
+    let moved: DroppedValue[] = [];
+    if (current !== undefined) {
+      try {
+        moved = await this.closer.close(current.key, current.record, 'login', context.transport.kind, { moveBrowser: true });
+      } catch (error) {
+        // The copy of the browser data in `next` is not a value leaving: no onDelete (the store reports nothing
+        // for its own destroy).
+        await this.store.call('destroy', next.key).catch(() => undefined);
+        throw error;
+      }
+    }
+    const session = this.opener.handOver(context, next, moved, options.expire === true);
+    const base = { transport: context.transport.kind, userId, session: session.key, ...processOf(context) };
+    try {
+      await this.events.emit({ type: 'open-session', ...base });
+      await this.events.emit({ type: 'start-connected-process', ...base });
+    } catch (error) {
+      await this.endConnected(context, session, 'login', false).catch((undo: unknown) => {
+        this.log.error(`Undoing a login whose hook failed: ${describeError(undo)}`);
+        context.adopt(undefined);
+        this.cookie.clear(context.transport);
+      });
+      throw error;
+    }
+    // Best effort: the login has happened; a failure here must not answer as if it had not.
+    await this.enforceMaxSessions(userId, session.key).catch((error: unknown) => {
+      this.log.error(`Closing the oldest sessions past maxSessionsPerUser: ${describeError(error)}`);
+    });
+  }
+
+  /** `disconnect()`: closes the current session; browser data stays, under a new anonymous session. */
+  async disconnect(): Promise<void> {
+    const context = this.context.require('disconnect()');
+    const current = await this.resolver.current(context);
+    // Nothing connected: idempotent. A cookie that named nothing was expired by the failed check already.
+    if (current?.record.userId !== undefined) await this.endConnected(context, current, 'logout', true);
+  }
+
+  /**
+   * Ends a connected session of the request. Its browser data, if any, goes to a new anonymous session written
+   * before the old one closes (so a store failing half-way loses nothing); otherwise the cookie is expired.
+   */
+  private async endConnected(context: RequestContext, current: LiveSession, reason: 'login' | 'logout', announce: boolean): Promise<void> {
+    const { kind } = context.transport;
+    if (!context.transport.canSetCookies) {
+      // A WebSocket message cannot hand the browser a new cookie: its browser data stays under the cookie it has,
+      // in an anonymous record under the same key (as after disconnectAll).
+      const moved = await this.closer.close(current.key, current.record, reason, kind, { moveBrowser: true, announce });
+      const kept = await this.keepBrowserData(current.key, current.record, moved);
+      if (kept === undefined) await this.closer.runOnDeletes(moved, []);
+      context.adopt(kept);
+      return;
+    }
+    const data = browserFields(current.record);
+    const keeps = Object.keys(data).length > 0 || this.locals.hasBrowser(current.key);
+    const next = keeps ? await this.opener.create(context, undefined, data) : undefined;
+    let moved: DroppedValue[];
+    try {
+      moved = await this.closer.close(current.key, current.record, reason, kind, { moveBrowser: keeps, announce });
+    } catch (error) {
+      if (next !== undefined) await this.store.call('destroy', next.key).catch(() => undefined);
+      throw error;
+    }
+    if (next !== undefined) {
+      this.opener.handOver(context, next, moved, false);
+    } else {
+      context.adopt(undefined);
+      this.cookie.clear(context.transport);
+    }
+  }
+
+  /** `disconnectAll()`: every session of the user, on every device; returns how many were closed. */
+  async disconnectAll(options: { userId?: string; userIndep?: boolean } = {}): Promise<number> {
+    const context = this.context.current();
+    let userId = options.userId;
+    if (userId === undefined) {
+      if (context === undefined) throw new Error('nestjs-connected: disconnectAll() outside a request needs { userId }');
+      userId = (await this.resolver.current(context))?.record.userId;
+      if (userId === undefined) throw new NotConnectedException();
+    }
+    const transport = context?.transport.kind ?? 'http';
+    const base = { type: 'pre-close-session', transport, userId, reason: 'disconnect-all' } as const;
+    const listed = await this.store.call('listUser', userId);
+    for (const [key] of listed) await this.events.emit({ ...base, session: key });
+    const taken = new Map(listed.map(([key]) => [key, this.locals.takeAll(key)] as const));
+    let closed: Array<[string, SessionRecord]>;
+    try {
+      closed = await this.store.call('closeUser', userId);
+    } catch (error) {
+      for (const [key, values] of taken) this.locals.restore(key, values);
+      throw error;
+    }
+    const keepBrowser = options.userIndep !== true;
+    const currentKey = context?.session?.key;
+    for (const [key, record] of closed) {
+      // Sessions opened after the listing were not announced: they get both events, late but in order.
+      if (!taken.has(key)) await this.events.emit({ ...base, session: key });
+      const values = taken.get(key) ?? this.locals.takeAll(key);
+      const kept = keepBrowser ? await this.keepBrowserData(key, record, values) : undefined;
+      const moved = kept === undefined ? [] : values.filter((value) => value.key.scope === 'browser');
+      await this.closer.runOnDeletes(
+        values.filter((value) => !moved.includes(value)),
+        persistedValues(record, kept !== undefined),
+      );
+      if (context !== undefined && key === currentKey) {
+        context.adopt(kept);
+        if (kept === undefined) this.cookie.clear(context.transport);
+      }
+    }
+    for (const [key] of closed) await this.events.emit({ ...base, type: 'post-close-session', session: key });
+    return closed.length;
+  }
+
+  /**
+   * After `disconnectAll`: the browser keeps its cookie and its browser data, in an anonymous record under the same
+   * key; only the connection goes. Undefined when there was nothing to keep or the store refused it (the data then
+   * leaves with the session, `onDelete` included: fail closed).
+   */
+  private async keepBrowserData(key: string, record: SessionRecord, values: DroppedValue[]): Promise<LiveSession | undefined> {
+    const data = browserFields(record);
+    const browserValues = values.filter((value) => value.key.scope === 'browser');
+    if (Object.keys(data).length === 0 && browserValues.length === 0) return undefined;
+    const anonymous: SessionRecord = {
+      ...record,
+      data,
+      epoch: 0,
+      idleExpiresAt: Math.min(Date.now() + this.policy.anonymousIdleTimeoutMs, record.absoluteExpiresAt),
+    };
+    delete anonymous.userId;
+    try {
+      if (!(await this.store.call('create', key, anonymous, { maxAnonymous: this.policy.anonymousMaxSessions }))) return undefined;
+    } catch {
+      return undefined;
+    }
+    this.locals.restore(key, browserValues);
+    return { key, record: anonymous };
+  }
+
+  /** Closes the session with this handle (from `listSessions()`); nothing happens for an unknown handle. */
+  async revoke(handle: string): Promise<void> {
+    if (typeof handle !== 'string' || !isSessionIdShape(handle)) return;
+    const record = await this.store.call('get', handle);
+    if (record === undefined) return;
+    const context = this.context.current();
+    await this.closer.close(handle, record, 'revoked', context?.transport.kind ?? 'http');
+    if (context !== undefined && context.session?.key === handle) {
+      context.adopt(undefined);
+      this.cookie.clear(context.transport);
+    }
+  }
+
+  async listSessions(userId: string): Promise<SessionInfo[]> {
+    const currentKey = this.context.current()?.session?.key;
+    const sessions = await this.store.call('listUser', userId);
+    return sessions.map(([key, record]) => sessionInfo(key, record, key === currentKey));
+  }
+
+  private async enforceMaxSessions(userId: string, keep: string): Promise<void> {
+    const sessions = await this.store.call('listUser', userId);
+    let excess = sessions.length - this.policy.maxSessionsPerUser;
+    for (const [key, record] of sessions) {
+      if (excess <= 0) break;
+      if (key === keep) continue;
+      await this.closer.close(key, record, 'max-sessions', 'http');
+      excess--;
+    }
+  }
+}
+
+function assertUserId(userId: unknown): asserts userId is string {
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID || /[\0-\x1f]/.test(userId) || LONE_SURROGATE.test(userId)) {
+    // A lone surrogate is not text: a store that keeps UTF-8 (Redis) would give back another user id.
+    throw new TypeError(`nestjs-connected: connect() needs a user id of 1-${MAX_USER_ID} characters without control characters`);
+  }
+}
+
+function processOf(context: RequestContext): { process?: string } {
+  return context.processId === undefined ? {} : { process: context.processId };
+}

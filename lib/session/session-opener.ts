@@ -1,0 +1,76 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { LiveSession, RequestContext } from '../context/request-context.js';
+import type { ResolvedSessionPolicy } from '../session-policy.js';
+import { SESSION_POLICY } from '../session.tokens.js';
+import type { SessionRecord } from '../stores/session-record.js';
+import { TimedStore } from '../stores/timed-store.js';
+import { LocalValues, type DroppedValue } from './local-values.js';
+import { SessionCookie } from './session-cookie.js';
+import { newSessionId, storeKeyOf } from './session-id.js';
+import { SessionSigner } from './session-signer.js';
+
+const MAX_USER_AGENT = 256;
+
+/** A session written to the store but not yet handed to the request. */
+export interface NewSession {
+  readonly id: string;
+  readonly key: string;
+  readonly record: SessionRecord;
+}
+
+/**
+ * Opens sessions in two steps, so that a caller can write the new record before it closes the old one (a store
+ * failing half-way then loses nothing): {@link create} writes a record under a new id, {@link handOver} makes it
+ * the request's (its carried values, the context, the cookie).
+ */
+@Injectable()
+export class SessionOpener {
+  constructor(
+    @Inject(SESSION_POLICY) private readonly policy: ResolvedSessionPolicy,
+    private readonly store: TimedStore,
+    private readonly locals: LocalValues,
+    private readonly cookie: SessionCookie,
+    private readonly signer: SessionSigner,
+  ) {}
+
+  /** Opens a session (connected when `userId` is given, anonymous otherwise) and gives the request its cookie. */
+  async open(context: RequestContext, userId: string | undefined, data: Record<string, string> = {}): Promise<LiveSession> {
+    return this.handOver(context, await this.create(context, userId, data), [], false);
+  }
+
+  /** Writes a new session record with a new id; nothing else changes until `handOver`. */
+  async create(context: RequestContext, userId: string | undefined, data: Record<string, string>): Promise<NewSession> {
+    const now = Date.now();
+    const epoch = userId === undefined ? 0 : await this.store.call('epochOf', userId);
+    const idle = userId === undefined ? this.policy.anonymousIdleTimeoutMs : this.policy.idleTimeoutMs;
+    const absoluteExpiresAt = now + this.policy.absoluteTimeoutMs;
+    const record: SessionRecord = {
+      epoch,
+      createdAt: now,
+      lastSeenAt: now,
+      idleExpiresAt: Math.min(now + idle, absoluteExpiresAt),
+      absoluteExpiresAt,
+      data,
+    };
+    if (userId !== undefined) record.userId = userId;
+    const { ip } = context.transport;
+    if (ip !== undefined) record.ip = ip;
+    const agent = context.transport.headers['user-agent'];
+    if (typeof agent === 'string') record.userAgent = agent.slice(0, MAX_USER_AGENT);
+    const id = newSessionId();
+    const key = storeKeyOf(id);
+    const created = await this.store.call('create', key, record, { maxAnonymous: this.policy.anonymousMaxSessions });
+    if (!created) throw new Error('nestjs-connected: a new session id collided with a stored one');
+    return { id, key, record };
+  }
+
+  /** Makes a created session the request's: its carried values, the context, the cookie. */
+  handOver(context: RequestContext, created: NewSession, moved: DroppedValue[], browserSessionCookie: boolean): LiveSession {
+    this.locals.restore(created.key, moved);
+    const session = { key: created.key, record: created.record };
+    context.adopt(session);
+    const maxAge = browserSessionCookie ? undefined : this.policy.absoluteTimeoutMs;
+    this.cookie.write(context.transport, this.signer.sign(created.id), maxAge);
+    return session;
+  }
+}

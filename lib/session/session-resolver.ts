@@ -1,0 +1,152 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Eventually, LiveSession, RequestContext } from '../context/request-context.js';
+import type { SessionTransport } from '../context/session-transport.js';
+import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
+import type { ResolvedSessionPolicy } from '../session-policy.js';
+import { SESSION_POLICY } from '../session.tokens.js';
+import { sessionInfo } from '../stores/session-info.js';
+import type { SessionRecord } from '../stores/session-record.js';
+import { TimedStore } from '../stores/timed-store.js';
+import { BoundedCache } from '../util/bounded-cache.js';
+import { describeError } from '../util/describe-error.js';
+import { storeKeyOf } from './session-id.js';
+import { SessionCloser } from './session-closer.js';
+import { SessionCookie } from './session-cookie.js';
+import { clientOf, SessionLog } from './session-log.js';
+import { SessionSigner } from './session-signer.js';
+
+/** Activity is written to the store at most this often per session, so that reads stay cheap. */
+const TOUCH_INTERVAL_MS = 1000;
+/** How many verified cookie values are remembered (about 200 bytes each). */
+const VERIFIED_COOKIES = 10_000;
+
+/**
+ * Cookie → live session: the one read path of every transport. Verifies the cookie, reads the record, applies
+ * `bindIp` and `check`, records activity, and ends the session (cookie expired, record closed) when a check fails.
+ * Long-lived clients (sockets) re-read their session through {@link reread}, with the same checks.
+ */
+@Injectable()
+export class SessionResolver {
+  /** Cookie values whose signature verified, with their store key: a repeat visit skips the HMAC and the hash. */
+  private readonly verified = new BoundedCache<string, string>(VERIFIED_COOKIES);
+
+  constructor(
+    @Inject(SESSION_POLICY) private readonly policy: ResolvedSessionPolicy,
+    private readonly store: TimedStore,
+    private readonly cookie: SessionCookie,
+    private readonly signer: SessionSigner,
+    private readonly closer: SessionCloser,
+    private readonly log: SessionLog,
+  ) {}
+
+  /** The request's session, resolved once: signature, record, expiry, `bindIp`, `check`. */
+  current(context: RequestContext): Promise<LiveSession | undefined> {
+    return context.sessionOnce(() => this.resolve(context.transport));
+  }
+
+  /** The same, without a promise when it is known at once (a session in a store that can `peek`, no `check`). */
+  currentNow(context: RequestContext): Eventually<LiveSession | undefined> {
+    return context.sessionNow(() => this.resolve(context.transport));
+  }
+
+  /**
+   * A session a long-lived client holds, read again by its key with the checks of a request. Undefined when it is
+   * gone, belongs to another user now (a `disconnectAll` that kept browser data), or failed a check (then closed).
+   */
+  async reread(transport: SessionTransport, held: LiveSession): Promise<LiveSession | undefined> {
+    const record = await this.store.call('get', held.key);
+    if (record === undefined || record.userId !== held.record.userId) return undefined;
+    return this.admit(transport, held.key, record);
+  }
+
+  private resolve(transport: SessionTransport): Eventually<LiveSession | undefined> {
+    const cookie = this.cookie.read(transport);
+    if (cookie.kind === 'none') return undefined;
+    if (cookie.kind === 'ambiguous') {
+      // Expiring our cookie here would delete the browser's genuine host-only cookie and leave a tossed one (set
+      // for a parent domain or a narrower path) in charge: the request goes on without a session, nothing expired.
+      this.log.warn(`Session cookie rejected: sent more than once (${clientOf(transport.ip)})`);
+      return undefined;
+    }
+    if (cookie.kind === 'malformed') {
+      this.log.warn(`Session cookie rejected: malformed Cookie header (${clientOf(transport.ip)})`);
+      return this.failed(transport);
+    }
+    let key = this.verified.get(cookie.value);
+    if (key === undefined) {
+      const id = this.signer.unsign(cookie.value);
+      if (id === undefined) {
+        this.log.warn(`Session cookie rejected: bad format or signature (${clientOf(transport.ip)})`);
+        return this.failed(transport);
+      }
+      key = storeKeyOf(id);
+      this.verified.set(cookie.value, key);
+    }
+    const found = this.store.read(key);
+    if (!(found instanceof Promise)) return this.found(transport, key, found);
+    return found.then((record) => this.found(transport, key, record));
+  }
+
+  private found(transport: SessionTransport, key: string, record: SessionRecord | undefined): Eventually<LiveSession | undefined> {
+    if (record !== undefined) return this.admit(transport, key, record);
+    this.log.debug(`Session cookie names no live session (${clientOf(transport.ip)})`);
+    return this.failed(transport);
+  }
+
+  /** The checks on a record that is there: same address under `bindIp`, `check`; then activity is recorded. */
+  private admit(transport: SessionTransport, key: string, record: SessionRecord): Eventually<LiveSession | undefined> {
+    if (this.policy.bindIp && record.ip !== transport.ip) {
+      this.log.warn(`Session ended: client address changed (${clientOf(transport.ip)})`);
+      return this.failed(transport, key, record);
+    }
+    if (this.policy.check === undefined) return this.live(key, record);
+    return this.passesCheck(transport, key, record).then((passed) => {
+      if (passed) return this.live(key, record);
+      this.log.warn(`Session ended: policy.check refused it (${clientOf(transport.ip)})`);
+      return this.failed(transport, key, record);
+    });
+  }
+
+  private live(key: string, record: SessionRecord): LiveSession {
+    this.touchIfDue(key, record, Date.now());
+    return { key, record };
+  }
+
+  /** Records activity on a live session, at most once a second. */
+  private touchIfDue(key: string, record: SessionRecord, now: number): void {
+    const idle = record.userId === undefined ? this.policy.anonymousIdleTimeoutMs : this.policy.idleTimeoutMs;
+    // At most once a second, but at least twice per idle timeout: with an idle timeout of 1 s or less, a fixed 1 s
+    // interval would never extend it (the session would be gone before its first touch).
+    if (now - record.lastSeenAt >= Math.min(TOUCH_INTERVAL_MS, idle / 2)) {
+      // Not awaited: activity is best effort and must not slow reads; a failure is logged by TimedStore.
+      this.store.call('touch', key, now, Math.min(now + idle, record.absoluteExpiresAt)).catch(() => undefined);
+    }
+  }
+
+  private async passesCheck(transport: SessionTransport, key: string, record: SessionRecord): Promise<boolean> {
+    try {
+      // The Cookie header carries the session id: `check` sees every other header.
+      const { cookie: _cookie, ...headers } = transport.headers;
+      const request = { ip: transport.ip, headers, transport: transport.kind };
+      return (await this.policy.check!(sessionInfo(key, record, true), request)) === true;
+    } catch (error) {
+      this.log.error(`policy.check threw, the session is refused: ${describeError(error)}`);
+      return false;
+    }
+  }
+
+  /** A failed check: the session (if one was found) is closed, the cookie and filtered cookies expired. */
+  private async failed(transport: SessionTransport, key?: string, record?: SessionRecord): Promise<undefined> {
+    this.cookie.clearAfterFailedCheck(transport);
+    if (key !== undefined && record !== undefined) {
+      try {
+        await this.closer.close(key, record, 'failed-check', transport.kind);
+      } catch (error) {
+        // A sick store is the 503 it always is; a throwing close hook must not turn a failed check into a 500.
+        if (error instanceof SessionStoreUnavailableException) throw error;
+        this.log.error(`Closing a session that failed its check: ${describeError(error)}`);
+      }
+    }
+    return undefined;
+  }
+}
