@@ -15,7 +15,7 @@ export class SessionSigner {
 
   /** `id.tag`, the cookie value. */
   sign(id: string): string {
-    return `${id}.${this.tag(this.secrets[0]!, id)}`;
+    return `${id}.${this.tag(this.secrets[0], id)}`;
   }
 
   /** The id inside a cookie value whose tag verifies under one of the secrets, else undefined. */

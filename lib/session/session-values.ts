@@ -46,18 +46,18 @@ export class SessionValues {
       case 'session':
       case 'browser': {
         if (session === undefined || (key.scope === 'session' && session.record.userId === undefined)) return undefined;
-        if (key.codec === undefined) return this.locals.get(session.key, key as SessionKey<unknown>) as T | undefined;
+        if (key.codec === undefined) return this.locals.get(session.key, key) as T | undefined;
         return this.decode(key, session.record.data[fieldOf(key as SessionKey<unknown>)]);
       }
       case 'user': {
         const userId = session?.record.userId;
         if (userId === undefined) return undefined;
-        if (key.codec === undefined) return this.locals.getUser(userId, key as SessionKey<unknown>) as T | undefined;
+        if (key.codec === undefined) return this.locals.getUser(userId, key) as T | undefined;
         return this.store.call('getUserField', userId, key.name).then((text) => this.decode(key, text));
       }
       case 'process': {
         if (session === undefined || context.processId === undefined) return undefined;
-        return this.locals.getProcess(session.key, context.processId, key as SessionKey<unknown>) as T | undefined;
+        return this.locals.getProcess(session.key, context.processId, key) as T | undefined;
       }
     }
   }

@@ -21,7 +21,7 @@ export class BoundedCache<K, V> {
       this.entries.set(key, value);
       return;
     }
-    if (this.entries.size >= this.capacity) this.entries.delete(this.order[this.next] as K);
+    if (this.entries.size >= this.capacity) this.entries.delete(this.order[this.next]);
     this.entries.set(key, value);
     this.order[this.next] = key;
     this.next = (this.next + 1) % this.capacity;

@@ -45,7 +45,7 @@ export class SessionIoAdapter extends IoAdapter {
       if (root !== undefined && root.from === options.session) root.session = this.options;
     }
     const settings = { session, from: options?.session };
-    const server = super.create(port, rest as Parameters<IoAdapter['create']>[1]) as Server | Namespace;
+    const server = super.create(port, rest as Parameters<IoAdapter['create']>[1]);
     if (options?.namespace === undefined) this.rootSettings.set(server as Server, settings);
     const bridge = GatewayBridge.of(this.app);
     server.use((socket, next) => {

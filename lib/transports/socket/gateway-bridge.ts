@@ -93,7 +93,9 @@ export class GatewayBridge {
  */
 function protectGateways(discovery: DiscoveryService): void {
   for (const wrapper of discovery.getProviders()) {
-    const { instance, metatype } = wrapper;
+    // Nest types a provider's instance as any: it is checked below before use.
+    const instance: unknown = wrapper.instance;
+    const { metatype } = wrapper;
     if (instance === null || typeof instance !== 'object' || typeof metatype !== 'function') continue;
     if (!Reflect.getMetadata(GATEWAY_METADATA, metatype)) continue;
     for (const hook of ['handleConnection', 'handleDisconnect'] as const) {
