@@ -37,10 +37,7 @@ export class TimedStore {
    * `method` of the store, within `storeTimeout`; a rejection or a late answer becomes a
    * {@link SessionStoreUnavailableException}.
    */
-  call<M extends Method>(
-    method: M,
-    ...args: Parameters<NonNullable<SessionStore[M]>>
-  ): ReturnType<NonNullable<SessionStore[M]>> {
+  call<M extends Method>(method: M, ...args: Parameters<NonNullable<SessionStore[M]>>): ReturnType<NonNullable<SessionStore[M]>> {
     const fn = this.store[method] as (...a: unknown[]) => Promise<unknown>;
     let result: Promise<unknown>;
     try {

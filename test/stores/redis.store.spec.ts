@@ -365,7 +365,9 @@ describe('RedisStore', () => {
       expect(await admin.exists(`${prefix}s:${lateA}`)).toBe(0);
       // b's cached epoch (0, trusted for up to 30 s) is invalidated by a's message: b refuses its late session too.
       await eventually('b to refuse the late session', async () => (await b.get(lateB)) === undefined, 5_000);
-      await eventually('b to report it destroyed', () => heardByB.some((removal) => removal.key === lateB && removal.reason === 'destroyed'));
+      await eventually('b to report it destroyed', () =>
+        heardByB.some((removal) => removal.key === lateB && removal.reason === 'destroyed'),
+      );
       expect(await admin.exists(`${prefix}s:${lateB}`)).toBe(0);
       // A session with the new epoch lives.
       const fresh = newKey();
@@ -460,7 +462,14 @@ describe('RedisStore', () => {
       const heard: StoreRemoval[] = [];
       store.subscribe((removal) => heard.push(removal));
       const channel = `${prefix}removals`;
-      for (const message of ['not json', 'null', '[]', '{"origin":1,"key":"k","reason":"destroyed"}', '{"origin":"x","key":"k","reason":"__proto__"}', '{"origin":"x","key":5,"reason":"expired"}']) {
+      for (const message of [
+        'not json',
+        'null',
+        '[]',
+        '{"origin":1,"key":"k","reason":"destroyed"}',
+        '{"origin":"x","key":"k","reason":"__proto__"}',
+        '{"origin":"x","key":5,"reason":"expired"}',
+      ]) {
         await admin.publish(channel, message);
       }
       await admin.publish(channel, JSON.stringify({ origin: 'other', key: 'k', reason: 'expired' }));
@@ -582,7 +591,11 @@ describe('RedisStore faults', () => {
     expect(down.ms).toBeLessThan(5_000);
     await faulty.restart();
     const restartedAt = Date.now();
-    await eventually('the store to read the saved session', async () => (await store.get(key).catch(() => undefined)) !== undefined, 15_000);
+    await eventually(
+      'the store to read the saved session',
+      async () => (await store.get(key).catch(() => undefined)) !== undefined,
+      15_000,
+    );
     process.stdout.write(`RedisStore restart: reading again ${Date.now() - restartedAt} ms after redis-server answered PING\n`);
     expect(await store.get(key)).toEqual(record);
     // Scripts are loaded again (NOSCRIPT after a restart) and pub/sub resubscribed.
@@ -629,10 +642,11 @@ describe('RedisStore on a Redis Cluster', () => {
 
   /** Waits until the cluster client knows the slots (with the offline queue off, it refuses commands before). */
   async function ready(client: Cluster): Promise<void> {
-    if (client.status !== 'ready') await new Promise<void>((resolve, reject) => {
-      client.once('ready', () => resolve());
-      client.once('end', () => reject(new Error('cluster client ended')));
-    });
+    if (client.status !== 'ready')
+      await new Promise<void>((resolve, reject) => {
+        client.once('ready', () => resolve());
+        client.once('end', () => reject(new Error('cluster client ended')));
+      });
   }
 
   runStoreContract('RedisStore (Cluster)', async () => {

@@ -564,106 +564,107 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
 
     // The same answers as `get`, with the same removals, but synchronous: the library takes it instead of `get` on
     // the path of every request, so any difference would be a difference in who is let in.
-    if (options.peek) describe('peek', () => {
-      /** The store's `peek`, which this block requires. */
-      const peek = (key: string): SessionRecord | undefined => {
-        if (store.peek === undefined) throw new Error(`${name} has no peek, yet its contract says it has one`);
-        return store.peek(key);
-      };
+    if (options.peek)
+      describe('peek', () => {
+        /** The store's `peek`, which this block requires. */
+        const peek = (key: string): SessionRecord | undefined => {
+          if (store.peek === undefined) throw new Error(`${name} has no peek, yet its contract says it has one`);
+          return store.peek(key);
+        };
 
-      it('answers a live session with the record get gives, synchronously', async () => {
-        const key = newKey();
-        const record = makeRecord({ userId: 'alice', data: { 's:cart': '[1]', 'b:theme': '"dark"' } });
-        await store.create(key, record, NO_LIMIT);
-        const peeked = peek(key);
-        expect(peeked).not.toBeInstanceOf(Promise);
-        expect(peeked).toEqual(record);
-        expect(peeked).toEqual(await store.get(key));
-        const anonymous = newKey();
-        await store.create(anonymous, makeRecord({ data: { 'b:cart': '[]' } }), NO_LIMIT);
-        expect(peek(anonymous)).toEqual(await store.get(anonymous));
-        expect(peek(anonymous)?.userId).toBeUndefined();
-        expect(removals).toEqual([]);
-      });
+        it('answers a live session with the record get gives, synchronously', async () => {
+          const key = newKey();
+          const record = makeRecord({ userId: 'alice', data: { 's:cart': '[1]', 'b:theme': '"dark"' } });
+          await store.create(key, record, NO_LIMIT);
+          const peeked = peek(key);
+          expect(peeked).not.toBeInstanceOf(Promise);
+          expect(peeked).toEqual(record);
+          expect(peeked).toEqual(await store.get(key));
+          const anonymous = newKey();
+          await store.create(anonymous, makeRecord({ data: { 'b:cart': '[]' } }), NO_LIMIT);
+          expect(peek(anonymous)).toEqual(await store.get(anonymous));
+          expect(peek(anonymous)?.userId).toBeUndefined();
+          expect(removals).toEqual([]);
+        });
 
-      it('gives undefined for an absent key, as get does, and emits nothing', async () => {
-        const key = newKey();
-        expect(peek(key)).toBeUndefined();
-        expect(await store.get(key)).toBeUndefined();
-        await store.create(key, makeRecord({ userId: 'alice' }), NO_LIMIT);
-        await store.destroy(key);
-        await waitForRemoval(key, 'destroyed');
-        expect(peek(key)).toBeUndefined();
-        expect(removalsOf(key)).toHaveLength(1);
-      });
+        it('gives undefined for an absent key, as get does, and emits nothing', async () => {
+          const key = newKey();
+          expect(peek(key)).toBeUndefined();
+          expect(await store.get(key)).toBeUndefined();
+          await store.create(key, makeRecord({ userId: 'alice' }), NO_LIMIT);
+          await store.destroy(key);
+          await waitForRemoval(key, 'destroyed');
+          expect(peek(key)).toBeUndefined();
+          expect(removalsOf(key)).toHaveLength(1);
+        });
 
-      it('gives undefined for an expired session and removes it as expired, telling listeners once', async () => {
-        const key = newKey();
-        const record = makeRecord({ userId: 'alice', idleIn: SHORT });
-        await store.create(key, record, NO_LIMIT);
-        expect(peek(key)).toBeDefined();
-        await sleepPast(record.idleExpiresAt);
-        expect(peek(key)).toBeUndefined();
-        await waitForRemoval(key, 'expired');
-        // Read again, both ways: the session is gone, not expired a second time.
-        expect(peek(key)).toBeUndefined();
-        expect(await store.get(key)).toBeUndefined();
-        expect(sortedKeys(await store.listUser('alice'))).toEqual([]);
-        await sleep(50);
-        expect(removalsOf(key).map((removal) => removal.reason)).toEqual(['expired']);
-      });
+        it('gives undefined for an expired session and removes it as expired, telling listeners once', async () => {
+          const key = newKey();
+          const record = makeRecord({ userId: 'alice', idleIn: SHORT });
+          await store.create(key, record, NO_LIMIT);
+          expect(peek(key)).toBeDefined();
+          await sleepPast(record.idleExpiresAt);
+          expect(peek(key)).toBeUndefined();
+          await waitForRemoval(key, 'expired');
+          // Read again, both ways: the session is gone, not expired a second time.
+          expect(peek(key)).toBeUndefined();
+          expect(await store.get(key)).toBeUndefined();
+          expect(sortedKeys(await store.listUser('alice'))).toEqual([]);
+          await sleep(50);
+          expect(removalsOf(key).map((removal) => removal.reason)).toEqual(['expired']);
+        });
 
-      it('gives undefined for a session behind its user’s epoch and removes it as destroyed, once', async () => {
-        const oldEpoch = await store.epochOf('alice');
-        await store.closeUser('alice');
-        const late = newKey();
-        await store.create(late, makeRecord({ userId: 'alice', epoch: oldEpoch }), NO_LIMIT);
-        expect(peek(late)).toBeUndefined();
-        await waitForRemoval(late, 'destroyed');
-        expect(peek(late)).toBeUndefined();
-        expect(await store.get(late)).toBeUndefined();
-        expect(await store.listUser('alice')).toEqual([]);
-        await sleep(50);
-        expect(removalsOf(late).map((removal) => removal.reason)).toEqual(['destroyed']);
-      });
+        it('gives undefined for a session behind its user’s epoch and removes it as destroyed, once', async () => {
+          const oldEpoch = await store.epochOf('alice');
+          await store.closeUser('alice');
+          const late = newKey();
+          await store.create(late, makeRecord({ userId: 'alice', epoch: oldEpoch }), NO_LIMIT);
+          expect(peek(late)).toBeUndefined();
+          await waitForRemoval(late, 'destroyed');
+          expect(peek(late)).toBeUndefined();
+          expect(await store.get(late)).toBeUndefined();
+          expect(await store.listUser('alice')).toEqual([]);
+          await sleep(50);
+          expect(removalsOf(late).map((removal) => removal.reason)).toEqual(['destroyed']);
+        });
 
-      it('follows writes: setField, deleteField and touch show in the next peek', async () => {
-        const key = newKey();
-        await store.create(key, makeRecord({ userId: 'alice', data: { 's:a': '1' } }), NO_LIMIT);
-        await store.setField(key, 's:b', '2');
-        await store.deleteField(key, 's:a');
-        const now = Date.now();
-        await store.touch(key, now, now + HOUR);
-        const peeked = peek(key);
-        expect(peeked?.data).toEqual({ 's:b': '2' });
-        expect(peeked?.lastSeenAt).toBe(now);
-        expect(peeked?.idleExpiresAt).toBe(now + HOUR);
-        expect(peeked).toEqual(await store.get(key));
-      });
+        it('follows writes: setField, deleteField and touch show in the next peek', async () => {
+          const key = newKey();
+          await store.create(key, makeRecord({ userId: 'alice', data: { 's:a': '1' } }), NO_LIMIT);
+          await store.setField(key, 's:b', '2');
+          await store.deleteField(key, 's:a');
+          const now = Date.now();
+          await store.touch(key, now, now + HOUR);
+          const peeked = peek(key);
+          expect(peeked?.data).toEqual({ 's:b': '2' });
+          expect(peeked?.lastSeenAt).toBe(now);
+          expect(peeked?.idleExpiresAt).toBe(now + HOUR);
+          expect(peeked).toEqual(await store.get(key));
+        });
 
-      it('hands out records whose changes never reach the store', async () => {
-        const key = newKey();
-        const record = makeRecord({ userId: 'alice', data: { 's:a': '1' } });
-        const expected = structuredClone(record);
-        await store.create(key, record, NO_LIMIT);
-        // The record given to create, then one read by peek and one read by get, all changed by their caller.
-        record.data['s:created'] = 'x';
-        record.idleExpiresAt = 0;
-        for (const read of [peek(key)!, (await store.get(key))!]) {
-          read.data['s:mutated'] = 'x';
-          delete read.data['s:a'];
-          read.lastSeenAt = 0;
-          read.idleExpiresAt = 0;
-          read.epoch = 99;
-          read.userId = 'mallory';
-          read.userAgent = 'changed';
-        }
-        expect(peek(key)).toEqual(expected);
-        expect(await store.get(key)).toEqual(expected);
-        expect(sortedKeys(await store.listUser('alice'))).toEqual([key]);
-        expect(await store.listUser('mallory')).toEqual([]);
-        expect(removals).toEqual([]);
+        it('hands out records whose changes never reach the store', async () => {
+          const key = newKey();
+          const record = makeRecord({ userId: 'alice', data: { 's:a': '1' } });
+          const expected = structuredClone(record);
+          await store.create(key, record, NO_LIMIT);
+          // The record given to create, then one read by peek and one read by get, all changed by their caller.
+          record.data['s:created'] = 'x';
+          record.idleExpiresAt = 0;
+          for (const read of [peek(key)!, (await store.get(key))!]) {
+            read.data['s:mutated'] = 'x';
+            delete read.data['s:a'];
+            read.lastSeenAt = 0;
+            read.idleExpiresAt = 0;
+            read.epoch = 99;
+            read.userId = 'mallory';
+            read.userAgent = 'changed';
+          }
+          expect(peek(key)).toEqual(expected);
+          expect(await store.get(key)).toEqual(expected);
+          expect(sortedKeys(await store.listUser('alice'))).toEqual([key]);
+          expect(await store.listUser('mallory')).toEqual([]);
+          expect(removals).toEqual([]);
+        });
       });
-    });
   });
 }

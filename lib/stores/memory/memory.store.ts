@@ -1,3 +1,5 @@
+/* eslint-disable @typescript-eslint/require-await -- the store methods are `async` on purpose: the contract returns
+   promises, and anything one of them throws must reach the caller as a rejection, as a networked store's would. */
 import { Logger } from '@nestjs/common';
 import { decodeSessionRecord, expiresAt, FIELD_PREFIX, type SessionRecord } from '../session-record.js';
 import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from '../session-store.js';

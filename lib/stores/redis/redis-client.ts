@@ -46,6 +46,14 @@ export function duplicateForPubSub(client: AnyClient): AnyClient {
   return (client as Redis).duplicate(options);
 }
 
+/**
+ * Connects a client of yours only if it is lazy and never was; the one the store owns whenever it is not connected
+ * (again, after a close).
+ */
+export async function connectClient(client: AnyClient, owned: boolean): Promise<void> {
+  if (client.status === 'wait' || (owned && !hasSocket(client))) await client.connect();
+}
+
 /** Whether `client` has a socket open or opening (between two reconnection attempts it has none). */
 export function hasSocket(client: AnyClient): boolean {
   return ['connecting', 'connect', 'ready'].includes(client.status);

@@ -48,6 +48,10 @@ export class RedisFailureDetector {
   ) {
     this.lateMessage = `RedisStore: no answer from Redis within ${timeoutMs} ms`;
     this.deadlines = new Deadlines(timeoutMs, this.lateMessage);
+    if (ownsClient) {
+      client.on('error', (error: unknown) => this.connectionError('client', error));
+      client.on('ready', () => this.connected('client'));
+    }
   }
 
   /** Whether commands are refused at once now. */

@@ -65,3 +65,8 @@ export function parseEpoch(stored: unknown): number | undefined {
   const epoch = Number(stored);
   return Number.isSafeInteger(epoch) ? epoch : undefined;
 }
+
+/** The strings of a list in a script's reply (the keys it names); none when it is not a list. */
+export function stringsIn(list: unknown): string[] {
+  return Array.isArray(list) ? list.filter((item): item is string => typeof item === 'string') : [];
+}

@@ -222,7 +222,14 @@ type Reply = unknown;
 /** The client with the scripts defined on it (ioredis adds one method per `defineCommand`). */
 export interface ScriptedClient {
   nestjsConnectedCreate(session: string, expireAt: string, ...fields: string[]): Promise<number>;
-  nestjsConnectedIndexUser(sessions: string, user: string, key: string, createdAt: string, epoch: string, keepUntil: string): Promise<number>;
+  nestjsConnectedIndexUser(
+    sessions: string,
+    user: string,
+    key: string,
+    createdAt: string,
+    epoch: string,
+    keepUntil: string,
+  ): Promise<number>;
   nestjsConnectedIndexAnonymous(anonymous: string, key: string, max: string, keepUntil: string): Promise<string[]>;
   nestjsConnectedSchedule(shard: string, key: string, expiresAt: string, keepUntil: string): Promise<number>;
   nestjsConnectedClaimDue(shard: string, now: string, limit: string): Promise<string[]>;

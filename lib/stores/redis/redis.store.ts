@@ -3,13 +3,13 @@ import { describeError } from '../../util/describe-error.js';
 import { expiresAt, FIELD_PREFIX, LONE_SURROGATE, type SessionRecord } from '../session-record.js';
 import type { SessionStore, StoreLimits, StoreRemoval } from '../session-store.js';
 import { StoreListeners } from '../store-listeners.js';
-import { RemovalChannel } from './redis-channel.js';
-import { createClient, hasSocket, isWrongType, type StoreClient } from './redis-client.js';
+import { RemovalChannel, type ChannelEvents } from './redis-channel.js';
+import { connectClient, createClient, isWrongType, type StoreClient } from './redis-client.js';
 import { UserEpochCache } from './redis-epoch-cache.js';
 import { ExpirySweeper } from './redis-expiry-sweeper.js';
 import { RedisFailureDetector, type RunCommand } from './redis-failure-detector.js';
 import { RedisKeys } from './redis-keys.js';
-import { DATA_FIELD, encodeRecord, parseEpoch } from './redis-record.js';
+import { DATA_FIELD, encodeRecord, parseEpoch, stringsIn } from './redis-record.js';
 import { RedisRemovals } from './redis-removals.js';
 import { resolveOptions, type RedisStoreOptions } from './redis-store-options.js';
 import { defineScripts } from './redis-scripts.js';
@@ -54,24 +54,15 @@ export class RedisStore implements SessionStore {
     this.client = defineScripts(client ?? createClient(url!));
     this.detector = new RedisFailureDetector(this.client, this.ownsClient, commandTimeoutMs, this.logger);
     this.run = this.detector.run;
-    this.channel = new RemovalChannel(
-      this.client,
-      this.keys.channel,
-      this.detector,
-      {
-        removed: (removal) => this.listeners.notify(removal),
-        userClosed: (userId) => this.epochs.forget(userId),
-        resubscribed: () => this.epochs.clear(),
-      },
-      this.logger,
-    );
+    const heard: ChannelEvents = {
+      removed: (removal) => this.listeners.notify(removal),
+      userClosed: (userId) => this.epochs.forget(userId),
+      resubscribed: () => this.epochs.clear(),
+    };
+    this.channel = new RemovalChannel(this.client, this.keys.channel, this.detector, heard, this.logger);
     this.epochs = new UserEpochCache(this.keys, this.run, () => this.channel.subscribed, this.logger);
     this.removals = new RedisRemovals(this.keys, this.channel, this.listeners, this.logger);
     this.sweeper = new ExpirySweeper(this.keys, this.detector, this.removals, this.logger);
-    if (this.ownsClient) {
-      this.client.on('error', (error: unknown) => this.detector.connectionError('client', error));
-      this.client.on('ready', () => this.detector.connected('client'));
-    }
   }
 
   async create(key: string, record: SessionRecord, limits: StoreLimits): Promise<boolean> {
@@ -90,7 +81,14 @@ export class RedisStore implements SessionStore {
         const { userId } = record;
         const [indexed] = await Promise.all([
           this.run((c) =>
-            c.nestjsConnectedIndexUser(this.keys.userSessions(userId), this.keys.user(userId), key, String(record.createdAt), String(record.epoch), keepUntil),
+            c.nestjsConnectedIndexUser(
+              this.keys.userSessions(userId),
+              this.keys.user(userId),
+              key,
+              String(record.createdAt),
+              String(record.epoch),
+              keepUntil,
+            ),
           ),
           schedule,
         ]);
@@ -130,14 +128,18 @@ export class RedisStore implements SessionStore {
     if (record === undefined) return undefined;
     const now = Date.now();
     if (expiresAt(record) <= now) {
-      await this.removals.expire(key, now, this.run).catch((error: unknown) => this.logger.warn(`Removing an expired session: ${describeError(error)}`));
+      await this.removals
+        .expire(key, now, this.run)
+        .catch((error: unknown) => this.logger.warn(`Removing an expired session: ${describeError(error)}`));
       return undefined;
     }
     if (record.userId !== undefined) {
       const epoch = this.epochs.cached(record.userId, now) ?? (await this.epochs.fetch(record.userId, now));
       if (epoch === undefined) return undefined;
       if (record.epoch < epoch) {
-        await this.removals.dropStale(key, epoch, this.run).catch((error: unknown) => this.logger.warn(`Removing a closed session: ${describeError(error)}`));
+        await this.removals
+          .dropStale(key, epoch, this.run)
+          .catch((error: unknown) => this.logger.warn(`Removing a closed session: ${describeError(error)}`));
         return undefined;
       }
     }
@@ -164,9 +166,9 @@ export class RedisStore implements SessionStore {
     const absolute = Number(reply[1]);
     // Best effort: should it fail, the schedule keeps the earlier time, and the sweeper, finding the session not
     // due then, puts it back at its real expiry.
-    await this.removals.schedule(key, Math.min(idleExpiresAt, Number.isFinite(absolute) ? absolute : idleExpiresAt), this.run).catch((error: unknown) =>
-      this.logger.warn(`Rescheduling a touched session's expiry: ${describeError(error)}`),
-    );
+    await this.removals
+      .schedule(key, Math.min(idleExpiresAt, Number.isFinite(absolute) ? absolute : idleExpiresAt), this.run)
+      .catch((error: unknown) => this.logger.warn(`Rescheduling a touched session's expiry: ${describeError(error)}`));
     return true;
   }
 
@@ -207,7 +209,7 @@ export class RedisStore implements SessionStore {
     const reply = await this.run((c) =>
       c.nestjsConnectedCloseUser(this.keys.userSessions(userId), this.keys.user(userId), redisTime(Date.now() + USER_FLOOR_MS)),
     );
-    const keys = Array.isArray(reply) && Array.isArray(reply[1]) ? (reply[1] as unknown[]).filter((key): key is string => typeof key === 'string') : [];
+    const keys = stringsIn(Array.isArray(reply) ? reply[1] : undefined);
     this.epochs.forget(userId);
     this.channel.publishUserClosed(userId);
     const results = await Promise.allSettled(
@@ -239,7 +241,13 @@ export class RedisStore implements SessionStore {
       await this.run((c) => c.hdel(this.keys.user(userId), `f:${field}`));
     } else {
       await this.run((c) =>
-        c.nestjsConnectedSetUserField(this.keys.user(userId), this.keys.userSessions(userId), `f:${field}`, value, redisTime(Date.now() + USER_FLOOR_MS)),
+        c.nestjsConnectedSetUserField(
+          this.keys.user(userId),
+          this.keys.userSessions(userId),
+          `f:${field}`,
+          value,
+          redisTime(Date.now() + USER_FLOOR_MS),
+        ),
       );
     }
   }
@@ -249,9 +257,8 @@ export class RedisStore implements SessionStore {
   }
 
   /**
-   * A call made for a request missed the policy's `storeTimeout`: Redis is taken as hung. Every call fails at once
-   * from now until a PING answers, and a connection the store owns is dropped and reconnected. Whichever call it was,
-   * the state is the store's: nothing here depends on the method.
+   * A call made for a request (whichever) missed the policy's `storeTimeout`: Redis is taken as hung. Every call fails
+   * at once until a PING answers; a connection the store owns is dropped and reconnected.
    */
   callTimedOut(): void {
     this.detector.callTimedOut();
@@ -265,14 +272,10 @@ export class RedisStore implements SessionStore {
     if (this.opened) return;
     this.detector.start();
     this.channel.attach();
-    const connect = async () => {
-      // Yours is connected only if it is lazy and never was; the one it owns whenever it is not (again, after close()).
-      if (this.client.status === 'wait' || (this.ownsClient && !hasSocket(this.client))) await this.client.connect();
-      await this.channel.connect();
-    };
     try {
       // A hung server accepts the TCP connection and never completes the handshake: bound the whole start.
-      await this.detector.bound(connect(), OPEN_TIMEOUT_MS);
+      const connected = connectClient(this.client, this.ownsClient).then(() => this.channel.connect());
+      await this.detector.bound(connected, OPEN_TIMEOUT_MS);
     } catch (error) {
       this.channel.abandon();
       if (this.ownsClient) this.client.disconnect();

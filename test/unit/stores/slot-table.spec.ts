@@ -153,7 +153,14 @@ describe('SlotTable', () => {
       const [users, anonymous] = [emptySlotList(), emptySlotList()];
       const slots: number[] = [];
       for (let i = 0; i < 200; i++) {
-        const slot = table.allocate(`k${i}`, i % 2 ? alice : undefined, record({ createdAt: i }), `ip${i}`, undefined, i % 3 ? undefined : { 's:i': String(i) });
+        const slot = table.allocate(
+          `k${i}`,
+          i % 2 ? alice : undefined,
+          record({ createdAt: i }),
+          `ip${i}`,
+          undefined,
+          i % 3 ? undefined : { 's:i': String(i) },
+        );
         table.setDueSecond(slot, 1000 + i);
         table.append(i % 2 ? users : anonymous, slot);
         slots.push(slot);

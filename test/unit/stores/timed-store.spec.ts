@@ -101,7 +101,14 @@ describe('TimedStore', () => {
     const heard: StoreRemoval[] = [];
     const unsubscribe = timed.subscribe((removal) => heard.push(removal));
     await timed.open();
-    const record = { epoch: 0, createdAt: Date.now(), lastSeenAt: Date.now(), idleExpiresAt: Date.now() + 1000, absoluteExpiresAt: Date.now() + 2000, data: {} };
+    const record = {
+      epoch: 0,
+      createdAt: Date.now(),
+      lastSeenAt: Date.now(),
+      idleExpiresAt: Date.now() + 1000,
+      absoluteExpiresAt: Date.now() + 2000,
+      data: {},
+    };
     await store.create('k', record, { maxAnonymous: 10 });
     await store.destroy('k');
     expect(heard).toEqual([{ key: 'k', reason: 'destroyed', record }]);
