@@ -1,4 +1,4 @@
-import type { INestApplicationContext } from '@nestjs/common';
+import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
@@ -7,7 +7,8 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { GatewayBridge } from '../socket/gateway-bridge.js';
 import { SessionClient } from '../socket/session-client.js';
 import { splitGatewayOptions, type SessionGatewayOptions, type SessionSocketOptions } from '../socket/session-socket.options.js';
-import type { SocketRefusalCode } from '../socket/socket-transport.js';
+import { REFUSAL_MESSAGES, type SocketRefusalCode } from '../socket/socket-transport.js';
+import { describeError } from '../../util/describe-error.js';
 
 export type { SessionSocketOptions, SessionGatewayOptions } from '../socket/session-socket.options.js';
 export type { SocketCloseReason } from '../socket/session-client.js';
@@ -24,6 +25,8 @@ const STATUS: Record<SocketRefusalCode, number> = {
   store_unavailable: 503,
   bad_request: 400,
 };
+
+const logger = new Logger('SessionWsAdapter');
 
 type VerifyClient = (
   info: { origin: string; secure: boolean; req: IncomingMessage },
@@ -50,19 +53,53 @@ export class SessionWsAdapter extends WsAdapter {
     const { session, rest } = splitGatewayOptions(this.options, options);
     const bridge = GatewayBridge.of(this.app);
     // Two parameters: ws then waits for the callback (an asynchronous check).
+    // Fix (malformed-upgrade.sockets.spec): nothing may throw out of here. For a gateway on a port of its own, ws
+    // calls this from its `upgrade` listener, where a throw (`new URL` of the target `//[`) was an uncaught exception
+    // that ended the process, HTTP included. A target that is no URL is refused with 400, any other failure with 500;
+    // ws gets exactly one answer.
     const verifyClient: VerifyClient = (info, done) => {
-      const processHint = new URL(info.req.url ?? '/', 'http://localhost').searchParams.get('process');
-      void bridge.handshake(info.req, processHint, session).then((result) => {
-        if ('refused' in result) {
-          const body = JSON.stringify({ code: result.refused, message: result.message });
-          // 'Content-Type' spelled as ws spells its own default ('text/html'), so that this one replaces it: in
-          // lower case both went out, and clients kept the first (text/html) for a JSON body.
-          done(false, STATUS[result.refused], body, { 'Content-Type': 'application/json', 'x-session-refusal': result.refused });
+      let answered = false;
+      const answer: typeof done = (...args) => {
+        if (answered) return;
+        answered = true;
+        try {
+          done(...args);
+        } catch (error) {
+          logger.error(`WebSocket upgrade failed: ${describeError(error)}`);
+          info.req.socket.destroy();
+        }
+      };
+      const refuse = (code: SocketRefusalCode, message: string) => {
+        const body = JSON.stringify({ code, message });
+        // 'Content-Type' spelled as ws spells its own default ('text/html'), so that this one replaces it: in
+        // lower case both went out, and clients kept the first (text/html) for a JSON body.
+        answer(false, STATUS[code], body, { 'Content-Type': 'application/json', 'x-session-refusal': code });
+      };
+      const failed = (error: unknown) => {
+        logger.error(`WebSocket upgrade refused after an error: ${describeError(error)}`);
+        answer(false, 500);
+      };
+      try {
+        const target = info.req.url ?? '/';
+        if (!URL.canParse(target, 'http://localhost')) {
+          refuse('bad_request', REFUSAL_MESSAGES.bad_request);
           return;
         }
-        this.admitted.set(info.req, result.client);
-        done(true);
-      });
+        const processHint = new URL(target, 'http://localhost').searchParams.get('process');
+        void bridge
+          .handshake(info.req, processHint, session)
+          .then((result) => {
+            if ('refused' in result) {
+              refuse(result.refused, result.message);
+              return;
+            }
+            this.admitted.set(info.req, result.client);
+            answer(true);
+          })
+          .catch(failed);
+      } catch (error) {
+        failed(error);
+      }
     };
     return super.create(port, { ...rest, verifyClient }) as WebSocketServer;
   }
