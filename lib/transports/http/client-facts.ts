@@ -60,7 +60,8 @@ function frameworkView(adapter: HttpServer | undefined): ((request: IncomingMess
       // `app`), `this.socket` and `this.headers`.
       const prototype: unknown = (instance as { request?: unknown }).request;
       if (typeof prototype !== 'object' || prototype === null) return undefined;
-      return (request) => Object.create(prototype, { headers: { value: request.headers }, socket: { value: request.socket } }) as FrameworkView;
+      return (request) =>
+        Object.create(prototype, { headers: { value: request.headers }, socket: { value: request.socket } }) as FrameworkView;
     }
     case 'fastify': {
       // fastify/lib/request.js: the class under `Symbol('fastify.Request')` has getters for `ip` and `protocol`
