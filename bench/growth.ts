@@ -83,7 +83,8 @@ async function disconnectAllChild(stored: number, repeats: number): Promise<Disc
     started = performance.now();
     const count = await service.disconnectAll({ userId: TARGET_USER });
     const serviceMs = performance.now() - started;
-    if (count !== TARGET_SESSIONS || closed !== TARGET_SESSIONS) throw new Error(`closed ${closed} / ${count} sessions, not ${TARGET_SESSIONS}`);
+    if (count !== TARGET_SESSIONS || closed !== TARGET_SESSIONS)
+      throw new Error(`closed ${closed} / ${count} sessions, not ${TARGET_SESSIONS}`);
     if (r > 0) {
       storeRuns.push(storeMs);
       serviceRuns.push(serviceMs);
@@ -186,7 +187,12 @@ async function growthRead(config: BenchConfig, log: (line: string) => void): Pro
       const cell = new SlicedCell({ url: server.url, method: 'GET', path: '/read', cookies, connections: config.connections });
       prepared.push({ server, problems, cell });
     }
-    await interleave(prepared.map((p) => p.cell), config.warmup, config.seconds, config.rounds);
+    await interleave(
+      prepared.map((p) => p.cell),
+      config.warmup,
+      config.seconds,
+      config.rounds,
+    );
     return prepared.map(({ server, problems, cell }, i) => {
       const stored = sizes[i]!;
       const result = cell.result();
@@ -204,7 +210,10 @@ async function growthRead(config: BenchConfig, log: (line: string) => void): Pro
 }
 
 /** The growth section of a run. */
-export async function growthSection(config: BenchConfig, log: (line: string) => void): Promise<{
+export async function growthSection(
+  config: BenchConfig,
+  log: (line: string) => void,
+): Promise<{
   read: GrowthReadResult[];
   disconnectAll: DisconnectAllResult[];
   sweep: SweepResult[];
@@ -265,7 +274,9 @@ export async function growthSection(config: BenchConfig, log: (line: string) => 
     sweep.push(result);
     log(
       `growth  sweep of ${config.sweepExpiring} expiring among ${String(stored).padStart(9)}  bare ${result.bare?.medianMs.toFixed(1) ?? '-'} ms` +
-        (result.app ? `  with SessionModule ${result.app.medianMs.toFixed(1)} ms (until idle ${result.app.medianUntilIdleMs.toFixed(1)} ms)` : ''),
+        (result.app
+          ? `  with SessionModule ${result.app.medianMs.toFixed(1)} ms (until idle ${result.app.medianUntilIdleMs.toFixed(1)} ms)`
+          : ''),
     );
   }
   return { read, disconnectAll, sweep, problems };

@@ -130,7 +130,13 @@ async function benchFramework(specs: VariantSpec[], config: BenchConfig, redis: 
       await interleave(measured, config.warmup, config.seconds, config.rounds);
       running.forEach((r, i) => {
         const result = measured[i]!.result();
-        r.result.cells.push({ name: cell.name, method: cell.method, path: cell.path, sessions: (cell.many ? r.many : r.single).length, result });
+        r.result.cells.push({
+          name: cell.name,
+          method: cell.method,
+          path: cell.path,
+          sessions: (cell.many ? r.many : r.single).length,
+          result,
+        });
         log(
           `${tag(r.spec)} ${cell.name.padEnd(10)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
             `p50 ${result.p50.toFixed(2).padStart(6)} ms  p99 ${result.p99.toFixed(2).padStart(6)} ms  ` +

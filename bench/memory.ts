@@ -102,7 +102,9 @@ export async function memorySection(config: BenchConfig, log: (line: string) => 
       });
       if (kind === 'map') floor = result.bytesPerSession;
       if (floor !== undefined) result.ratioToFloor = result.bytesPerSession / floor;
-      log(`memory  ${KINDS[kind].padEnd(30)} ${String(count).padStart(9)} sessions  ${result.bytesPerSession.toFixed(0).padStart(6)} B/session`);
+      log(
+        `memory  ${KINDS[kind].padEnd(30)} ${String(count).padStart(9)} sessions  ${result.bytesPerSession.toFixed(0).padStart(6)} B/session`,
+      );
       results.push(result);
     }
   }

@@ -163,7 +163,7 @@ function httpSection(results: Results): string {
       `without a logged-in session, else the session's counter); \`write\` = \`POST /write\` (guarded, increments the ` +
       `counter and stores it). "1 session": every request carries the same cookie; "${int(sessions)} sessions": ` +
       `${int(sessions)} logins, each connection cycling round-robin through the cookies from its own offset. **Ratio** = req/s ÷ req/s of the same ` +
-      'framework\'s no-session ceiling in this run.',
+      "framework's no-session ceiling in this run.",
     '',
     `![Guarded read over ${int(sessions)} sessions, ratio to the ceiling](${CHART_FILE})`,
     '',
@@ -175,7 +175,13 @@ function httpSection(results: Results): string {
     const row = [variant.framework === 'express' ? 'Express' : 'Fastify', variant.label];
     for (const name of cellNames) {
       const cell = variant.cells.find((c) => c.name === name);
-      row.push(cell?.ratio === undefined ? (variant.status === 'ok' ? '–' : variant.status) : `${cell.ratio.toFixed(2)}${flagged(cell.result) ? ' ⚠' : ''}`);
+      row.push(
+        cell?.ratio === undefined
+          ? variant.status === 'ok'
+            ? '–'
+            : variant.status
+          : `${cell.ratio.toFixed(2)}${flagged(cell.result) ? ' ⚠' : ''}`,
+      );
     }
     ratioRows.push(row);
   }
@@ -222,7 +228,14 @@ function memorySection(results: Results): string {
     '',
     table(
       ['store', 'sessions', 'bytes per session', 'ratio to the Map floor', 'heap after', 'fill time'],
-      memory.map((m) => [`\`${m.store}\``, int(m.sessions), int(m.bytesPerSession), fixed(m.ratioToFloor), mb(m.heapAfter), `${fixed(m.fillMs / 1000, 1)} s`]),
+      memory.map((m) => [
+        `\`${m.store}\``,
+        int(m.sessions),
+        int(m.bytesPerSession),
+        fixed(m.ratioToFloor),
+        mb(m.heapAfter),
+        `${fixed(m.fillMs / 1000, 1)} s`,
+      ]),
     ),
   ].join('\n');
 }
@@ -249,7 +262,10 @@ function growthSection(results: Results): string {
             fixed(r?.p99),
             r && base ? fixed(r.requestsPerSecond / base.requestsPerSecond) : '–',
             r && base ? fixed(r.p50 / base.p50) : '–',
-            r ? (r.non2xx + r.errors > 0 ? `**${int(r.non2xx)} non-2xx, ${int(r.errors)} errors**` : '0') + (g.problems.length ? ` ${g.problems.join('; ')}` : '') : '–',
+            r
+              ? (r.non2xx + r.errors > 0 ? `**${int(r.non2xx)} non-2xx, ${int(r.errors)} errors**` : '0') +
+                (g.problems.length ? ` ${g.problems.join('; ')}` : '')
+              : '–',
           ];
         }),
       ),
@@ -260,19 +276,25 @@ function growthSection(results: Results): string {
   out.push('', '### (b) `disconnectAll` of a user with 10 sessions', '');
   out.push(
     'In-process, median of the repetitions after a warm-up one, `gc()` before each: the store call `closeUser(userId)`, and ' +
-      '`SessionService.disconnectAll({ userId })` (events, values\' clean-up) in a Nest application context on the same store.',
+      "`SessionService.disconnectAll({ userId })` (events, values' clean-up) in a Nest application context on the same store.",
     '',
     table(
       ['sessions stored', "user's sessions", 'store.closeUser ms', 'SessionService.disconnectAll ms', 'runs'],
-      growth.disconnectAll.map((d) => [int(d.stored), int(d.userSessions), fixed(d.store.medianMs, 3), fixed(d.service?.medianMs, 3), String(d.store.runsMs.length)]),
+      growth.disconnectAll.map((d) => [
+        int(d.stored),
+        int(d.userSessions),
+        fixed(d.store.medianMs, 3),
+        fixed(d.service?.medianMs, 3),
+        String(d.store.runsMs.length),
+      ]),
     ),
   );
   out.push('', '### (c) Expiry sweep', '');
   out.push(
-    'Sessions expiring within the same second, swept by the MemoryStore\'s own once-a-second timer (no fake timers, no ' +
+    "Sessions expiring within the same second, swept by the MemoryStore's own once-a-second timer (no fake timers, no " +
       'manual call: the instance\'s `sweep` is wrapped to time the call the timer makes). "bare": the store alone; "with ' +
       'SessionModule": the library\'s lifecycle subscribed to removals, as in an app; "until idle": from the start of ' +
-      'the sweep until the event loop runs the next `setImmediate` (the listeners\' asynchronous work included).',
+      "the sweep until the event loop runs the next `setImmediate` (the listeners' asynchronous work included).",
     '',
     table(
       ['sessions stored', 'expiring at once', 'sweep, bare store ms', 'sweep, with SessionModule ms', 'until idle ms', 'runs'],
@@ -300,7 +322,7 @@ function socketsSection(results: Results): string {
     '## WebSockets (socket.io)',
     '',
     'One server process (Express, `--expose-gc`) holds the sockets, each opened with its own logged-in cookie ' +
-      '(nestjs-connected) or none (plain). Heap per socket = the server\'s own `heapUsed + arrayBuffers` after `gc()` (GET /bench/heap, ' +
+      "(nestjs-connected) or none (plain). Heap per socket = the server's own `heapUsed + arrayBuffers` after `gc()` (GET /bench/heap, " +
       'a bench-only route) after opening the sockets minus before, divided by the count. Messages: senders emit a number ' +
       'and await its ack in a loop.',
     '',
@@ -340,7 +362,11 @@ function targetsSection(results: Results): string {
     '',
     'Ratios from this run (bench/targets.ts checks them).',
     '',
-    table(['target', 'measured', ''], checkTargets(results).map((check) => [check.target, check.figure, verdict(check)]), 'lll'),
+    table(
+      ['target', 'measured', ''],
+      checkTargets(results).map((check) => [check.target, check.figure, verdict(check)]),
+      'lll',
+    ),
   ].join('\n');
 }
 
@@ -351,7 +377,9 @@ function problemsSection(results: Results): string {
     if (flag) lines.push(`- ${variant.id}: ${flag}`);
     for (const cell of variant.cells) {
       if (flagged(cell.result)) {
-        lines.push(`- ${variant.id} ${cell.name}: ${int(cell.result.non2xx)} non-2xx, ${int(cell.result.errors)} errors ${JSON.stringify(cell.result.statuses)}`);
+        lines.push(
+          `- ${variant.id} ${cell.name}: ${int(cell.result.non2xx)} non-2xx, ${int(cell.result.errors)} errors ${JSON.stringify(cell.result.statuses)}`,
+        );
       }
     }
   }
@@ -366,7 +394,7 @@ export function renderMarkdown(results: Results): string {
       ? []
       : [
           `> **Not a default run**: ${changed.join(' ')}. Shorter or smaller settings are for trying the harness out; ` +
-            'the benchmark\'s numbers come from `npm run bench` with no BENCH_* variables, on an otherwise idle machine.',
+            "the benchmark's numbers come from `npm run bench` with no BENCH_* variables, on an otherwise idle machine.",
           '',
         ];
   return [

@@ -107,7 +107,9 @@ async function main(): Promise<void> {
     failures: [],
   };
   log(`bench   ${results.run.machine.cpu}, ${results.run.machine.cores} cores, Node ${process.version}`);
-  log(`bench   sections ${config.sections.join(', ')}; warm-up ${config.warmup} s, measure ${config.seconds} s in ${config.rounds} interleaved slices, ${config.connections} connections`);
+  log(
+    `bench   sections ${config.sections.join(', ')}; warm-up ${config.warmup} s, measure ${config.seconds} s in ${config.rounds} interleaved slices, ${config.connections} connections`,
+  );
 
   const section = async (name: string, task: () => Promise<void>) => {
     try {

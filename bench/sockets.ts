@@ -147,7 +147,8 @@ export async function socketSection(
       const result = await runMode(mode, config, log);
       heap.push(result.heap);
       messages.push(...result.messages);
-      for (const m of result.messages) if (m.errors > 0) problems.push(`${mode} '${m.handler}': ${m.errors} messages without a correct ack`);
+      for (const m of result.messages)
+        if (m.errors > 0) problems.push(`${mode} '${m.handler}': ${m.errors} messages without a correct ack`);
     } catch (error) {
       const message = describe(error);
       problems.push(`${mode}: ${message}`);

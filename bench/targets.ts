@@ -73,7 +73,9 @@ function memoryTarget(results: Results): TargetCheck {
     figure:
       ours.length === 0
         ? 'no figure'
-        : ours.map((m) => `${two(m.ratioToFloor!)}× at ${m.sessions.toLocaleString('en-US')} (${Math.round(m.bytesPerSession)} B)`).join(', '),
+        : ours
+            .map((m) => `${two(m.ratioToFloor!)}× at ${m.sessions.toLocaleString('en-US')} (${Math.round(m.bytesPerSession)} B)`)
+            .join(', '),
     met: ours.length === 0 ? undefined : ours.every((m) => m.ratioToFloor! <= 1.5),
   };
 }
@@ -83,7 +85,11 @@ function growthTarget(results: Results): TargetCheck {
   const small = reads[0];
   const large = reads[reads.length - 1];
   if (small === undefined || large === undefined || small === large) {
-    return { target: 'guarded read with 1,000,000 sessions stored within 10% of its speed with 1,000', figure: 'no figure', met: undefined };
+    return {
+      target: 'guarded read with 1,000,000 sessions stored within 10% of its speed with 1,000',
+      figure: 'no figure',
+      met: undefined,
+    };
   }
   const ratio = large.result!.requestsPerSecond / small.result!.requestsPerSecond;
   return {

@@ -17,10 +17,11 @@ if (!root && !has('sudo')) {
   console.error('ensure-redis: redis-server is missing; run `apt-get install -y redis-server` as root.');
   process.exit(1);
 }
-const run = (args) => execFileSync(root ? args[0] : 'sudo', root ? args.slice(1) : args, {
-  stdio: 'inherit',
-  env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-});
+const run = (args) =>
+  execFileSync(root ? args[0] : 'sudo', root ? args.slice(1) : args, {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 console.log('ensure-redis: installing redis-server with apt-get');
 run(['apt-get', 'update', '-qq']);
 run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'redis-server']);

@@ -57,9 +57,11 @@ export async function checkAnswers(baseUrl: string, cookie: string, guarded: boo
   const anonymous = await probe(`${baseUrl}/read`);
   if (guarded && anonymous.status !== 401) problems.push(`GET /read without a session answered ${anonymous.status}, not 401`);
   const read = await probe(`${baseUrl}/read`, { headers: { cookie } });
-  if (read.status !== 200 || !/"counter":\d+/.test(read.body)) problems.push(`GET /read answered ${read.status} ${read.body.slice(0, 100)}`);
+  if (read.status !== 200 || !/"counter":\d+/.test(read.body))
+    problems.push(`GET /read answered ${read.status} ${read.body.slice(0, 100)}`);
   const write = await probe(`${baseUrl}/write`, { method: 'POST', headers: { cookie } });
-  if (write.status !== 200 || !/"counter":\d+/.test(write.body)) problems.push(`POST /write answered ${write.status} ${write.body.slice(0, 100)}`);
+  if (write.status !== 200 || !/"counter":\d+/.test(write.body))
+    problems.push(`POST /write answered ${write.status} ${write.body.slice(0, 100)}`);
   if (guarded && problems.length === 0) {
     const again = await probe(`${baseUrl}/read`, { headers: { cookie } });
     const before = /"counter":(\d+)/.exec(read.body)?.[1];

@@ -6,8 +6,7 @@ import type { SessionRecord } from 'nestjs-connected';
  * filling stores directly: the memory measurement, the growth tests and the prefilled server.
  */
 
-export const USER_AGENT =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+export const USER_AGENT = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 export const CLIENT_IP = '127.0.0.1';
 /** The library's defaults: idle timeout 3600 s, absolute timeout 30 days (also the cookie's Max-Age everywhere). */
 export const IDLE_TIMEOUT_MS = 3_600_000;

@@ -66,11 +66,9 @@ export function redisCommand(port: number, line: string, ms = 2000): Promise<str
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function launch(port: number, dir: string): Promise<{ server: ChildProcess; watchdog: ChildProcess }> {
-  const server = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   track(server);
   const output: string[] = [];
   let failure: string | undefined;

@@ -26,8 +26,7 @@ export class GuardedObservable<T> extends Observable<T> {
   override subscribe(observerOrNext?: Partial<Observer<T>> | ((value: T) => void) | null): Subscription {
     // Operators subscribe with their own Subscriber, which already routes errors downstream: leave it as it is.
     if (observerOrNext instanceof Subscriber) return super.subscribe(observerOrNext);
-    const observer: Partial<Observer<T>> =
-      typeof observerOrNext === 'function' ? { next: observerOrNext } : (observerOrNext ?? {});
+    const observer: Partial<Observer<T>> = typeof observerOrNext === 'function' ? { next: observerOrNext } : (observerOrNext ?? {});
     const report = this.report;
     return super.subscribe({
       next(value) {

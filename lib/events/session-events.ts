@@ -7,7 +7,6 @@ import type { SessionEvent, SessionEventInit, SessionEventOf, SessionEventType }
 /** A hook for one event type; awaited before the request goes on. */
 export type SessionEventHook<K extends SessionEventType = SessionEventType> = (event: SessionEventOf<K>) => unknown;
 
-
 /** The event bus: awaited hooks first, in registration order, then the `sessionEvents$` stream. */
 @Injectable()
 export class SessionEvents implements OnApplicationShutdown {

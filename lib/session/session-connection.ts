@@ -226,7 +226,13 @@ export class SessionConnection {
 const CONTROL = /[\0-\x1f]/;
 
 function assertUserId(userId: unknown): asserts userId is string {
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID || CONTROL.test(userId) || LONE_SURROGATE.test(userId)) {
+  if (
+    typeof userId !== 'string' ||
+    userId.length === 0 ||
+    userId.length > MAX_USER_ID ||
+    CONTROL.test(userId) ||
+    LONE_SURROGATE.test(userId)
+  ) {
     // A lone surrogate is not text: a store that keeps UTF-8 (Redis) would give back another user id.
     throw new TypeError(`nestjs-connected: connect() needs a user id of 1-${MAX_USER_ID} characters without control characters`);
   }

@@ -178,7 +178,6 @@ export class SessionValues {
   }
 }
 
-
 function assertKey(key: unknown): void {
   if (!(key instanceof SessionKey)) throw new TypeError('nestjs-connected: expected a SessionKey');
 }

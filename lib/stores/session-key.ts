@@ -70,11 +70,10 @@ export class SessionKey<T> {
       throw new Error(`SessionKey: a key named '${name}' exists already; create each key once and share it`);
     }
     this.scope = scope;
-    this.codec =
-      options.persist === true ? (JSON_CODEC as SessionValueCodec<T>) : options.persist ? options.persist : undefined;
+    this.codec = options.persist === true ? (JSON_CODEC as SessionValueCodec<T>) : options.persist ? options.persist : undefined;
     this.onDelete = options.onDelete;
     this.onNoClient = options.onNoClient;
-    SessionKey.byName.set(name, this as SessionKey<unknown>);
+    SessionKey.byName.set(name, this);
   }
 
   /** The key created with this name, if any. */

@@ -208,7 +208,10 @@ describe.each(ADAPTERS)('session checks on %s', (adapter) => {
       const reply = await new Browser(t.url).get('/me', { cookie: `sid=${randomId()}.${randomId()}; ${others}` });
       expect(reply.status).toBe(401);
       expect(reply.body).toEqual(UNAUTHENTICATED);
-      const expired = reply.setCookies.filter(isExpiry).map((c) => c.name).sort();
+      const expired = reply.setCookies
+        .filter(isExpiry)
+        .map((c) => c.name)
+        .sort();
       expect(expired).toEqual(['boom', 'drop_tracking', 'sid', 'stale_csrf']);
       expect(reply.setCookies.filter((c) => !isExpiry(c))).toEqual([]);
       expect(cookiesNamed(reply, 'keep_theme')).toEqual([]);
@@ -241,7 +244,12 @@ describe.each(ADAPTERS)('session checks on %s', (adapter) => {
       const reply = await new Browser(t.url).get('/public', { cookie: `sid=${value}; ${others}` });
       expect(reply.status).toBe(200);
       expect(reply.body).toEqual({ user: null });
-      expect(reply.setCookies.filter(isExpiry).map((c) => c.name).sort()).toEqual(['boom', 'drop_tracking', 'sid', 'stale_csrf']);
+      expect(
+        reply.setCookies
+          .filter(isExpiry)
+          .map((c) => c.name)
+          .sort(),
+      ).toEqual(['boom', 'drop_tracking', 'sid', 'stale_csrf']);
       expect(reply.setCookies.filter((c) => !isExpiry(c))).toEqual([]);
       // The live session of the same browser is not touched by the stale cookie's failure.
       expect((await b.get('/me')).body).toEqual({ user: 'filter-user' });

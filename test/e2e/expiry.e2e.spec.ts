@@ -97,7 +97,13 @@ describe.each(ADAPTERS)('session expiry over HTTP on %s', (adapter) => {
 
       // No request from here on: only the store's own timer can end the session. (A generous upper wait.)
       const expired = await events.waitFor((e) => e.type === 'session-expired' && e.session === opened.session, 15_000);
-      expect(expired).toMatchObject({ type: 'session-expired', userId: user, session: opened.session, reason: 'expired', transport: 'http' });
+      expect(expired).toMatchObject({
+        type: 'session-expired',
+        userId: user,
+        session: opened.session,
+        reason: 'expired',
+        transport: 'http',
+      });
       expect(expired.at).toBeInstanceOf(Date);
       expect(store.size).toBe(size - 1);
       expect(await store.listUser(user)).toEqual([]);

@@ -143,7 +143,11 @@ describe.each(ADAPTERS)('the guard on %s', (adapter) => {
     beforeAll(async () => {
       const counting = countingPolicy();
       calls = counting.calls;
-      t = await startApp({ adapter, controllers: [AuthController, GuardController, EditorController, PrivateController], policy: counting.policy });
+      t = await startApp({
+        adapter,
+        controllers: [AuthController, GuardController, EditorController, PrivateController],
+        policy: counting.policy,
+      });
     });
     afterAll(() => t.close());
     beforeEach(() => {
@@ -263,7 +267,10 @@ describe.each(ADAPTERS)('the guard on %s', (adapter) => {
     it('class-level @Connected applies to every method, and a method decorator overrides it', async () => {
       const carol = await as('carol');
       const erin = await as('erin');
-      for (const [path, method] of [['/editor/read', 'get'], ['/editor/save', 'post']] as const) {
+      for (const [path, method] of [
+        ['/editor/read', 'get'],
+        ['/editor/save', 'post'],
+      ] as const) {
         const none = await new Browser(t.url)[method](path);
         expect(none.status).toBe(401);
         expect(none.body).toEqual(UNAUTHENTICATED);

@@ -1,14 +1,6 @@
 import type { MemoryStore } from '../../lib/index.js';
 import { ADAPTERS, SECRET, startWithStore, type TestApp } from '../support/app.js';
-import {
-  expectAtMostExpiry,
-  expectNoSetCookie,
-  idOf,
-  randomId,
-  rawGet,
-  signWith,
-  UNAUTHENTICATED,
-} from '../support/auth-helpers.js';
+import { expectAtMostExpiry, expectNoSetCookie, idOf, randomId, rawGet, signWith, UNAUTHENTICATED } from '../support/auth-helpers.js';
 import { AuthController } from '../support/auth.controller.js';
 import { Browser } from '../support/browser.js';
 

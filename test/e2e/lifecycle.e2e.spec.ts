@@ -291,7 +291,10 @@ describe.each(ADAPTERS)('session lifecycle over HTTP on %s', (adapter) => {
         expect(deletedOf(`${tag}-a`)).toEqual(expected(`${tag}-a`, dropped));
         expect(deletedOf(`${tag}-b`)).toEqual(expected(`${tag}-b`, dropped));
         await expectClosed([a, b, c]);
-        for (const [browser, who] of [[a, 'a'], [b, 'b']] as const) {
+        for (const [browser, who] of [
+          [a, 'a'],
+          [b, 'b'],
+        ] as const) {
           const read = await browser.get('/read', TAB);
           expect(read.body).toEqual({
             sMem: null,
@@ -326,7 +329,10 @@ describe.each(ADAPTERS)('session lifecycle over HTTP on %s', (adapter) => {
         expect(deletedOf(`${tag}-b`)).toEqual(expected(`${tag}-b`, dropped));
         expect(store.size).toBe(userIndep ? size - 3 : size - 1);
         await expectClosed([a, b, c]);
-        for (const [browser, who] of [[a, 'a'], [b, 'b']] as const) {
+        for (const [browser, who] of [
+          [a, 'a'],
+          [b, 'b'],
+        ] as const) {
           const read = await browser.get('/read', TAB);
           expect(read.body).toMatchObject({
             sPer: null,

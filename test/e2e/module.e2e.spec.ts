@@ -1,7 +1,15 @@
 import { Controller, Get, Injectable, Module, Post, type ModuleMetadata } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
-import { Connected, CurrentUser, MemoryStore, SessionModule, SessionService, type SessionPolicy, type SessionPolicyFactory } from '../../lib/index.js';
+import {
+  Connected,
+  CurrentUser,
+  MemoryStore,
+  SessionModule,
+  SessionService,
+  type SessionPolicy,
+  type SessionPolicyFactory,
+} from '../../lib/index.js';
 import { ADAPTERS, SECRET, startApp, type AdapterName } from '../support/app.js';
 import { Browser } from '../support/browser.js';
 

@@ -209,7 +209,9 @@ describe.each(ADAPTERS)('Redis outages under an app on %s', (adapter: AdapterNam
     expect(browser.jar.get('sid')).toBe(cookie);
     expect((await stranger.post('/login', { user: `${user}-new` })).status).toBe(201);
     expect((await stranger.get('/me')).body).toEqual({ user: `${user}-new`, note: null });
-    report(`redis-faults [${adapter}] killed: 503 in ${latency} ms; login 503 in ${login.ms} ms; /me 200 again ${recovered} ms after redis-server answered PING`);
+    report(
+      `redis-faults [${adapter}] killed: 503 in ${latency} ms; login 503 in ${login.ms} ms; /me 200 again ${recovered} ms after redis-server answered PING`,
+    );
   }, 40_000);
 
   it(`a ${kind} handshake while Redis is down is refused with store_unavailable, and accepted once it is back`, async () => {

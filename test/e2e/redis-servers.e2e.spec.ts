@@ -370,12 +370,7 @@ describe('keys and TTLs of two servers on one Redis', () => {
     // Exactly the layout of redis-keys.ts: a hash per live session, the users' indexes, bob's user hash (epoch 1),
     // and the expiry schedule; the anonymous session and its index went with the login.
     expect(keys.filter((key) => !key.startsWith(`${prefix}x:`))).toEqual(
-      [
-        ...sessionKeys.map((key) => `${prefix}s:${key}`),
-        `${cut(ann)}:sessions`,
-        `${cut(bob)}:sessions`,
-        `${cut(bob)}:user`,
-      ].sort(),
+      [...sessionKeys.map((key) => `${prefix}s:${key}`), `${cut(ann)}:sessions`, `${cut(bob)}:sessions`, `${cut(bob)}:user`].sort(),
     );
     expect(shards(keys).length).toBeGreaterThanOrEqual(1);
     expect(shards(keys).length).toBeLessThanOrEqual(3);

@@ -19,9 +19,7 @@ const PAR = [
   new SessionKey<unknown>('scopes.par.d', { scope: 'browser', persist: true }),
 ];
 
-const KEYS = new Map<string, SessionKey<unknown>>(
-  [S_MEM, S_PER, B_MEM, B_PER, U_MEM, U_PER, P_MEM, ...PAR].map((key) => [key.name, key]),
-);
+const KEYS = new Map<string, SessionKey<unknown>>([S_MEM, S_PER, B_MEM, B_PER, U_MEM, U_PER, P_MEM, ...PAR].map((key) => [key.name, key]));
 const ALL = [S_MEM, S_PER, B_MEM, B_PER, U_MEM, U_PER, P_MEM];
 
 function keyOf(name: string): SessionKey<unknown> {
@@ -291,7 +289,10 @@ describe.each(ADAPTERS)('data scopes over HTTP on %s', (adapter) => {
     const b = new Browser(t.url);
     const noSession = await b.post(`/set/${P_MEM.name}`, { value: 'x' }, { headers: { 'x-process-id': 'tab-1' } });
     expect(noSession.status).toBe(401);
-    expect(noSession.body).toMatchObject({ code: 'unauthenticated', message: `'${P_MEM.name}' is process-scoped data and needs a session` });
+    expect(noSession.body).toMatchObject({
+      code: 'unauthenticated',
+      message: `'${P_MEM.name}' is process-scoped data and needs a session`,
+    });
     expect(noSession.setCookies).toEqual([]);
 
     expect((await b.post('/login', { user: 'scopes-erin' })).status).toBe(201);

@@ -99,7 +99,11 @@ describe.each(ADAPTERS)('socket session events on %s', (adapter) => {
     /** The events of one process, from the recorder (sessionEvents$) and from the hooks. */
     const ofProcess = (list: SessionEvent[], process: string) => list.filter((event) => event.process === process);
 
-    function expectSocketEvents(list: SessionEvent[], fields: Partial<Record<'userId' | 'session' | 'process', string>>, since: number): void {
+    function expectSocketEvents(
+      list: SessionEvent[],
+      fields: Partial<Record<'userId' | 'session' | 'process', string>>,
+      since: number,
+    ): void {
       for (const event of list) {
         expect(event.transport).toBe('ws');
         expect(event.at).toBeInstanceOf(Date);

@@ -10,7 +10,15 @@ import { AuthController } from '../support/auth.controller.js';
 import { Browser } from '../support/browser.js';
 import { FaultyStore, waitUntil } from '../support/lifecycle-helpers.js';
 import { LiveGateway } from '../support/live.gateway.js';
-import { openSocket, Refused, sessionSockets, SOCKET_KINDS, type OpenOptions, type SocketKind, type TestSocket } from '../support/sockets.js';
+import {
+  openSocket,
+  Refused,
+  sessionSockets,
+  SOCKET_KINDS,
+  type OpenOptions,
+  type SocketKind,
+  type TestSocket,
+} from '../support/sockets.js';
 
 // AuthController: POST /login {user}, POST /logout, GET /me (@Connected) → {user}, GET /public → {user | null}.
 // LiveGateway: whoami (@Connected), admin (allow admin, deny banned), maybe (optional), public (no guard), ...
@@ -102,7 +110,11 @@ describe.each(ADAPTERS)('socket handshakes on %s', (adapter: AdapterName) => {
       if (kind === 'ws') expect(refused.status).toBe(status);
     }
 
-    function start(policy: Partial<SessionPolicy> = {}, options?: SessionSocketOptions, providers: ModuleMetadata["providers"] = [LiveGateway]): Promise<StoreApp> {
+    function start(
+      policy: Partial<SessionPolicy> = {},
+      options?: SessionSocketOptions,
+      providers: ModuleMetadata['providers'] = [LiveGateway],
+    ): Promise<StoreApp> {
       return startWithStore({ adapter, controllers: [AuthController], providers, policy, configure: sessionSockets(kind, options) });
     }
 

@@ -6,7 +6,15 @@ import { sleep, waitUntil } from '../support/lifecycle-helpers.js';
 import { LiveGateway } from '../support/live.gateway.js';
 import { RevocationController } from '../support/revocation.controller.js';
 import { SessionsController } from '../support/sessions.controller.js';
-import { openSocket, sessionSockets, SOCKET_KINDS, type Ended, type OpenOptions, type SocketKind, type TestSocket } from '../support/sockets.js';
+import {
+  openSocket,
+  sessionSockets,
+  SOCKET_KINDS,
+  type Ended,
+  type OpenOptions,
+  type SocketKind,
+  type TestSocket,
+} from '../support/sockets.js';
 
 // AuthController: POST /login {user}, POST /logout, GET /me (@Connected) → {user}, GET /public → {user | null}.
 // SessionsController: GET /sessions (@Connected) → listSessions, POST /revoke {handle}.

@@ -34,17 +34,11 @@ export interface AppOptions {
 
 export async function startApp(options: AppOptions): Promise<TestApp> {
   const moduleRef = await Test.createTestingModule({
-    imports: [
-      ...(options.standalone ? [] : [SessionModule.forRoot({ secret: SECRET, ...options.policy })]),
-      ...(options.imports ?? []),
-    ],
+    imports: [...(options.standalone ? [] : [SessionModule.forRoot({ secret: SECRET, ...options.policy })]), ...(options.imports ?? [])],
     controllers: options.controllers ?? [],
     providers: options.providers ?? [],
   }).compile();
-  const adapter =
-    options.adapter === 'express'
-      ? new ExpressAdapter()
-      : new FastifyAdapter(options.trustProxy ? { trustProxy: true } : {});
+  const adapter = options.adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter(options.trustProxy ? { trustProxy: true } : {});
   const app = moduleRef.createNestApplication(adapter, { logger: false });
   if (options.adapter === 'express' && options.trustProxy) {
     (app.getHttpAdapter().getInstance() as { set(k: string, v: unknown): void }).set('trust proxy', true);

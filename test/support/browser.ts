@@ -48,7 +48,11 @@ export class Browser {
     return [...this.jar].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ');
   }
 
-  async request(method: string, path: string, init: { headers?: Record<string, string>; body?: unknown; cookie?: string } = {}): Promise<Reply> {
+  async request(
+    method: string,
+    path: string,
+    init: { headers?: Record<string, string>; body?: unknown; cookie?: string } = {},
+  ): Promise<Reply> {
     const headers: Record<string, string> = { ...this.extraHeaders, ...init.headers };
     const cookie = init.cookie ?? this.cookieHeader();
     if (cookie) headers['cookie'] = cookie;

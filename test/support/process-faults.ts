@@ -5,7 +5,8 @@ import { runInThisContext } from 'node:vm';
  * that Node never calls: an uncaught exception or unhandled rejection is only emitted on the real one (where Jest
  * listens too, and fails the file). `vm.runInThisContext` evaluates in Node's main context, whose `process` it is.
  */
-const realProcess: NodeJS.Process = (runInThisContext('typeof process === "object" ? process : undefined') as NodeJS.Process | undefined) ?? process;
+const realProcess: NodeJS.Process =
+  (runInThisContext('typeof process === "object" ? process : undefined') as NodeJS.Process | undefined) ?? process;
 
 /** Collects `uncaughtException` and `unhandledRejection` of the (real) process while installed. */
 export class ProcessFaults {
@@ -26,6 +27,6 @@ export class ProcessFaults {
 
   /** A readable list for an assertion message. */
   describe(): string[] {
-    return this.faults.map(({ kind, error }) => `${kind}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    return this.faults.map(({ kind, error }) => `${kind}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   }
 }

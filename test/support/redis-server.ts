@@ -59,8 +59,7 @@ function requireRedisServer(): void {
   const found = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
   if (found.error !== undefined || found.status !== 0) {
     throw new Error(
-      'The Redis tests need redis-server 7 on the PATH: run `node scripts/ensure-redis.mjs` ' +
-        '(or `apt-get install -y redis-server`).',
+      'The Redis tests need redis-server 7 on the PATH: run `node scripts/ensure-redis.mjs` ' + '(or `apt-get install -y redis-server`).',
     );
   }
 }
@@ -289,7 +288,16 @@ export async function startRedisCluster(size = 3, deadlineMs = 15_000): Promise<
     const started = await Promise.allSettled(
       busPorts.map((busPort) =>
         startRedisServer({
-          args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort), '--cluster-node-timeout', '5000'],
+          args: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-port',
+            String(busPort),
+            '--cluster-node-timeout',
+            '5000',
+          ],
         }),
       ),
     );

@@ -9,8 +9,7 @@ export const SOCKET_KINDS: SocketKind[] = ['socket.io', 'ws'];
 
 /** `configure` for startApp: installs the session adapter of that kind. */
 export function sessionSockets(kind: SocketKind, options?: SessionSocketOptions): (app: INestApplication) => void {
-  return (app) =>
-    app.useWebSocketAdapter(kind === 'socket.io' ? new SessionIoAdapter(app, options) : new SessionWsAdapter(app, options));
+  return (app) => app.useWebSocketAdapter(kind === 'socket.io' ? new SessionIoAdapter(app, options) : new SessionWsAdapter(app, options));
 }
 
 /** A message the server sent: its event name and data. */
@@ -90,7 +89,14 @@ class Inbox {
       }
     }
     return new Promise((resolve, reject) => {
-      const waiter = { events, from, resolve: (r: Received) => { clearTimeout(timer); resolve(r); } };
+      const waiter = {
+        events,
+        from,
+        resolve: (r: Received) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+      };
       const timer = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
         reject(new Error(`no ${events.join('/')} message within ${timeoutMs} ms`));
@@ -163,11 +169,12 @@ function openWs(url: string, options: OpenOptions): Promise<TestSocket> {
     socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() || undefined })),
   );
   socket.on('message', (raw) => {
+    const text = textOf(raw);
     try {
-      const parsed = JSON.parse(raw.toString()) as { event?: string; data?: unknown };
+      const parsed = JSON.parse(text) as { event?: string; data?: unknown };
       inbox.push({ event: String(parsed.event), data: parsed.data });
     } catch {
-      inbox.push({ event: 'raw', data: raw.toString() });
+      inbox.push({ event: 'raw', data: text });
     }
   });
   return new Promise((resolve, reject) => {
@@ -204,4 +211,10 @@ function openWs(url: string, options: OpenOptions): Promise<TestSocket> {
       });
     });
   });
+}
+
+/** A ws message as text, whichever of its three binary shapes it came in. */
+function textOf(raw: Buffer | ArrayBuffer | Buffer[]): string {
+  if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
+  return Buffer.from(raw instanceof ArrayBuffer ? new Uint8Array(raw) : raw).toString('utf8');
 }

@@ -135,7 +135,9 @@ describe('resolveSessionPolicy', () => {
     ] as const;
 
     it.each(unsafe)('name with %s is rejected as cookie.name', (_, text) => expectRejected({ cookie: { name: text } }, 'cookie.name'));
-    it.each(unsafe)('path with %s is rejected as cookie.path', (_, text) => expectRejected({ cookie: { path: `/${text}` } }, 'cookie.path'));
+    it.each(unsafe)('path with %s is rejected as cookie.path', (_, text) =>
+      expectRejected({ cookie: { path: `/${text}` } }, 'cookie.path'),
+    );
     it.each(unsafe)('domain with %s is rejected as cookie.domain', (_, text) =>
       expectRejected({ cookie: { domain: `example${text}.com` } }, 'cookie.domain'),
     );

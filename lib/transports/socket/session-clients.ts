@@ -79,9 +79,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
       if (isNew) {
         await this.events.emitDetached({ type: 'start-process', ...base });
         await this.events.emitDetached(
-          userId === undefined
-            ? { type: 'start-unconnected-process', ...base }
-            : { type: 'start-connected-process', ...base, userId },
+          userId === undefined ? { type: 'start-unconnected-process', ...base } : { type: 'start-connected-process', ...base, userId },
         );
       }
       if (session !== undefined) await this.events.emitDetached({ type: 'client-connected', ...base, session: session.key });

@@ -17,9 +17,7 @@ import type { SessionSocketOptions } from './session-socket.options.js';
 import { REFUSAL_MESSAGES, SocketTransport, type SocketRefusalCode } from './socket-transport.js';
 
 /** A handshake's outcome: a client to attach to the socket, or why not. */
-export type HandshakeResult =
-  | { readonly client: SessionClient }
-  | { readonly refused: SocketRefusalCode; readonly message: string };
+export type HandshakeResult = { readonly client: SessionClient } | { readonly refused: SocketRefusalCode; readonly message: string };
 
 /**
  * Admits a WebSocket handshake with the checks of an HTTP request (the resolver's: signature, store, expiry,

@@ -193,9 +193,7 @@ describe('SessionCookie', () => {
     it('expires the cookie with the attributes it was set with, and sends no-store', () => {
       const transport = withCookie('sid=v', true);
       cookieOf({ sameSite: 'strict' }).clear(transport);
-      expect(transport.cleared).toEqual([
-        { name: '__Host-sid', options: { path: '/', sameSite: 'strict', secure: true, httpOnly: true } },
-      ]);
+      expect(transport.cleared).toEqual([{ name: '__Host-sid', options: { path: '/', sameSite: 'strict', secure: true, httpOnly: true } }]);
       expect(transport.responseHeaders.get('Cache-Control')).toBe('no-store');
     });
   });
@@ -221,7 +219,11 @@ describe('SessionCookie', () => {
       }).clearAfterFailedCheck(transport);
       expect(names(transport)).toEqual(['cart', 'csrf', 'sid']);
       // The filter sees every other cookie with its value, never the session cookie.
-      expect(seen.sort()).toEqual([['cart', '3'], ['csrf', 'tok'], ['theme', 'dark']]);
+      expect(seen.sort()).toEqual([
+        ['cart', '3'],
+        ['csrf', 'tok'],
+        ['theme', 'dark'],
+      ]);
     });
 
     it('treats a throwing filter as a rejection', () => {
