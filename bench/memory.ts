@@ -38,7 +38,7 @@ async function fill(kind: Kind, count: number): Promise<{ keep: unknown; close: 
   const now = Date.now();
   switch (kind) {
     case 'connected': {
-      // As a login writes it: create(key, record, limits) with the record of SessionLifecycle.create().
+      // As a login writes it: create(key, record, limits) with the record of SessionOpener.create().
       const store = new MemoryStore(memoryStoreOptions(count));
       for (let i = 0; i < count; i++) await store.create(storeKey(i), loginRecord(fillUser(i), now), LOGIN_LIMITS);
       if (store.size !== count) throw new Error(`MemoryStore holds ${store.size} sessions, not ${count}`);

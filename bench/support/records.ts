@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { SessionRecord } from 'nestjs-connected';
 
 /**
- * Session records shaped as the library writes them at login (lib/session/session-lifecycle.ts `create()`), for
+ * Session records shaped as the library writes them at login (lib/session/session-opener.ts `create()`), for
  * filling stores directly: the memory measurement, the growth tests and the prefilled server.
  */
 
@@ -33,7 +33,7 @@ export function fillUser(i: number, users = FILL_USERS): string {
 }
 
 /**
- * A connected session's record as `SessionLifecycle.create()` builds it: the same properties in the same order
+ * A connected session's record as `SessionOpener.create()` builds it: the same properties in the same order
  * (object shapes matter to the heap), `data` empty, a fresh copy of the address and of a browser's User-Agent.
  */
 export function loginRecord(userId: string, now = Date.now(), epoch = 0, expiresAt?: number): SessionRecord {

@@ -11,7 +11,7 @@ import { hasGroups, SessionGroups } from '../session/session-groups.js';
 import { SessionResolver } from '../session/session-resolver.js';
 
 /**
- * Installed globally by `SessionModule`: runs the per-request pipeline of DESIGN §3 on every handler (session
+ * Installed globally by `SessionModule`: runs the per-request pipeline (docs/ARCHITECTURE.md) on every handler (session
  * check, `request`, `start-process`, then the `@Connected` decision and its events). It reads the context that the
  * request's transport opened and knows nothing of transports: a refusal is whatever `transport.refuse(code)` gives.
  */

@@ -12,7 +12,7 @@ import { persistedValues, type PersistedValue } from './record-fields.js';
 import { SessionLog } from './session-log.js';
 
 /**
- * Ends sessions: the close of DESIGN §3 (events, store removal, each value's `onDelete` exactly once), and the
+ * Ends sessions: the close of the README's "Behaviour" (events, store removal, each value's `onDelete` exactly once), and the
  * same cleanup for sessions the store removed on its own or another server closed. Owns the store's start and
  * stop, since removals must be heard from the first request to the last cleanup.
  */

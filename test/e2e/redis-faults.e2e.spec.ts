@@ -411,7 +411,7 @@ describe('two servers (Express with socket.io, Fastify with ws) through Redis ou
   /**
    * LIB BUG (see the report): a removal message published while a server's subscription is down is lost, and nothing
    * makes up for it once the subscription is back: RedisStore only clears its epoch cache on resubscribing
-   * (lib/stores/redis/redis.store.ts, subscribeChannel), and SessionClients (lib/websockets/session-clients.ts) never
+   * (lib/stores/redis/redis.store.ts, subscribeChannel), and SessionClients (lib/transports/socket/session-clients.ts) never
    * re-reads the sessions of silent sockets. A socket of a closed session stays open, receiving whatever the server
    * pushes, until it sends a message. Marked `failing` until fixed: remove `.failing` then.
    */

@@ -3,7 +3,7 @@ import type { SessionRecord } from '../../lib/stores/session-record.js';
 import type { SessionStore, StoreLimits, StoreRemoval } from '../../lib/stores/session-store.js';
 
 /**
- * The storage contract of lib/stores/session-store.ts and DESIGN.md §5, as one suite that every store runs
+ * The storage contract of lib/stores/session-store.ts and the README ("Stores"), as one suite that every store runs
  * unchanged. It uses only the public SessionStore methods, and it never assumes that removal events arrive
  * synchronously (a shared store may deliver them over pub/sub): it waits for them with a deadline instead.
  */

@@ -159,7 +159,7 @@ export class SlotTable<Owner extends SlotOwner> {
 
   /**
    * A new record of the session in `slot`, with its own `data` object: what a caller does to it never reaches the
-   * table. Its properties come in the order SessionLifecycle builds records in, so both share one object shape.
+   * table. Its properties come in the order SessionOpener.create builds records in, so both share one object shape.
    */
   record(slot: number): SessionRecord {
     const at = slot * NUMBERS;
