@@ -60,6 +60,11 @@ export interface SessionPolicy {
   storeTimeout?: number;
   /** Header that carries the id of the client process (tab) on HTTP requests. Default `x-process-id`. */
   processHeader?: string;
+  /**
+   * Send `Cache-Control: no-store` on every response of a request that ran with a connected session, so that a
+   * shared cache or the back button after logout never shows a private page. Default true.
+   */
+  noStore?: boolean;
 }
 
 /** A policy with every default filled in and every value checked. */
@@ -84,6 +89,7 @@ export interface ResolvedSessionPolicy {
   readonly denied: { readonly status: number; readonly headers: Readonly<Record<string, string>> } | undefined;
   readonly storeTimeoutMs: number;
   readonly processHeader: string;
+  readonly noStore: boolean;
 }
 
 /** Thrown at start-up for a policy that cannot work; the message names the option. */
@@ -182,6 +188,8 @@ export function resolveSessionPolicy(policy: SessionPolicy): ResolvedSessionPoli
 
   const processHeader = (policy.processHeader ?? 'x-process-id').toLowerCase();
   if (!HEADER_NAME.test(processHeader)) throw new SessionPolicyError('processHeader', 'must be a valid header name');
+  const noStore = policy.noStore ?? true;
+  if (typeof noStore !== 'boolean') throw new SessionPolicyError('noStore', 'must be true or false');
 
   return {
     secrets: [...secrets],
@@ -204,5 +212,6 @@ export function resolveSessionPolicy(policy: SessionPolicy): ResolvedSessionPoli
     denied,
     storeTimeoutMs,
     processHeader,
+    noStore,
   };
 }

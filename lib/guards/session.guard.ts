@@ -1,4 +1,4 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ProcessRegistry } from '../context/process-registry.js';
 import type { Eventually, LiveSession, RequestContext } from '../context/request-context.js';
@@ -9,6 +9,8 @@ import { NotConnectedException } from '../exceptions/not-connected.exception.js'
 import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
 import { hasGroups, SessionGroups } from '../session/session-groups.js';
 import { SessionResolver } from '../session/session-resolver.js';
+import type { ResolvedSessionPolicy } from '../session-policy.js';
+import { SESSION_POLICY } from '../session.tokens.js';
 
 /**
  * Installed globally by `SessionModule`: runs the per-request pipeline (docs/ARCHITECTURE.md) on every handler (session
@@ -24,6 +26,7 @@ export class SessionGuard implements CanActivate {
     private readonly events: SessionEvents,
     private readonly context: SessionContext,
     private readonly processes: ProcessRegistry,
+    @Inject(SESSION_POLICY) private readonly policy: ResolvedSessionPolicy,
   ) {}
 
   canActivate(execution: ExecutionContext): Promise<boolean> | boolean {
@@ -60,7 +63,8 @@ export class SessionGuard implements CanActivate {
       return this.admitWithAwaits(context, options, found);
     }
     if (context.processId !== undefined) this.processes.isNew(context.processId);
-    if (found?.record.userId !== undefined || options === undefined || options.optional) return true;
+    if (found?.record.userId !== undefined) return this.markPrivate(context);
+    if (options === undefined || options.optional) return true;
     throw context.transport.refuse('unauthenticated');
   }
 
@@ -93,6 +97,7 @@ export class SessionGuard implements CanActivate {
         );
       }
     }
+    if (userId !== undefined) this.markPrivate(context);
     if (userId === undefined) {
       if (options === undefined || options.optional) {
         if (base !== undefined) await this.events.emit({ type: 'unconnected-request', ...base });
@@ -106,6 +111,12 @@ export class SessionGuard implements CanActivate {
       throw context.transport.refuse('forbidden');
     }
     if (base !== undefined) await this.events.emit({ type: 'connected-request', ...base, userId });
+    return true;
+  }
+
+  /** A connected request's answer is private: no cache may keep it (the back button after logout included). */
+  private markPrivate(context: RequestContext): true {
+    if (this.policy.noStore) context.transport.setHeader('Cache-Control', 'no-store');
     return true;
   }
 }

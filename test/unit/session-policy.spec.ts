@@ -40,6 +40,7 @@ describe('resolveSessionPolicy', () => {
       expect(resolved.bindIp).toBe(false);
       expect(resolved.denied).toBeUndefined();
       expect(resolved.processHeader).toBe('x-process-id');
+      expect(resolved.noStore).toBe(true);
     });
   });
 
@@ -65,6 +66,11 @@ describe('resolveSessionPolicy', () => {
       processHeader: 'x-tab',
     });
     expect(resolved.cookie).toMatchObject({ name: 'app', path: '/api', domain: 'example.com', sameSite: 'strict', secure: false });
+  });
+
+  it('takes noStore as a boolean only', () => {
+    expect(resolve({ noStore: false }).noStore).toBe(false);
+    expectRejected({ noStore: 'no' as unknown as boolean }, 'noStore');
   });
 
   it('copies the secrets, so that later changes to the array do not leak in', () => {
