@@ -65,18 +65,18 @@ export class SessionResolver {
     if (cookie.kind === 'ambiguous') {
       // Expiring our cookie here would delete the browser's genuine host-only cookie and leave a tossed one (set
       // for a parent domain or a narrower path) in charge: the request goes on without a session, nothing expired.
-      this.log.warn(`Session cookie rejected: sent more than once (${clientOf(transport.ip)})`);
+      this.log.rejectedCookie(`Session cookie rejected: sent more than once (${clientOf(transport.ip)})`);
       return undefined;
     }
     if (cookie.kind === 'malformed') {
-      this.log.warn(`Session cookie rejected: malformed Cookie header (${clientOf(transport.ip)})`);
+      this.log.rejectedCookie(`Session cookie rejected: malformed Cookie header (${clientOf(transport.ip)})`);
       return this.failed(transport);
     }
     let key = this.verified.get(cookie.value);
     if (key === undefined) {
       const id = this.signer.unsign(cookie.value);
       if (id === undefined) {
-        this.log.warn(`Session cookie rejected: bad format or signature (${clientOf(transport.ip)})`);
+        this.log.rejectedCookie(`Session cookie rejected: bad format or signature (${clientOf(transport.ip)})`);
         return this.failed(transport);
       }
       key = storeKeyOf(id);
