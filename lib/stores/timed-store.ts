@@ -22,15 +22,12 @@ type Method = {
 export class TimedStore {
   private readonly logger = new Logger('SessionStore');
   private readonly deadlines: Deadlines;
-  /** What Deadlines rejects a late call with: tells lateness apart from a store's own rejection. */
-  private readonly lateMessage: string;
 
   constructor(
     private readonly store: SessionStore,
     private readonly timeoutMs: number,
   ) {
-    this.lateMessage = `no answer within ${timeoutMs} ms (storeTimeout)`;
-    this.deadlines = new Deadlines(timeoutMs, this.lateMessage);
+    this.deadlines = new Deadlines(timeoutMs, `no answer within ${timeoutMs} ms (storeTimeout)`);
   }
 
   /**
@@ -45,7 +42,7 @@ export class TimedStore {
     } catch (error) {
       return Promise.reject(this.unavailable(method, error)) as ReturnType<NonNullable<SessionStore[M]>>;
     }
-    return this.deadlines.bound(Promise.resolve(result), (error) => this.unavailable(method, error)) as ReturnType<
+    return this.deadlines.bound(Promise.resolve(result), (error, late) => this.unavailable(method, error, late)) as ReturnType<
       NonNullable<SessionStore[M]>
     >;
   }
@@ -78,8 +75,8 @@ export class TimedStore {
     await this.store.close?.();
   }
 
-  private unavailable(method: string, error: unknown): SessionStoreUnavailableException {
-    if (error instanceof Error && error.message === this.lateMessage) this.timedOut(method);
+  private unavailable(method: string, error: unknown, late = false): SessionStoreUnavailableException {
+    if (late) this.timedOut(method);
     else this.logger.error(`Store call ${method} failed: ${describeError(error)}`);
     return new SessionStoreUnavailableException();
   }

@@ -2,7 +2,7 @@
 interface Watched {
   readonly deadline: number;
   readonly reject: (error: unknown) => void;
-  readonly fail: (error: unknown) => unknown;
+  readonly fail: (error: unknown, late: boolean) => unknown;
 }
 
 /**
@@ -20,8 +20,11 @@ export class Deadlines {
     private readonly lateMessage = `no answer within ${timeoutMs} ms`,
   ) {}
 
-  /** `promise`'s outcome, or a rejection once it is late; `fail` maps both rejections (the cause or the lateness). */
-  bound<T>(promise: PromiseLike<T>, fail: (error: unknown) => unknown = (error) => error): Promise<T> {
+  /**
+   * `promise`'s outcome, or a rejection once it is late; `fail` maps both rejections, told which it is (`late`:
+   * the deadline passed; otherwise the promise's own rejection).
+   */
+  bound<T>(promise: PromiseLike<T>, fail: (error: unknown, late: boolean) => unknown = (error) => error): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const entry: Watched = { deadline: Date.now() + this.timeoutMs, reject, fail };
       this.watched.add(entry);
@@ -31,7 +34,7 @@ export class Deadlines {
           if (this.watched.delete(entry)) resolve(value);
         },
         (error: unknown) => {
-          if (this.watched.delete(entry)) reject(fail(error));
+          if (this.watched.delete(entry)) reject(fail(error, false));
         },
       );
     });
@@ -54,7 +57,7 @@ export class Deadlines {
     for (const entry of this.watched) {
       if (entry.deadline > now) break;
       this.watched.delete(entry);
-      entry.reject(entry.fail(new Error(this.lateMessage)));
+      entry.reject(entry.fail(new Error(this.lateMessage), true));
     }
   }
 }

@@ -38,7 +38,6 @@ export class RedisFailureDetector {
   /** Connections whose outage was logged, so that ioredis's error per reconnection attempt is not. */
   private readonly reported = new Set<ConnectionName>();
   private readonly deadlines: Deadlines;
-  private readonly lateMessage: string;
 
   constructor(
     private readonly client: StoreClient,
@@ -46,8 +45,7 @@ export class RedisFailureDetector {
     private readonly timeoutMs: number,
     private readonly logger: Logger,
   ) {
-    this.lateMessage = `RedisStore: no answer from Redis within ${timeoutMs} ms`;
-    this.deadlines = new Deadlines(timeoutMs, this.lateMessage);
+    this.deadlines = new Deadlines(timeoutMs, `RedisStore: no answer from Redis within ${timeoutMs} ms`);
     if (ownsClient) {
       client.on('error', (error: unknown) => this.connectionError('client', error));
       client.on('ready', () => this.connected('client'));
@@ -84,8 +82,7 @@ export class RedisFailureDetector {
   /** A command no request waits on (sweeps, publishes): as {@link run}, and bounded by `commandTimeoutMs`. */
   readonly runBackground: RunCommand = (command) => {
     if (this.failing) return this.refused();
-    return this.deadlines.bound(this.send(command), (error) => {
-      const late = error instanceof Error && error.message === this.lateMessage;
+    return this.deadlines.bound(this.send(command), (error, late) => {
       if (late || !isReplyError(error)) this.startFailing(late, error);
       return error;
     });

@@ -1,4 +1,4 @@
-import type { INestApplicationContext } from '@nestjs/common';
+import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Observable } from 'rxjs';
@@ -6,6 +6,9 @@ import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
 import { GatewayBridge } from '../socket/gateway-bridge.js';
 import { SessionClient, type SocketCloseReason } from '../socket/session-client.js';
 import { splitGatewayOptions, type SessionGatewayOptions, type SessionSocketOptions } from '../socket/session-socket.options.js';
+import { describeError } from '../../util/describe-error.js';
+
+const logger = new Logger('SessionIoAdapter');
 
 export type { SessionSocketOptions, SessionGatewayOptions } from '../socket/session-socket.options.js';
 export type { SocketCloseReason } from '../socket/session-client.js';
@@ -51,14 +54,18 @@ export class SessionIoAdapter extends IoAdapter {
     server.use((socket, next) => {
       const auth = socket.handshake.auth as Record<string, unknown> | undefined;
       const processHint = auth?.process ?? socket.handshake.query.process;
-      void bridge.handshake(socket.request, processHint, settings.session).then((result) => {
-        if ('refused' in result) {
-          next(Object.assign(new Error(result.message), { data: { code: result.refused, message: result.message } }));
-          return;
-        }
-        SessionClient.attach(socket, result.client);
-        next();
-      });
+      void bridge
+        .handshake(socket.request, processHint, settings.session)
+        .then((result) => {
+          if ('refused' in result) {
+            next(Object.assign(new Error(result.message), { data: { code: result.refused, message: result.message } }));
+            return;
+          }
+          SessionClient.attach(socket, result.client);
+          next();
+        })
+        // A throw from socket.io's own `next` must not become an unhandled rejection (which ends the process).
+        .catch((error: unknown) => logger.error(`socket.io handshake failed: ${describeError(error)}`));
     });
     return server;
   }

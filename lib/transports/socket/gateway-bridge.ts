@@ -9,7 +9,7 @@ import { SessionClient, type SocketChannel } from './session-client.js';
 import { SessionClients } from './session-clients.js';
 import type { SessionSocketOptions } from './session-socket.options.js';
 import { SocketFreshness } from './socket-freshness.js';
-import { refused, SocketHandshake, type HandshakeResult } from './socket-handshake.js';
+import { SocketHandshake, type HandshakeResult } from './socket-handshake.js';
 import type { SocketRefusalCode } from './socket-transport.js';
 
 type Callback = MessageMappingProperties['callback'];
@@ -49,16 +49,9 @@ export class GatewayBridge {
   /** A refused message: the client gets an `exception` event with this payload, and the socket stays open. */
   readonly refusal = (code: SocketRefusalCode, message: string): Error => new WsException({ status: 'error', code, message });
 
-  /**
-   * Admits a handshake; never throws (a request the adapter could not even read is a `bad_request`).
-   */
+  /** Admits a handshake, with this bridge's refusal for the socket's later messages; never rejects. */
   handshake(request: IncomingMessage, processHint: unknown, options: SessionSocketOptions): Promise<HandshakeResult> {
-    try {
-      return this.handshakes.admit(request, processHint, options, this.refusal);
-    } catch (error) {
-      logger.error(`WebSocket handshake refused after an error: ${describeError(error)}`);
-      return Promise.resolve(refused('bad_request'));
-    }
+    return this.handshakes.admit(request, processHint, options, this.refusal);
   }
 
   /**

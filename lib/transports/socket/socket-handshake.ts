@@ -74,7 +74,7 @@ export class SocketHandshake {
 }
 
 /** The refusal of a handshake, with its words. */
-export function refused(code: SocketRefusalCode): HandshakeResult {
+function refused(code: SocketRefusalCode): HandshakeResult {
   return { refused: code, message: REFUSAL_MESSAGES[code] };
 }
 

@@ -52,10 +52,9 @@ export class SessionWsAdapter extends WsAdapter {
   override create(port: number, options?: Record<string, unknown> & SessionGatewayOptions): WebSocketServer {
     const { session, rest } = splitGatewayOptions(this.options, options);
     const bridge = GatewayBridge.of(this.app);
-    // Two parameters: ws then waits for the callback (an asynchronous check).
-    // Fix (malformed-upgrade.sockets.spec): nothing may throw out of here. For a gateway on a port of its own, ws
-    // calls this from its `upgrade` listener, where a throw (`new URL` of the target `//[`) was an uncaught exception
-    // that ended the process, HTTP included. A target that is no URL is refused with 400, any other failure with 500;
+    // Two parameters: ws then waits for the callback (an asynchronous check). Nothing may throw out of here: for a
+    // gateway on a port of its own, ws calls this from its `upgrade` listener, where a throw is an uncaught exception
+    // that ends the process, HTTP included. A target that is no URL is refused with 400, any other failure with 500;
     // ws gets exactly one answer.
     const verifyClient: VerifyClient = (info, done) => {
       let answered = false;
