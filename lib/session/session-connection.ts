@@ -144,7 +144,8 @@ export class SessionConnection {
       for (const [key, values] of taken) this.locals.restore(key, values);
       throw error;
     }
-    const keepBrowser = options.userIndep !== true;
+    // Os_session's default: a stolen cookie of a closed browser must not live on as an anonymous session.
+    const keepBrowser = options.userIndep === false;
     const currentKey = context?.session?.key;
     for (const [key, record] of closed) {
       // Sessions opened after the listing were not announced: they get both events, late but in order.
