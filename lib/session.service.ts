@@ -41,8 +41,10 @@ export class SessionService {
   }
 
   /**
-   * Closes every session of a user (the current one by default) on every device and server; with `userIndep`,
-   * their `browser` data goes too. Works outside requests when `userId` is given. Resolves how many it closed.
+   * Closes every session of a user (the current one by default) on every device and server, with their `browser`
+   * data (`userIndep` defaults to true, as Os_session's). `userIndep: false` keeps each browser's data under its
+   * cookie as an anonymous session: a stolen cookie then still reads and writes it. Works outside requests when
+   * `userId` is given. Resolves how many it closed.
    */
   disconnectAll(options?: { userId?: string; userIndep?: boolean }): Promise<number> {
     return this.connection.disconnectAll(options);
