@@ -21,8 +21,11 @@ export interface SessionTransport {
   setCookie(name: string, value: string, options: CookieAttributes): void;
   clearCookie(name: string, options: CookieAttributes): void;
   setHeader(name: string, value: string): void;
-  /** The error that refuses this request with `code` (an HTTP exception, a WebSocket error, ...). */
-  refuse(code: RefusalCode): Error;
+  /**
+   * The error that refuses this request with `code` (an HTTP exception, a WebSocket error, ...); `message` replaces
+   * the code's usual words where the engine knows more (which part could not answer).
+   */
+  refuse(code: RefusalCode, message?: string): Error;
 }
 
 /** The attributes this library writes; `maxAge` in seconds, undefined for a browser-session cookie. */

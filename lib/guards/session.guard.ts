@@ -44,7 +44,7 @@ export class SessionGuard implements CanActivate {
     if (!(admitted instanceof Promise)) return admitted;
     // A sick store only ever reaches here as a rejection (admit turns a throwing read into one).
     return admitted.catch((error: unknown) => {
-      throw error instanceof SessionStoreUnavailableException ? context.transport.refuse('store_unavailable') : error;
+      throw error instanceof SessionStoreUnavailableException ? context.transport.refuse('store_unavailable', error.message) : error;
     });
   }
 

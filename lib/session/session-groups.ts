@@ -2,7 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { RequestContext } from '../context/request-context.js';
 import type { ResolvedSessionPolicy } from '../session-policy.js';
 import { SESSION_POLICY } from '../session.tokens.js';
+import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
 import { describeError } from '../util/describe-error.js';
+import { Deadlines } from '../util/deadlines.js';
 import { SessionLog } from './session-log.js';
 
 /** The groups part of `@Connected` (and of a socket handshake). */
@@ -19,21 +21,38 @@ export function hasGroups(rule: GroupRule | undefined): boolean {
 /** `allow` / `deny` against the user's groups from `policy.groups`, fetched at most once per request. */
 @Injectable()
 export class SessionGroups {
+  /** `policy.groups` answers within `storeTimeout`, as the store must. */
+  private readonly deadlines: Deadlines;
+
   constructor(
     @Inject(SESSION_POLICY) private readonly policy: ResolvedSessionPolicy,
     private readonly log: SessionLog,
-  ) {}
+  ) {
+    this.deadlines = new Deadlines(policy.storeTimeoutMs, `no answer within ${policy.storeTimeoutMs} ms (storeTimeout)`);
+  }
 
-  /** deny wins; then allow needs one match. A throwing `groups` denies. */
+  /**
+   * deny wins; then allow needs one match. A `groups` that throws, rejects or gives no answer within `storeTimeout`
+   * could not answer: the request is refused with a 503 (the session is kept). One that answers something other
+   * than a list denies.
+   */
   async admits(context: RequestContext, userId: string, rule: GroupRule): Promise<boolean> {
     const groupsOf = this.policy.groups;
-    context.groups ??= groupsOf === undefined ? Promise.resolve([]) : Promise.resolve().then(() => groupsOf(userId));
-    let groups: readonly string[];
-    try {
-      groups = await context.groups;
-      if (!Array.isArray(groups)) throw new TypeError('policy.groups must return an array of strings');
-    } catch (error) {
-      this.log.error(`policy.groups failed, the request is denied: ${describeError(error)}`);
+    context.groups ??=
+      groupsOf === undefined
+        ? Promise.resolve([])
+        : this.deadlines.bound(
+            Promise.resolve().then(() => groupsOf(userId)),
+            (error, late) => {
+              this.log.error(
+                `policy.groups could not answer, the request is refused: ${late ? 'no answer within storeTimeout' : describeError(error)}`,
+              );
+              return new SessionStoreUnavailableException('Session groups unavailable');
+            },
+          );
+    const groups = await context.groups;
+    if (!Array.isArray(groups)) {
+      this.log.error('policy.groups must return an array of strings; the request is denied');
       return false;
     }
     if (rule.deny?.some((group) => groups.includes(group))) return false;

@@ -8,6 +8,7 @@ import { sessionInfo } from '../stores/session-info.js';
 import type { SessionRecord } from '../stores/session-record.js';
 import { TimedStore } from '../stores/timed-store.js';
 import { BoundedCache } from '../util/bounded-cache.js';
+import { Deadlines } from '../util/deadlines.js';
 import { describeError } from '../util/describe-error.js';
 import { storeKeyOf } from './session-id.js';
 import { SessionCloser } from './session-closer.js';
@@ -29,6 +30,8 @@ const VERIFIED_COOKIES = 10_000;
 export class SessionResolver {
   /** Cookie values whose signature verified, with their store key: a repeat visit skips the HMAC and the hash. */
   private readonly verified = new BoundedCache<string, string>(VERIFIED_COOKIES);
+  /** `policy.check` answers within `storeTimeout`, as the store must: the same bound on everything a read waits for. */
+  private readonly checkDeadlines: Deadlines;
 
   constructor(
     @Inject(SESSION_POLICY) private readonly policy: ResolvedSessionPolicy,
@@ -37,7 +40,9 @@ export class SessionResolver {
     private readonly signer: SessionSigner,
     private readonly closer: SessionCloser,
     private readonly log: SessionLog,
-  ) {}
+  ) {
+    this.checkDeadlines = new Deadlines(policy.storeTimeoutMs, `no answer within ${policy.storeTimeoutMs} ms (storeTimeout)`);
+  }
 
   /** The request's session, resolved once: signature, record, expiry, `bindIp`, `check`. */
   current(context: RequestContext): Promise<LiveSession | undefined> {
@@ -123,16 +128,26 @@ export class SessionResolver {
     }
   }
 
+  /**
+   * `policy.check`'s verdict. Only an answer counts: `false` ends the session; a throw, a rejection or no answer
+   * within `storeTimeout` means the check could not answer (its backend is down), which refuses this request with a
+   * 503 and keeps the session, so that a flaky backend does not log everyone out.
+   */
   private async passesCheck(transport: SessionTransport, key: string, record: SessionRecord): Promise<boolean> {
-    try {
-      // The Cookie header carries the session id: `check` sees every other header.
-      const { cookie: _cookie, ...headers } = transport.headers;
-      const request = { ip: transport.ip, headers, transport: transport.kind };
-      return (await this.policy.check!(sessionInfo(key, record, true), request)) === true;
-    } catch (error) {
-      this.log.error(`policy.check threw, the session is refused: ${describeError(error)}`);
-      return false;
-    }
+    // The Cookie header carries the session id: `check` sees every other header.
+    const { cookie: _cookie, ...headers } = transport.headers;
+    const request = { ip: transport.ip, headers, transport: transport.kind };
+    const check = this.policy.check!;
+    const verdict = await this.checkDeadlines.bound(
+      Promise.resolve().then(() => check(sessionInfo(key, record, true), request)),
+      (error, late) => {
+        this.log.error(
+          `policy.check could not answer, the request is refused and the session kept: ${late ? 'no answer within storeTimeout' : describeError(error)}`,
+        );
+        return new SessionStoreUnavailableException('Session check unavailable');
+      },
+    );
+    return verdict === true;
   }
 
   /** A failed check: the session (if one was found) is closed, the cookie and filtered cookies expired. */

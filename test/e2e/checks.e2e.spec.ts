@@ -82,15 +82,17 @@ describe.each(ADAPTERS)('session checks on %s', (adapter) => {
   describe('policy.check', () => {
     let t: TestApp;
     let store: MemoryStore;
-    let verdict: 'yes' | 'no' | 'throw' | 'reject' = 'yes';
+    let verdict: 'yes' | 'no' | 'throw' | 'reject' | 'hang' = 'yes';
     let refuseAgent: string | undefined;
     const seen: Array<{ info: SessionInfo; request: SessionCheckRequest }> = [];
     beforeAll(async () => {
       ({ t, store } = await start(adapter, {
+        storeTimeout: 300,
         check: (info, request) => {
           seen.push({ info, request });
           if (verdict === 'throw') throw new Error('check exploded');
           if (verdict === 'reject') return Promise.reject(new Error('check rejected'));
+          if (verdict === 'hang') return new Promise<boolean>(() => undefined);
           if (refuseAgent !== undefined && info.userAgent === refuseAgent) return false;
           return verdict === 'yes';
         },
@@ -131,7 +133,26 @@ describe.each(ADAPTERS)('session checks on %s', (adapter) => {
       expect(Object.keys(request).sort()).toEqual(['headers', 'ip', 'transport']);
     });
 
-    it.each(['no', 'throw', 'reject'] as const)('a check that says %s ends the session for good', async (outcome) => {
+    it.each(['throw', 'reject', 'hang'] as const)(
+      'a check that could not answer (%s) refuses the request with 503 and keeps the session',
+      async (outcome) => {
+        const b = new Browser(t.url);
+        await b.post('/login', { user: `check-cannot-${outcome}` });
+        const sizeBefore = store.size;
+        verdict = outcome;
+        const refused = await b.get('/me');
+        expect(refused.status).toBe(503);
+        expect(refused.body).toEqual(
+          expect.objectContaining({ statusCode: 503, code: 'store_unavailable', message: 'Session check unavailable' }),
+        );
+        expectNoSetCookie(refused);
+        expect(store.size).toBe(sizeBefore);
+        verdict = 'yes';
+        expect((await b.get('/me')).body).toEqual({ user: `check-cannot-${outcome}` });
+      },
+    );
+
+    it.each(['no'] as const)('a check that says %s ends the session for good', async (outcome) => {
       const b = new Browser(t.url);
       await b.post('/login', { user: `check-${outcome}` });
       const cookie = b.cookieHeader();

@@ -53,8 +53,8 @@ export class HttpTransport implements SessionTransport {
     if (!this.adapter.isHeadersSent(this.response)) this.adapter.setHeader(this.response, name, value);
   }
 
-  refuse(code: RefusalCode): Error {
-    if (code === 'store_unavailable') return new SessionStoreUnavailableException();
+  refuse(code: RefusalCode, message?: string): Error {
+    if (code === 'store_unavailable') return new SessionStoreUnavailableException(message);
     if (this.denied !== undefined) {
       for (const [name, value] of Object.entries(this.denied.headers)) this.setHeader(name, value);
       return new SessionDeniedException(this.denied.status, this.denied.headers, code);

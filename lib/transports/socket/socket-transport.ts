@@ -3,7 +3,7 @@ import type { RefusalCode, SessionTransport } from '../../context/session-transp
 import type { ClientFacts } from '../http/client-facts.js';
 
 /** What a refused WebSocket message or handshake says; the same words as the HTTP error codes. */
-export type SocketRefusalCode = RefusalCode | 'origin_not_allowed' | 'bad_request';
+export type SocketRefusalCode = RefusalCode | 'origin_not_allowed' | 'bad_request' | 'too_many_clients';
 
 /** The message that goes with each refusal code (the HTTP exceptions' words for the codes they share). */
 export const REFUSAL_MESSAGES: Readonly<Record<SocketRefusalCode, string>> = {
@@ -12,6 +12,7 @@ export const REFUSAL_MESSAGES: Readonly<Record<SocketRefusalCode, string>> = {
   origin_not_allowed: 'Origin not allowed',
   store_unavailable: 'Session store unavailable',
   bad_request: 'Malformed handshake',
+  too_many_clients: 'Too many sockets for this session',
 };
 
 /**
@@ -42,7 +43,7 @@ export class SocketTransport implements SessionTransport {
 
   setHeader(): void {}
 
-  refuse(code: RefusalCode): Error {
-    return this.refusal(code, REFUSAL_MESSAGES[code]);
+  refuse(code: RefusalCode, message = REFUSAL_MESSAGES[code]): Error {
+    return this.refusal(code, message);
   }
 }
