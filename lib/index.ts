@@ -23,6 +23,7 @@ export { NotConnectedException } from './exceptions/not-connected.exception.js';
 export { PermissionDeniedException } from './exceptions/permission-denied.exception.js';
 export { SessionDeniedException } from './exceptions/session-denied.exception.js';
 export { SessionStoreUnavailableException } from './exceptions/session-store-unavailable.exception.js';
+export { SessionValueTooLargeException } from './exceptions/session-value-too-large.exception.js';
 
 export { MemoryStore } from './stores/memory/memory.store.js';
 export type { MemoryStoreOptions } from './stores/memory/memory.store.js';

@@ -53,6 +53,11 @@ export interface SessionPolicy {
     idleTimeout?: number;
     /** The oldest anonymous session is dropped past this. Default 10000. */
     maxSessions?: number;
+    /**
+     * The most anonymous sessions kept for one client address (`req.ip`, as the framework's trust-proxy setting
+     * sees it): past it, that address's own oldest anonymous session is dropped, never another address's. Default 100.
+     */
+    maxPerAddress?: number;
   };
   /** Replaces the 401/403 of a refused request, e.g. `{ status: 302, headers: { Location: '/login' } }`. */
   denied?: { status: number; headers?: Record<string, string> };
@@ -65,6 +70,13 @@ export interface SessionPolicy {
    * shared cache or the back button after logout never shows a private page. Default true.
    */
   noStore?: boolean;
+  /** The largest persisted value, in bytes of its serialized form; a larger `set()` is a 413. Default 65536 (64 KiB). */
+  maxValueBytes?: number;
+  /**
+   * The most bytes of persisted `session` and `browser` values (names and serialized values) one session holds; a
+   * `set()` past it is a 413. Default 1048576 (1 MiB).
+   */
+  maxSessionBytes?: number;
 }
 
 /** A policy with every default filled in and every value checked. */
@@ -82,6 +94,7 @@ export interface ResolvedSessionPolicy {
   readonly absoluteTimeoutMs: number;
   readonly anonymousIdleTimeoutMs: number;
   readonly anonymousMaxSessions: number;
+  readonly anonymousMaxPerAddress: number;
   readonly maxSessionsPerUser: number;
   readonly groups: SessionPolicy['groups'];
   readonly check: SessionPolicy['check'];
@@ -90,6 +103,8 @@ export interface ResolvedSessionPolicy {
   readonly storeTimeoutMs: number;
   readonly processHeader: string;
   readonly noStore: boolean;
+  readonly maxValueBytes: number;
+  readonly maxSessionBytes: number;
 }
 
 /** Thrown at start-up for a policy that cannot work; the message names the option. */
@@ -205,6 +220,7 @@ export function resolveSessionPolicy(policy: SessionPolicy): ResolvedSessionPoli
     absoluteTimeoutMs,
     anonymousIdleTimeoutMs,
     anonymousMaxSessions: count('anonymous.maxSessions', policy.anonymous?.maxSessions, 10_000),
+    anonymousMaxPerAddress: count('anonymous.maxPerAddress', policy.anonymous?.maxPerAddress, 100),
     maxSessionsPerUser: count('maxSessionsPerUser', policy.maxSessionsPerUser, 50),
     groups: optionalFunction('groups', policy.groups),
     check: optionalFunction('check', policy.check),
@@ -213,5 +229,7 @@ export function resolveSessionPolicy(policy: SessionPolicy): ResolvedSessionPoli
     storeTimeoutMs,
     processHeader,
     noStore,
+    maxValueBytes: count('maxValueBytes', policy.maxValueBytes, 64 * 1024),
+    maxSessionBytes: count('maxSessionBytes', policy.maxSessionBytes, 1024 * 1024),
   };
 }

@@ -2,6 +2,7 @@ import { BadRequestException, Inject, Injectable } from '@nestjs/common';
 import type { Eventually, LiveSession, RequestContext } from '../context/request-context.js';
 import { SessionContext } from '../context/session-context.js';
 import { NotConnectedException } from '../exceptions/not-connected.exception.js';
+import { SessionValueTooLargeException } from '../exceptions/session-value-too-large.exception.js';
 import type { ResolvedSessionPolicy } from '../session-policy.js';
 import { SESSION_POLICY } from '../session.tokens.js';
 import { SessionKey } from '../stores/session-key.js';
@@ -69,14 +70,16 @@ export class SessionValues {
     switch (key.scope) {
       case 'session':
       case 'browser': {
+        const stored = key.codec === undefined ? undefined : this.serialized(key, key.codec, value);
         const session = await this.sessionFor(key, context);
-        if (key.codec === undefined) {
+        if (stored === undefined) {
           await this.assertAlive(context, session, key.scope);
           this.locals.set(session.key, anyKey, value);
           return;
         }
         const field = fieldOf(key);
-        const text = key.codec.serialize(value);
+        const { text } = stored;
+        this.assertSessionFits(anyKey, field, stored.bytes, session.record.data);
         if (!(await this.store.call('setField', session.key, field, text))) this.closedMeanwhile(context);
         session.record.data[field] = text;
         return;
@@ -84,7 +87,7 @@ export class SessionValues {
       case 'user': {
         const userId = (await this.connected(context, key)).record.userId!;
         if (key.codec === undefined) this.locals.setUser(userId, anyKey, value);
-        else await this.store.call('setUserField', userId, key.name, key.codec.serialize(value));
+        else await this.store.call('setUserField', userId, key.name, this.serialized(key, key.codec, value).text);
         return;
       }
       case 'process': {
@@ -152,6 +155,34 @@ export class SessionValues {
     const session = await this.resolver.current(context);
     if (session === undefined) throw new NotConnectedException(`'${key.name}' is process-scoped data and needs a session`);
     return { session, process: context.processId };
+  }
+
+  /** A persisted value's serialized form, checked against `maxValueBytes` before anything is opened or written. */
+  private serialized<T>(key: SessionKey<T>, codec: { serialize(value: T): string }, value: T): { text: string; bytes: number } {
+    const text = codec.serialize(value);
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > this.policy.maxValueBytes) {
+      throw new SessionValueTooLargeException(
+        `The value of '${key.name}' is ${bytes} bytes; the limit is ${this.policy.maxValueBytes} (maxValueBytes)`,
+      );
+    }
+    return { text, bytes };
+  }
+
+  /**
+   * `maxSessionBytes`: the session's persisted fields with this one in place, as this request read them. Values kept
+   * in memory are objects of the application's own (sockets, handles) and are not measured.
+   */
+  private assertSessionFits(key: SessionKey<unknown>, field: string, bytes: number, data: Readonly<Record<string, string>>): void {
+    let total = Buffer.byteLength(field, 'utf8') + bytes;
+    for (const [name, value] of Object.entries(data)) {
+      if (name !== field) total += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(value, 'utf8');
+    }
+    if (total > this.policy.maxSessionBytes) {
+      throw new SessionValueTooLargeException(
+        `Setting '${key.name}' would make the session's stored values ${total} bytes; the limit is ${this.policy.maxSessionBytes} (maxSessionBytes)`,
+      );
+    }
   }
 
   /** A value kept in memory must not outlive its session: refuse it when the session closed meanwhile. */

@@ -29,6 +29,7 @@ describe('resolveSessionPolicy', () => {
       expect(resolved.maxSessionsPerUser).toBe(50);
       expect(resolved.anonymousIdleTimeoutMs).toBe(900 * 1000);
       expect(resolved.anonymousMaxSessions).toBe(10_000);
+      expect(resolved.anonymousMaxPerAddress).toBe(100);
     });
 
     it('fills in the cookie', () => {
@@ -50,7 +51,7 @@ describe('resolveSessionPolicy', () => {
       absoluteTimeout: 0.5,
       storeTimeout: 250,
       maxSessionsPerUser: 3,
-      anonymous: { idleTimeout: 30, maxSessions: 7 },
+      anonymous: { idleTimeout: 30, maxSessions: 7, maxPerAddress: 3 },
       cookie: { name: 'app', path: '/api', domain: 'example.com', sameSite: 'strict', secure: false },
       bindIp: true,
       processHeader: 'X-Tab',
@@ -62,10 +63,18 @@ describe('resolveSessionPolicy', () => {
       maxSessionsPerUser: 3,
       anonymousIdleTimeoutMs: 30_000,
       anonymousMaxSessions: 7,
+      anonymousMaxPerAddress: 3,
       bindIp: true,
       processHeader: 'x-tab',
     });
     expect(resolved.cookie).toMatchObject({ name: 'app', path: '/api', domain: 'example.com', sameSite: 'strict', secure: false });
+  });
+
+  it('fills in the value size limits and takes positive integers only', () => {
+    expect(resolve({})).toMatchObject({ maxValueBytes: 65_536, maxSessionBytes: 1_048_576 });
+    expect(resolve({ maxValueBytes: 10, maxSessionBytes: 20 })).toMatchObject({ maxValueBytes: 10, maxSessionBytes: 20 });
+    expectRejected({ maxValueBytes: 0 }, 'maxValueBytes');
+    expectRejected({ maxSessionBytes: 1.5 }, 'maxSessionBytes');
   });
 
   it('takes noStore as a boolean only', () => {
@@ -126,6 +135,13 @@ describe('resolveSessionPolicy', () => {
     it.each([[0], [2.5]])('anonymous.maxSessions %p names the option', (value) => {
       expectRejected({ anonymous: { maxSessions: value } }, 'anonymous.maxSessions');
     });
+
+    it.each([[0], [-1], [2.5], [Number.NaN], [Number.POSITIVE_INFINITY], ['100' as unknown as number]])(
+      'anonymous.maxPerAddress %p names the option',
+      (value) => {
+        expectRejected({ anonymous: { maxPerAddress: value } }, 'anonymous.maxPerAddress');
+      },
+    );
   });
 
   describe('cookie', () => {
