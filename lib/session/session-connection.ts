@@ -175,11 +175,13 @@ export class SessionConnection {
     const data = browserFields(record);
     const browserValues = values.filter((value) => value.key.scope === 'browser');
     if (Object.keys(data).length === 0 && browserValues.length === 0) return undefined;
+    const now = Date.now();
     const anonymous: SessionRecord = {
       ...record,
       data,
       epoch: 0,
-      idleExpiresAt: Math.min(Date.now() + this.policy.anonymousIdleTimeoutMs, record.absoluteExpiresAt),
+      lastSeenAt: now,
+      idleExpiresAt: Math.min(now + this.policy.anonymousIdleTimeoutMs, record.absoluteExpiresAt),
     };
     delete anonymous.userId;
     try {

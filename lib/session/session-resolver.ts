@@ -98,8 +98,15 @@ export class SessionResolver {
     return this.failed(transport);
   }
 
-  /** The checks on a record that is there: same address under `bindIp`, `check`; then activity is recorded. */
+  /**
+   * The checks on a record that is there: its times within the policy's timeouts, same address under `bindIp`,
+   * `check`; then activity is recorded.
+   */
   private admit(transport: SessionTransport, key: string, record: SessionRecord): Eventually<LiveSession | undefined> {
+    if (!this.withinPolicy(record)) {
+      this.log.warn(`Session ended: its record outlives the policy's timeouts (${clientOf(transport.ip)})`);
+      return this.failed(transport, key, record);
+    }
     if (this.policy.bindIp && record.ip !== transport.ip) {
       this.log.warn(`Session ended: client address changed (${clientOf(transport.ip)})`);
       return this.failed(transport, key, record);
@@ -110,6 +117,16 @@ export class SessionResolver {
       this.log.warn(`Session ended: policy.check refused it (${clientOf(transport.ip)})`);
       return this.failed(transport, key, record);
     });
+  }
+
+  /**
+   * Whether a record's expiry times are ones this policy could have given it. A store hands back what it was given,
+   * or what a snapshot file or a Redis key says: a record made under longer timeouts (or by hand) must not outlive
+   * this policy's idle and absolute bounds.
+   */
+  private withinPolicy(record: SessionRecord): boolean {
+    const idle = record.userId === undefined ? this.policy.anonymousIdleTimeoutMs : this.policy.idleTimeoutMs;
+    return record.absoluteExpiresAt <= record.createdAt + this.policy.absoluteTimeoutMs && record.idleExpiresAt <= record.lastSeenAt + idle;
   }
 
   private live(key: string, record: SessionRecord): LiveSession {
