@@ -1,30 +1,7 @@
-import type { LoggerService } from '@nestjs/common';
 import { ADAPTERS, startApp, type AdapterName, type TestApp } from '../support/app.js';
 import { randomId } from '../support/auth-helpers.js';
 import { AuthController } from '../support/auth.controller.js';
-
-/** Every line the application logs, kept for the assertions instead of printed. */
-class CapturedLog implements LoggerService {
-  readonly lines: Array<{ level: string; message: string }> = [];
-  log(message: unknown): void {
-    this.lines.push({ level: 'log', message: String(message) });
-  }
-  warn(message: unknown): void {
-    this.lines.push({ level: 'warn', message: String(message) });
-  }
-  error(message: unknown): void {
-    this.lines.push({ level: 'error', message: String(message) });
-  }
-  debug(message: unknown): void {
-    this.lines.push({ level: 'debug', message: String(message) });
-  }
-  verbose(message: unknown): void {
-    this.lines.push({ level: 'verbose', message: String(message) });
-  }
-  matching(text: string): string[] {
-    return this.lines.filter((line) => line.level === 'warn' && line.message.includes(text)).map((line) => line.message);
-  }
-}
+import { CapturedLog } from '../support/captured-log.js';
 
 const FLOOD = 200;
 

@@ -1,4 +1,3 @@
-import type { LoggerService } from '@nestjs/common';
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync, type Stats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink } from 'node:fs/promises';
@@ -9,23 +8,7 @@ import { ADAPTERS, startApp, type AdapterName, type TestApp } from '../support/a
 import { NOT_CONNECTED } from '../support/auth-helpers.js';
 import { AuthController } from '../support/auth.controller.js';
 import { Browser } from '../support/browser.js';
-
-/** Every line the application logs, kept for the assertions instead of printed. */
-class CapturedLog implements LoggerService {
-  readonly lines: Array<{ level: string; message: string }> = [];
-  log(message: unknown): void {
-    this.lines.push({ level: 'log', message: String(message) });
-  }
-  warn(message: unknown): void {
-    this.lines.push({ level: 'warn', message: String(message) });
-  }
-  error(message: unknown): void {
-    this.lines.push({ level: 'error', message: String(message) });
-  }
-  get errors(): string[] {
-    return this.lines.filter((line) => line.level === 'error').map((line) => line.message);
-  }
-}
+import { CapturedLog } from '../support/captured-log.js';
 
 /** A uid that is not this process's, to chown a snapshot to (the tests run as root): `nobody`, unless that is us. */
 const OTHER_UID = process.getuid!() === 65534 ? 65533 : 65534;
