@@ -5,7 +5,12 @@ import type { Observable } from 'rxjs';
 import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
 import { GatewayBridge } from '../socket/gateway-bridge.js';
 import { SessionClient, type SocketCloseReason } from '../socket/session-client.js';
-import { splitGatewayOptions, type SessionGatewayOptions, type SessionSocketOptions } from '../socket/session-socket.options.js';
+import {
+  checkSocketOptions,
+  splitGatewayOptions,
+  type SessionGatewayOptions,
+  type SessionSocketOptions,
+} from '../socket/session-socket.options.js';
 import { describeError } from '../../util/describe-error.js';
 
 const logger = new Logger('SessionIoAdapter');
@@ -23,7 +28,8 @@ type GatewayServerOptions = Partial<ServerOptions> & { namespace?: string; serve
  * Nest's `IoAdapter` with sessions: `app.useWebSocketAdapter(new SessionIoAdapter(app, options))`. Handshakes are
  * authenticated from the session cookie (refusals reach the client as `connect_error` with `data.code`), every
  * socket is a client of its session and a process, and sockets of a closed session are disconnected after a
- * `session_end` event.
+ * `session_end` event (as is a socket that raced past its session's `maxClientsPerSession`, with the reason
+ * `too_many_clients`).
  */
 export class SessionIoAdapter extends IoAdapter {
   /** The session options of each root server, and the gateway `session` override they came from (see `create`). */
@@ -34,6 +40,7 @@ export class SessionIoAdapter extends IoAdapter {
     private readonly options: SessionSocketOptions = {},
   ) {
     super(app);
+    checkSocketOptions(options);
   }
 
   override create(port: number, options?: GatewayServerOptions): Server | Namespace {
@@ -54,9 +61,8 @@ export class SessionIoAdapter extends IoAdapter {
     server.use((socket, next) => {
       const auth = socket.handshake.auth as Record<string, unknown> | undefined;
       const processHint = auth?.process ?? socket.handshake.query.process;
-      void bridge
-        .handshake(socket.request, processHint, settings.session)
-        .then((result) => {
+      bridge
+        .handshake(socket.request, processHint, settings.session, (result) => {
           if ('refused' in result) {
             next(Object.assign(new Error(result.message), { data: { code: result.refused, message: result.message } }));
             return;

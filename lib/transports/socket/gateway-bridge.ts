@@ -9,7 +9,7 @@ import { SessionClient, type SocketChannel } from './session-client.js';
 import { SessionClients } from './session-clients.js';
 import type { SessionSocketOptions } from './session-socket.options.js';
 import { SocketFreshness } from './socket-freshness.js';
-import { SocketHandshake, type HandshakeResult } from './socket-handshake.js';
+import { refused, SocketHandshake, type HandshakeResult } from './socket-handshake.js';
 import type { SocketRefusalCode } from './socket-transport.js';
 
 type Callback = MessageMappingProperties['callback'];
@@ -49,9 +49,21 @@ export class GatewayBridge {
   /** A refused message: the client gets an `exception` event with this payload, and the socket stays open. */
   readonly refusal = (code: SocketRefusalCode, message: string): Error => new WsException({ status: 'error', code, message });
 
-  /** Admits a handshake, with this bridge's refusal for the socket's later messages; never rejects. */
-  handshake(request: IncomingMessage, processHint: unknown, options: SessionSocketOptions): Promise<HandshakeResult> {
-    return this.handshakes.admit(request, processHint, options, this.refusal);
+  /**
+   * Admits a handshake (with this bridge's refusal for the socket's later messages) and hands the outcome to
+   * `answer`. The per-session cap is checked in the same turn as `answer` runs, so that an adapter whose socket
+   * registers synchronously on a positive answer (ws) refuses every socket past the cap with a clean
+   * `too_many_clients`; where the socket registers later (socket.io, a tick after), `SessionClients.register` holds
+   * the exact bound. Rejects only when `answer` throws.
+   */
+  async handshake(
+    request: IncomingMessage,
+    processHint: unknown,
+    options: SessionSocketOptions,
+    answer: (result: HandshakeResult) => void,
+  ): Promise<void> {
+    const result = await this.handshakes.admit(request, processHint, options, this.refusal);
+    answer('client' in result && !this.clients.hasRoom(result.client) ? refused('too_many_clients') : result);
   }
 
   /**

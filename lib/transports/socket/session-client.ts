@@ -1,8 +1,12 @@
 import type { LiveSession } from '../../context/request-context.js';
 import type { SocketTransport } from './socket-transport.js';
 
-/** Why a socket was closed by the library; the client reads it (socket.io event, ws close reason). */
-export type SocketCloseReason = 'session_closed' | 'session_expired';
+/**
+ * Why a socket was closed by the library; the client reads it (socket.io event, ws close reason).
+ * `too_many_clients`: its session already had `maxClientsPerSession` sockets when it opened (handshakes of one
+ * session that raced past the handshake's check).
+ */
+export type SocketCloseReason = 'session_closed' | 'session_expired' | 'too_many_clients';
 
 /** How the registry ends one socket: the one transport-specific act it needs. */
 export interface SocketChannel {
@@ -31,6 +35,8 @@ export class SessionClient {
     public session: LiveSession | undefined,
     /** When `session` was read (ms since the epoch). */
     public checkedAt: number,
+    /** How many sockets its session may hold on this server, this one included (`maxClientsPerSession`). */
+    readonly maxClients: number,
   ) {
     this.sweptAt = checkedAt;
   }

@@ -50,7 +50,19 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     return total;
   }
 
-  /** A socket whose handshake passed is open: it becomes a client of its session and a process. */
+  /**
+   * Whether the session of an admitted client may hold one more socket here (`maxClientsPerSession`); a socket
+   * without a session is not counted.
+   */
+  hasRoom(client: SessionClient): boolean {
+    return client.session === undefined || this.count(client.session.key) < client.maxClients;
+  }
+
+  /**
+   * A socket whose handshake passed is open: it becomes a client of its session and a process. The cap on sockets
+   * per session is enforced here exactly (this runs synchronously): handshakes of one session that were in flight
+   * together all passed the handshake's check, and those past the cap are closed with `too_many_clients`.
+   */
   register(client: SessionClient, channel: SocketChannel): void {
     client.channel = channel;
     const session = client.session;
@@ -59,6 +71,10 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
       if (closedAt !== undefined && closedAt >= client.checkedAt) {
         // The session closed while the handshake was in flight.
         this.close(client, 'session_closed');
+        return;
+      }
+      if (!this.hasRoom(client)) {
+        this.close(client, 'too_many_clients');
         return;
       }
       let clients = this.bySession.get(session.key);
@@ -111,7 +127,8 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
         }
         if (wasLast) await this.noClient(session.key);
       }
-      // A socket turned away at registration (its session closed during the handshake) never joined.
+      // A socket turned away at registration (its session closed during the handshake, or it was past the cap)
+      // never joined.
       if (!client.joined) return;
       await this.events.emitDetached({
         type: 'client-disconnected',

@@ -13,7 +13,7 @@ import { describeError } from '../../util/describe-error.js';
 import { clientFactsOf, type ClientFacts } from '../http/client-facts.js';
 import { isOriginAllowed } from './origin-check.js';
 import { SessionClient } from './session-client.js';
-import type { SessionSocketOptions } from './session-socket.options.js';
+import { DEFAULT_MAX_CLIENTS_PER_SESSION, type SessionSocketOptions } from './session-socket.options.js';
 import { REFUSAL_MESSAGES, SocketTransport, type SocketRefusalCode } from './socket-transport.js';
 
 /** A handshake's outcome: a client to attach to the socket, or why not. */
@@ -57,7 +57,8 @@ export class SocketHandshake {
       } else if (hasGroups(options) && !(await this.groups.admits(context, userId, options))) {
         return refused('forbidden');
       }
-      return { client: new SessionClient(transport, processId, session, readAt) };
+      const maxClients = options.maxClientsPerSession ?? DEFAULT_MAX_CLIENTS_PER_SESSION;
+      return { client: new SessionClient(transport, processId, session, readAt, maxClients) };
     } catch (error) {
       if (error instanceof SessionStoreUnavailableException) return refused('store_unavailable');
       this.log.error(`WebSocket handshake refused after an error: ${describeError(error)}`);
@@ -74,7 +75,7 @@ export class SocketHandshake {
 }
 
 /** The refusal of a handshake, with its words. */
-function refused(code: SocketRefusalCode): HandshakeResult {
+export function refused(code: SocketRefusalCode): HandshakeResult {
   return { refused: code, message: REFUSAL_MESSAGES[code] };
 }
 

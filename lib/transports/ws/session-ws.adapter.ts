@@ -5,8 +5,13 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Observable } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { GatewayBridge } from '../socket/gateway-bridge.js';
-import { SessionClient } from '../socket/session-client.js';
-import { splitGatewayOptions, type SessionGatewayOptions, type SessionSocketOptions } from '../socket/session-socket.options.js';
+import { SessionClient, type SocketCloseReason } from '../socket/session-client.js';
+import {
+  checkSocketOptions,
+  splitGatewayOptions,
+  type SessionGatewayOptions,
+  type SessionSocketOptions,
+} from '../socket/session-socket.options.js';
 import { REFUSAL_MESSAGES, type SocketRefusalCode } from '../socket/socket-transport.js';
 import { describeError } from '../../util/describe-error.js';
 
@@ -17,6 +22,12 @@ export type { SocketRefusalCode } from '../socket/socket-transport.js';
 /** The close code of a socket whose session closed or expired; the close reason says which. */
 export const SESSION_CLOSE_CODE = 4401;
 
+/**
+ * The close code of a socket opened past its session's `maxClientsPerSession` by handshakes that raced each other
+ * (reason `too_many_clients`); a handshake that finds the session full gets an HTTP 429 instead.
+ */
+export const TOO_MANY_CLIENTS_CLOSE_CODE = 4429;
+
 /** The HTTP status of a refused upgrade. */
 const STATUS: Record<SocketRefusalCode, number> = {
   unauthenticated: 401,
@@ -24,6 +35,7 @@ const STATUS: Record<SocketRefusalCode, number> = {
   origin_not_allowed: 403,
   store_unavailable: 503,
   bad_request: 400,
+  too_many_clients: 429,
 };
 
 const logger = new Logger('SessionWsAdapter');
@@ -35,8 +47,9 @@ type VerifyClient = (
 
 /**
  * Nest's `WsAdapter` with sessions: `app.useWebSocketAdapter(new SessionWsAdapter(app, options))`. Refused upgrades
- * get a real HTTP 401, 403 or 503 (body and `x-session-refusal` header name the code); sockets of a closed session
- * are closed with code 4401 and the reason `session_closed` or `session_expired`.
+ * get a real HTTP 400, 401, 403, 429 or 503 (body and `x-session-refusal` header name the code); sockets of a closed
+ * session are closed with code 4401 and the reason `session_closed` or `session_expired`; a socket that raced past
+ * its session's `maxClientsPerSession` is closed with code 4429 and the reason `too_many_clients`.
  */
 export class SessionWsAdapter extends WsAdapter {
   /** Upgrades that passed, until their socket exists. */
@@ -47,6 +60,7 @@ export class SessionWsAdapter extends WsAdapter {
     private readonly options: SessionSocketOptions = {},
   ) {
     super(app);
+    checkSocketOptions(options);
   }
 
   override create(port: number, options?: Record<string, unknown> & SessionGatewayOptions): WebSocketServer {
@@ -85,9 +99,8 @@ export class SessionWsAdapter extends WsAdapter {
           return;
         }
         const processHint = new URL(target, 'http://localhost').searchParams.get('process');
-        void bridge
-          .handshake(info.req, processHint, session)
-          .then((result) => {
+        bridge
+          .handshake(info.req, processHint, session, (result) => {
             if ('refused' in result) {
               refuse(result.refused, result.message);
               return;
@@ -110,7 +123,11 @@ export class SessionWsAdapter extends WsAdapter {
       if (client !== undefined) {
         this.admitted.delete(request);
         SessionClient.attach(socket, client);
-        bridge.join(client, { close: (reason) => socket.close(SESSION_CLOSE_CODE, reason) }, (leave) => socket.once('close', leave));
+        const channel = {
+          close: (reason: SocketCloseReason) =>
+            socket.close(reason === 'too_many_clients' ? TOO_MANY_CLIENTS_CLOSE_CODE : SESSION_CLOSE_CODE, reason),
+        };
+        bridge.join(client, channel, (leave) => socket.once('close', leave));
         if (client.closed) return;
       }
       callback(socket, request);
