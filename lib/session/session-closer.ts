@@ -75,6 +75,53 @@ export class SessionCloser implements OnModuleInit, OnApplicationShutdown {
     return moved;
   }
 
+  /**
+   * Closes the oldest sessions of a connected user past `max` in one step of the store (`trimUser`), so that logins
+   * racing on several requests or servers never close more, together, than the bound asks. Every `candidate` (the
+   * oldest past the bound in the caller's `listUser`, oldest first) gets its `pre-close-session` first, and a hook
+   * that throws stops everything before the store is called; their in-memory values are taken out. The store then
+   * removes as many of the candidates as the user's sessions exceed `max` now. Each session it removed runs its
+   * values' `onDelete` and gets its `post-close-session`. A candidate it kept (a racing close got there first, or the
+   * user has fewer sessions by now) gets its values back, or their `onDelete` when it has gone all the same: such a
+   * candidate was announced without being closed here. Resolves the keys of the sessions it closed.
+   */
+  async trim(
+    userId: string,
+    candidates: ReadonlyArray<readonly [key: string, record: SessionRecord]>,
+    max: number,
+    reason: SessionEventReason,
+    transport: TransportKind,
+  ): Promise<string[]> {
+    for (const [key] of candidates) await this.events.emit({ type: 'pre-close-session', transport, userId, session: key, reason });
+    const taken = new Map(candidates.map(([key]) => [key, this.locals.takeAll(key)] as const));
+    let removed: Array<[string, SessionRecord]>;
+    try {
+      removed = await this.store.call('trimUser', userId, max, [...taken.keys()]);
+    } catch (error) {
+      for (const [key, values] of taken) this.locals.restore(key, values);
+      throw error;
+    }
+    const closed = removed.map(([key]) => key);
+    for (const [key, values] of taken) if (!closed.includes(key)) await this.giveBack(key, values);
+    for (const [key, record] of removed) {
+      await this.runOnDeletes(taken.get(key) ?? this.locals.takeAll(key), persistedValues(record, false));
+      await this.events.emit({ type: 'post-close-session', transport, userId, session: key, reason });
+    }
+    return closed;
+  }
+
+  /**
+   * The values of a session a close took out but did not remove: back in place, or, when the session has left the
+   * store meanwhile (its remover found nothing here to drop), to their `onDelete`. Checked after the values are back,
+   * so that a removal heard later finds them.
+   */
+  private async giveBack(key: string, values: DroppedValue[]): Promise<void> {
+    if (values.length === 0) return;
+    this.locals.restore(key, values);
+    const record = await this.store.call('get', key).catch(() => null);
+    if (record === undefined) await this.runOnDeletes(this.locals.takeAll(key), []);
+  }
+
   /** Runs `onDelete` for values leaving with their session: in-memory ones, then persisted ones (decoded). */
   async runOnDeletes(values: readonly DroppedValue[], persisted: readonly PersistedValue[]): Promise<void> {
     for (const { key, value } of values) await this.runOnDelete(key, value);

@@ -212,9 +212,27 @@ export class SessionConnection {
     return sessions.map(([key, record]) => sessionInfo(key, record, key === currentKey));
   }
 
+  /**
+   * After a login: closes the user's oldest sessions past `maxSessionsPerUser` (reason `max-sessions`). On a store
+   * that trims in one step (`trimUser`), logins that race close no more than the bound asks, together, and the
+   * newest sessions stay: a login's own session goes only when the bound's worth of newer ones exist (logins that
+   * raced it and came later), and the request is then left unconnected with its cookie expired, as after a revoke.
+   * Other stores are trimmed session by session, never the login's own.
+   */
   private async enforceMaxSessions(userId: string, keep: string): Promise<void> {
+    const max = this.policy.maxSessionsPerUser;
     const sessions = await this.store.call('listUser', userId);
-    let excess = sessions.length - this.policy.maxSessionsPerUser;
+    if (sessions.length <= max) return;
+    if (this.store.supports('trimUser')) {
+      const closed = await this.closer.trim(userId, sessions.slice(0, sessions.length - max), max, 'max-sessions', 'http');
+      const context = this.context.current();
+      if (closed.includes(keep) && context?.session?.key === keep) {
+        context.adopt(undefined);
+        this.cookie.clear(context.transport);
+      }
+      return;
+    }
+    let excess = sessions.length - max;
     for (const [key, record] of sessions) {
       if (excess <= 0) break;
       if (key === keep) continue;

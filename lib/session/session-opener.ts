@@ -59,7 +59,8 @@ export class SessionOpener {
     if (typeof agent === 'string') record.userAgent = agent.slice(0, MAX_USER_AGENT);
     const id = newSessionId();
     const key = storeKeyOf(id);
-    const created = await this.store.call('create', key, record, { maxAnonymous: this.policy.anonymousMaxSessions });
+    const limits = { maxAnonymous: this.policy.anonymousMaxSessions, maxPerAddress: this.policy.anonymousMaxPerAddress };
+    const created = await this.store.call('create', key, record, limits);
     if (!created) throw new Error('nestjs-connected: a new session id collided with a stored one');
     return { id, key, record };
   }

@@ -15,6 +15,13 @@ export interface StoreRemoval {
 export interface StoreLimits {
   /** Past this many anonymous sessions, the oldest is evicted. */
   readonly maxAnonymous: number;
+  /**
+   * Past this many anonymous sessions from one client address (the record's `ip`; records without one share a
+   * single bucket), the oldest anonymous session of that same address is evicted, never another address's: one
+   * client cannot push out the sessions of others. Undefined: no bound per address. Applied before `maxAnonymous`;
+   * evictions are reported to `subscribe` with reason `evicted`.
+   */
+  readonly maxPerAddress?: number;
 }
 
 /**
@@ -49,6 +56,15 @@ export interface SessionStore {
   destroy(key: string): Promise<SessionRecord | undefined>;
   /** The live sessions of a user, oldest first; costs in proportion to that user's sessions. */
   listUser(userId: string): Promise<Array<[key: string, record: SessionRecord]>>;
+  /**
+   * Optional: closes the oldest sessions of a user past a bound, in one step that concurrent calls (logins racing
+   * on several requests or servers) cannot overdo together. Counts the user's sessions now and removes, of those
+   * whose keys are in `candidates`, the oldest (in `listUser` order), as many as the count exceeds `max`: never more,
+   * and never a session that is not a candidate, so that the caller has announced every session it closes. Resolves
+   * the removed sessions with their records, oldest first; each is reported to `subscribe` as `destroyed`, as
+   * `destroy` does. A store without it is trimmed by `listUser` then `destroy`, which concurrent logins can overdo.
+   */
+  trimUser?(userId: string, max: number, candidates: readonly string[]): Promise<Array<[key: string, record: SessionRecord]>>;
   /** Bumps the user's epoch and removes every session of the user in one step; resolves what it removed. */
   closeUser(userId: string): Promise<Array<[key: string, record: SessionRecord]>>;
   /** The user's current epoch (0 before any `closeUser`). */

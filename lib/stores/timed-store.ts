@@ -60,6 +60,11 @@ export class TimedStore {
     }
   }
 
+  /** Whether the store implements `method`, one of the contract's optional ones. */
+  supports(method: keyof SessionStore): boolean {
+    return typeof this.store[method] === 'function';
+  }
+
   /** The store's `subscribe`: `listener` hears of every session that leaves the store. Returns the unsubscribe. */
   subscribe(listener: (removal: StoreRemoval) => void): () => void {
     return this.store.subscribe(listener);

@@ -19,7 +19,7 @@ runStoreContract(
     await store.open();
     return { store, cleanup: () => store.close() };
   },
-  { peek: true },
+  { peek: true, trimUser: true },
 );
 
 describe('MemoryStore', () => {

@@ -78,18 +78,22 @@ async function openStore(options: Partial<RedisStoreOptions> = {}): Promise<Redi
   return store;
 }
 
-runStoreContract('RedisStore', async () => {
-  const prefix = freshPrefix();
-  const store = new RedisStore({ url: server.url, prefix });
-  await store.open();
-  return {
-    store,
-    async cleanup() {
-      await store.close();
-      await deleteUnder(admin, prefix);
-    },
-  };
-});
+runStoreContract(
+  'RedisStore',
+  async () => {
+    const prefix = freshPrefix();
+    const store = new RedisStore({ url: server.url, prefix });
+    await store.open();
+    return {
+      store,
+      async cleanup() {
+        await store.close();
+        await deleteUnder(admin, prefix);
+      },
+    };
+  },
+  { trimUser: true },
+);
 
 describe('RedisStore', () => {
   let prefix: string;
@@ -182,6 +186,7 @@ describe('RedisStore', () => {
           `${prefix}s:${k2}`,
           `${prefix}s:${k3}`,
           `${prefix}anon`,
+          `${prefix}{${prefix}anon}:a:192.0.2.1`,
           `${prefix}{u:al%007bice%007d}:sessions`,
           `${prefix}{u:al%007bice%007d}:user`,
           `${prefix}{u:bob%007d}:user`,
@@ -198,7 +203,7 @@ describe('RedisStore', () => {
         if (key === `${prefix}s:${k1}`) return now + 90_000 + EXPIRY_GRACE_MS;
         if (key === `${prefix}s:${k2}`) return expiresAt(anonymous) + EXPIRY_GRACE_MS;
         if (key === `${prefix}s:${k3}`) return now + 120_000 + EXPIRY_GRACE_MS;
-        if (key === `${prefix}anon`) return anonymous.absoluteExpiresAt + EXPIRY_GRACE_MS;
+        if (key.includes(`${prefix}anon`)) return anonymous.absoluteExpiresAt + EXPIRY_GRACE_MS;
         if (key.includes('{u:al%007bice%007d}')) return latestAbsolute + EXPIRY_GRACE_MS;
         if (key.includes('{u:bob%007d}') || key.includes('{u:carol}')) return Date.now() + USER_FLOOR_MS;
         // Expiry shards: the latest expiry they hold.
@@ -241,6 +246,21 @@ describe('RedisStore', () => {
       }
       // Redis would turn a lone surrogate into U+FFFD, and the record would name another user than its index.
       await expect(store.create(newKey(), makeRecord({ userId: 'x\uD800' }), NO_LIMIT)).rejects.toThrow(/well-formed/);
+    });
+
+    it('keeps the anonymous sessions of each address in a set of its own, emptied as they leave', async () => {
+      const store = await openStore({ prefix });
+      const limits: StoreLimits = { maxAnonymous: Number.MAX_SAFE_INTEGER, maxPerAddress: 2 };
+      const flood = [newKey(), newKey(), newKey()];
+      for (const key of flood) await store.create(key, makeRecord({ ip: '2001:db8::1' }), limits);
+      const none = newKey();
+      await store.create(none, makeRecord({ ip: null }), limits);
+      const address = `${prefix}{${prefix}anon}:a:2001%003adb8%003a%003a1`;
+      expect(await admin.zrange(address, '0', '-1')).toEqual(flood.slice(1));
+      expect(await admin.zrange(`${prefix}{${prefix}anon}:n`, '0', '-1')).toEqual([none]);
+      expect(await admin.zrange(`${prefix}anon`, '0', '-1')).toEqual([...flood.slice(1), none]);
+      for (const key of [...flood, none]) await store.destroy(key);
+      expect(await keysUnder(admin, prefix)).toEqual([]);
     });
 
     it('removes a destroyed session from the user index and the expiry schedule', async () => {
@@ -649,21 +669,25 @@ describe('RedisStore on a Redis Cluster', () => {
       });
   }
 
-  runStoreContract('RedisStore (Cluster)', async () => {
-    const prefix = freshPrefix();
-    const client = connect();
-    await ready(client);
-    const store = new RedisStore({ client, prefix });
-    await store.open();
-    return {
-      store,
-      async cleanup() {
-        await store.close();
-        client.disconnect();
-        for (const node of nodes) await deleteUnder(node, prefix);
-      },
-    };
-  });
+  runStoreContract(
+    'RedisStore (Cluster)',
+    async () => {
+      const prefix = freshPrefix();
+      const client = connect();
+      await ready(client);
+      const store = new RedisStore({ client, prefix });
+      await store.open();
+      return {
+        store,
+        async cleanup() {
+          await store.close();
+          client.disconnect();
+          for (const node of nodes) await deleteUnder(node, prefix);
+        },
+      };
+    },
+    { trimUser: true },
+  );
 
   it('tells the other store of a removal through the cluster’s pub/sub', async () => {
     const prefix = freshPrefix();

@@ -32,6 +32,8 @@ interface RecordOptions {
   idleIn?: number;
   absoluteIn?: number;
   data?: Record<string, string>;
+  /** The client address; null for a record without one. Default `192.0.2.1`. */
+  ip?: string | null;
 }
 
 /** A record that lives for an hour unless told otherwise. */
@@ -43,10 +45,10 @@ export function makeRecord(options: RecordOptions = {}): SessionRecord {
     lastSeenAt: options.createdAt ?? now,
     idleExpiresAt: now + (options.idleIn ?? HOUR),
     absoluteExpiresAt: now + (options.absoluteIn ?? 24 * HOUR),
-    ip: '192.0.2.1',
     userAgent: 'contract-test',
     data: { ...(options.data ?? {}) },
   };
+  if (options.ip !== null) record.ip = options.ip ?? '192.0.2.1';
   if (options.userId !== undefined) record.userId = options.userId;
   return record;
 }
@@ -78,6 +80,8 @@ function sortedKeys(entries: Array<[string, SessionRecord]>): string[] {
 export interface ContractOptions {
   /** The store implements the optional synchronous `peek`: its tests are defined (a store without it has none). */
   peek?: boolean;
+  /** The store implements the optional `trimUser`: its tests are defined. */
+  trimUser?: boolean;
 }
 
 /**
@@ -526,6 +530,93 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       });
     });
 
+    describe('anonymous cap per address', () => {
+      const A = '192.0.2.10';
+      const B = '198.51.100.20';
+      const live = async (keys: string[]) => {
+        const found: string[] = [];
+        for (const key of keys) if ((await store.get(key)) !== undefined) found.push(key);
+        return found;
+      };
+      const evicted = () =>
+        removals
+          .filter((removal) => removal.reason === 'evicted')
+          .map((removal) => removal.key)
+          .sort();
+
+      it('evicts the oldest anonymous session of the same address past maxPerAddress, never another address’s', async () => {
+        const limits: StoreLimits = { maxAnonymous: Number.MAX_SAFE_INTEGER, maxPerAddress: 2 };
+        const base = Date.now() - 10_000;
+        // The other address's session is the oldest of all: a global oldest-first queue would evict it first.
+        const other = newKey();
+        await store.create(other, makeRecord({ ip: B, createdAt: base, data: { 'b:cart': '"pear"' } }), limits);
+        const flood = [newKey(), newKey(), newKey(), newKey()];
+        for (const [i, key] of flood.entries()) await store.create(key, makeRecord({ ip: A, createdAt: base + 1 + i }), limits);
+        await waitForRemoval(flood[0]!, 'evicted');
+        await waitForRemoval(flood[1]!, 'evicted');
+        expect(await live(flood)).toEqual(flood.slice(2));
+        expect((await store.get(other))?.data).toEqual({ 'b:cart': '"pear"' });
+        expect(removalsOf(other)).toEqual([]);
+        expect(evicted()).toEqual(flood.slice(0, 2).sort());
+      });
+
+      it('keeps a flood of concurrent creates from one address to that address', async () => {
+        const limits: StoreLimits = { maxAnonymous: Number.MAX_SAFE_INTEGER, maxPerAddress: 3 };
+        const others = [newKey(), newKey()];
+        await store.create(others[0]!, makeRecord({ ip: B }), limits);
+        await store.create(others[1]!, makeRecord({ ip: null }), limits);
+        const flood = Array.from({ length: 30 }, () => newKey());
+        await Promise.all(flood.map((key) => store.create(key, makeRecord({ ip: A }), limits)));
+        await eventually('27 evictions', () => evicted().length === 27);
+        expect(await live(flood)).toHaveLength(3);
+        expect(await live(others)).toEqual(others);
+        expect(evicted().every((key) => flood.includes(key))).toBe(true);
+      });
+
+      it('counts the sessions without an address in one shared bucket', async () => {
+        const limits: StoreLimits = { maxAnonymous: Number.MAX_SAFE_INTEGER, maxPerAddress: 2 };
+        const base = Date.now() - 10_000;
+        const withAddress = newKey();
+        await store.create(withAddress, makeRecord({ ip: A, createdAt: base }), limits);
+        const without = [newKey(), newKey(), newKey()];
+        for (const [i, key] of without.entries()) await store.create(key, makeRecord({ ip: null, createdAt: base + 1 + i }), limits);
+        await waitForRemoval(without[0]!, 'evicted');
+        expect(await live(without)).toEqual(without.slice(1));
+        expect(await store.get(withAddress)).toBeDefined();
+      });
+
+      it('counts only the live anonymous sessions of the address, never its connected ones', async () => {
+        const limits: StoreLimits = { maxAnonymous: Number.MAX_SAFE_INTEGER, maxPerAddress: 2 };
+        const connected = [newKey(), newKey(), newKey()];
+        for (const key of connected) await store.create(key, makeRecord({ userId: 'alice', ip: A }), limits);
+        const [a1, a2, a3] = [newKey(), newKey(), newKey()];
+        await store.create(a1, makeRecord({ ip: A }), limits);
+        await store.create(a2, makeRecord({ ip: A }), limits);
+        await store.destroy(a1);
+        await store.create(a3, makeRecord({ ip: A }), limits);
+        expect(await live([...connected, a2, a3])).toEqual([...connected, a2, a3]);
+        expect(evicted()).toEqual([]);
+      });
+
+      it('applies maxAnonymous over all addresses as well', async () => {
+        const limits: StoreLimits = { maxAnonymous: 3, maxPerAddress: 2 };
+        const base = Date.now() - 10_000;
+        const [b1, a1, a2, a3, c1] = [newKey(), newKey(), newKey(), newKey(), newKey()];
+        await store.create(b1, makeRecord({ ip: B, createdAt: base }), limits);
+        await store.create(a1, makeRecord({ ip: A, createdAt: base + 1 }), limits);
+        await store.create(a2, makeRecord({ ip: A, createdAt: base + 2 }), limits);
+        // A's third pushes out A's first, which keeps the total within maxAnonymous.
+        await store.create(a3, makeRecord({ ip: A, createdAt: base + 3 }), limits);
+        await waitForRemoval(a1, 'evicted');
+        expect(await live([b1, a2, a3])).toEqual([b1, a2, a3]);
+        // A fourth address brings the total past maxAnonymous: the oldest of all goes.
+        await store.create(c1, makeRecord({ ip: '203.0.113.30', createdAt: base + 4 }), limits);
+        await waitForRemoval(b1, 'evicted');
+        expect(await live([a2, a3, c1])).toEqual([a2, a3, c1]);
+        expect(evicted()).toEqual([a1, b1].sort());
+      });
+    });
+
     describe('subscribe', () => {
       it('tells every listener, and none after it unsubscribed', async () => {
         const first: StoreRemoval[] = [];
@@ -561,6 +652,85 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
         off();
       });
     });
+
+    if (options.trimUser)
+      describe('trimUser', () => {
+        /** The store's `trimUser`, which this block requires. */
+        const trimUser = (userId: string, max: number, candidates: readonly string[]) => {
+          if (store.trimUser === undefined) throw new Error(`${name} has no trimUser, yet its contract says it has one`);
+          return store.trimUser(userId, max, candidates);
+        };
+
+        /** `count` sessions of `userId`, created in age order (oldest first). */
+        async function sessionsOf(userId: string, count: number): Promise<string[]> {
+          const base = Date.now() - 10_000;
+          const keys = Array.from({ length: count }, () => newKey());
+          for (const [i, key] of keys.entries()) await store.create(key, makeRecord({ userId, createdAt: base + i }), NO_LIMIT);
+          return keys;
+        }
+
+        it('removes the oldest candidates past max, returns them oldest first and reports them destroyed', async () => {
+          const base = Date.now() - 10_000;
+          const keys = [newKey(), newKey(), newKey(), newKey()];
+          const records = keys.map((_, i) => makeRecord({ userId: 'alice', createdAt: base + i, data: { 's:n': String(i) } }));
+          // Stored out of age order: "oldest" is by creation time, as listUser orders.
+          for (const i of [2, 0, 3, 1]) await store.create(keys[i]!, records[i]!, NO_LIMIT);
+          const removed = await trimUser('alice', 2, [...keys].reverse());
+          expect(removed).toEqual([
+            [keys[0], records[0]],
+            [keys[1], records[1]],
+          ]);
+          expect((await store.listUser('alice')).map(([key]) => key)).toEqual(keys.slice(2));
+          for (const key of keys.slice(0, 2)) {
+            expect(await store.get(key)).toBeUndefined();
+            await waitForRemoval(key, 'destroyed');
+          }
+          expect(removals.filter((removal) => keys.slice(2).includes(removal.key))).toEqual([]);
+        });
+
+        it('removes only candidates: fewer than the excess when the candidates are fewer', async () => {
+          const keys = await sessionsOf('alice', 4);
+          const removed = await trimUser('alice', 1, [keys[3]!, keys[0]!]);
+          expect(removed.map(([key]) => key)).toEqual([keys[0], keys[3]]);
+          expect((await store.listUser('alice')).map(([key]) => key)).toEqual([keys[1], keys[2]]);
+        });
+
+        it('removes nothing within the bound, nor keys of other users or unknown keys', async () => {
+          const keys = await sessionsOf('alice', 2);
+          const bob = await sessionsOf('bob', 1);
+          expect(await trimUser('alice', 2, keys)).toEqual([]);
+          expect(await trimUser('alice', 0, [...bob, newKey()])).toEqual([]);
+          expect(await trimUser('nobody', 0, keys)).toEqual([]);
+          expect(sortedKeys(await store.listUser('alice'))).toEqual([...keys].sort());
+          expect(sortedKeys(await store.listUser('bob'))).toEqual(bob);
+          expect(removals).toEqual([]);
+        });
+
+        it('lets concurrent trims remove, together, exactly the excess, each session once', async () => {
+          const keys = await sessionsOf('alice', 10);
+          const results = await Promise.all(Array.from({ length: 5 }, () => trimUser('alice', 3, keys)));
+          const removed = results.flat().map(([key]) => key);
+          expect([...removed].sort()).toEqual(keys.slice(0, 7).sort());
+          expect((await store.listUser('alice')).map(([key]) => key)).toEqual(keys.slice(7));
+        });
+
+        it('parallel logins that each create, list and trim end with exactly max sessions, the newest', async () => {
+          const max = 5;
+          const base = Date.now() - 10_000;
+          const keys = Array.from({ length: 20 }, () => newKey());
+          const removed = await Promise.all(
+            keys.map(async (key, i) => {
+              await store.create(key, makeRecord({ userId: 'alice', createdAt: base + i }), NO_LIMIT);
+              const listed = await store.listUser('alice');
+              if (listed.length <= max) return [];
+              const candidates = listed.slice(0, listed.length - max).map(([listedKey]) => listedKey);
+              return (await trimUser('alice', max, candidates)).map(([trimmed]) => trimmed);
+            }),
+          );
+          expect((await store.listUser('alice')).map(([key]) => key)).toEqual(keys.slice(-max));
+          expect(removed.flat().sort()).toEqual(keys.slice(0, -max).sort());
+        });
+      });
 
     // The same answers as `get`, with the same removals, but synchronous: the library takes it instead of `get` on
     // the path of every request, so any difference would be a difference in who is let in.

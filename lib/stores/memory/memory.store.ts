@@ -4,10 +4,12 @@ import { Logger } from '@nestjs/common';
 import { decodeSessionRecord, expiresAt, FIELD_PREFIX, type SessionRecord } from '../session-record.js';
 import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from '../session-store.js';
 import { StoreListeners } from '../store-listeners.js';
+import { AnonymousSessions } from './anonymous-sessions.js';
 import { MemoryExpiry } from './memory-expiry.js';
 import { MemoryUsers, type UserEntry } from './memory-users.js';
+import { hasFields, ownFields, setOwn } from './record-data.js';
 import { deleteSnapshotFile, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
-import { emptySlotList, NO_SLOT, renumberList, type SlotList } from './slot-list.js';
+import { NO_SLOT, renumberList } from './slot-list.js';
 import { SlotTable } from './slot-table.js';
 import { StringInterner } from './string-interner.js';
 
@@ -36,8 +38,7 @@ export class MemoryStore implements SessionStore {
   /** Key -> slot. Its insertion order is creation order: the oldest session is the first entry. */
   private readonly index = new Map<string, number>();
   private readonly table = new SlotTable<UserEntry>();
-  /** Anonymous sessions in creation order, for the anonymous cap. */
-  private readonly anonymous: SlotList = emptySlotList();
+  private readonly anonymous = new AnonymousSessions(this.table, this.index, (slot) => this.remove(slot, 'evicted'));
   private readonly users = new MemoryUsers();
   private readonly expiry = new MemoryExpiry(this.table, (slot) => this.remove(slot, 'expired'));
   private readonly ips = new StringInterner();
@@ -67,14 +68,8 @@ export class MemoryStore implements SessionStore {
     const slot = this.table.allocate(key, owner, record, ip, userAgent, ownFields(record.data));
     this.index.set(key, slot);
     this.expiry.added(slot);
-    if (owner === undefined) {
-      this.table.append(this.anonymous, slot);
-      while (this.anonymous.count > limits.maxAnonymous && this.anonymous.head !== NO_SLOT) {
-        this.remove(this.anonymous.head, 'evicted');
-      }
-    } else {
-      this.table.append(owner, slot);
-    }
+    if (owner === undefined) this.anonymous.added(slot, key, limits);
+    else this.table.append(owner, slot);
     while (this.index.size > this.maxSessions) {
       this.remove(this.index.values().next().value as number, 'evicted');
     }
@@ -139,14 +134,22 @@ export class MemoryStore implements SessionStore {
 
   /** {@inheritDoc SessionStore.listUser} */
   async listUser(userId: string): Promise<Array<[string, SessionRecord]>> {
-    const entry = this.users.find(userId);
-    if (entry === undefined) return [];
-    const live: Array<[string, SessionRecord]> = [];
-    for (const key of this.table.keysOf(entry)) {
-      const slot = this.live(key);
-      if (slot !== NO_SLOT) live.push([key, this.table.record(slot)]);
+    return this.liveOf(userId);
+  }
+
+  /** {@inheritDoc SessionStore.trimUser} */
+  async trimUser(userId: string, max: number, candidates: readonly string[]): Promise<Array<[string, SessionRecord]>> {
+    // Counted and removed without an await in between: no other call can run meanwhile.
+    const live = this.liveOf(userId);
+    const allowed = new Set(candidates);
+    const removed: Array<[string, SessionRecord]> = [];
+    for (const [key] of live) {
+      if (removed.length >= live.length - max) break;
+      // A listener told of an earlier removal may have removed this one already.
+      const slot = allowed.has(key) ? this.index.get(key) : undefined;
+      if (slot !== undefined) removed.push([key, this.remove(slot, 'destroyed', true)!]);
     }
-    return live.sort((a, b) => a[1].createdAt - b[1].createdAt);
+    return removed;
   }
 
   /** {@inheritDoc SessionStore.closeUser} */
@@ -205,6 +208,18 @@ export class MemoryStore implements SessionStore {
     return expired;
   }
 
+  /** The live sessions of a user, oldest first (equal times in creation order); removes those found dead. */
+  private liveOf(userId: string): Array<[string, SessionRecord]> {
+    const entry = this.users.find(userId);
+    if (entry === undefined) return [];
+    const live: Array<[string, SessionRecord]> = [];
+    for (const key of this.table.keysOf(entry)) {
+      const slot = this.live(key);
+      if (slot !== NO_SLOT) live.push([key, this.table.record(slot)]);
+    }
+    return live.sort((a, b) => a[1].createdAt - b[1].createdAt);
+  }
+
   /** The slot if the session is there, in date and not behind its user's epoch; otherwise removes it. */
   private live(key: string): number {
     const slot = this.index.get(key);
@@ -230,7 +245,8 @@ export class MemoryStore implements SessionStore {
     const record = wanted || this.listeners.size > 0 ? this.table.record(slot) : undefined;
     this.index.delete(key);
     const owner = this.table.owner(slot);
-    this.table.unlink(owner ?? this.anonymous, slot);
+    if (owner === undefined) this.anonymous.removed(slot, key);
+    else this.table.unlink(owner, slot);
     this.table.release(slot);
     if (owner !== undefined) this.users.forgetIfEmpty(owner);
     if (record !== undefined) this.listeners.notify({ key, reason, record });
@@ -242,7 +258,7 @@ export class MemoryStore implements SessionStore {
     const renumber = this.table.compact();
     for (const [key, slot] of this.index) this.index.set(key, renumber[slot]);
     for (const entry of this.users.values()) renumberList(entry, renumber);
-    renumberList(this.anonymous, renumber);
+    this.anonymous.renumber(renumber);
     this.expiry.rebuild(this.index.values());
   }
 
@@ -274,22 +290,4 @@ export class MemoryStore implements SessionStore {
     await deleteSnapshotFile(file);
     this.logger.log(`Read ${this.index.size} sessions from the snapshot file${skipped ? ` (${skipped} skipped)` : ''}`);
   }
-}
-
-function hasFields(data: Record<string, string>): boolean {
-  for (const name in data) {
-    if (Object.hasOwn(data, name)) return true;
-  }
-  return false;
-}
-
-/** A copy of `data` to store, or undefined when it has no field (most sessions: no object at all then). */
-function ownFields(data: Record<string, string>): Record<string, string> | undefined {
-  return hasFields(data) ? { ...data } : undefined;
-}
-
-/** `target[name] = value`, except that a field named `__proto__` becomes a field rather than a prototype change. */
-function setOwn(target: Record<string, string>, name: string, value: string): void {
-  if (name === '__proto__') Object.defineProperty(target, name, { value, writable: true, enumerable: true, configurable: true });
-  else target[name] = value;
 }

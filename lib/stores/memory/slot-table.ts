@@ -120,6 +120,11 @@ export class SlotTable<Owner extends SlotOwner> {
     return this.owners[slot];
   }
 
+  /** The client address of the session in `slot`, as stored (shared with other sessions of that address). */
+  ip(slot: number): string | undefined {
+    return this.ips[slot];
+  }
+
   epoch(slot: number): number {
     return this.numbers[slot * NUMBERS + EPOCH];
   }

@@ -7,6 +7,7 @@
  * <prefix>s:<key>                  hash: one session (meta fields, and `d:<field>` per persisted value)
  * <prefix>x:<0..15>                sorted set: session key -> when it expires (the expiry sweeper's work list)
  * <prefix>anon                     sorted set: anonymous session key -> when it was stored (for maxAnonymous)
+ * <prefix>{<prefix>anon}:a:<addr>  sorted set: the same, of one client address (for maxPerAddress); `:n` for none
  * <prefix>{u:<id>}:sessions        sorted set: the user's session keys -> createdAt
  * <prefix>{u:<id>}:user            hash: `epoch`, and `f:<name>` per persisted user value
  * <prefix>removals                 pub/sub channel: removals and epoch changes, for the other servers
@@ -16,7 +17,16 @@ export class RedisKeys {
   /** How many sorted sets share the expiry schedule: on a cluster, the sweep's load spreads over the nodes. */
   static readonly EXPIRY_SHARDS = 16;
 
-  constructor(readonly prefix: string) {}
+  /** What the per-address sets' names start with: the prefix, and what puts them on the slot of {@link anonymous}. */
+  private readonly addressBase: string;
+
+  constructor(readonly prefix: string) {
+    const anonymous = this.anonymous;
+    // A name with a hash tag keeps its slot whatever follows it (a prefix such as `{app}:`); a name without one is
+    // hashed whole, as a tag holding that same name is. A prefix with a brace that opens no tag leaves no name
+    // starting with it on that slot: such a prefix does not work on a Cluster.
+    this.addressBase = hasHashTag(anonymous) || /[{}]/.test(anonymous) ? anonymous : `${prefix}{${anonymous}}`;
+  }
 
   session(key: string): string {
     return `${this.prefix}s:${key}`;
@@ -40,6 +50,14 @@ export class RedisKeys {
     return `${this.prefix}anon`;
   }
 
+  /**
+   * The anonymous sessions of one client address (the record's `ip`, escaped as user ids are; `n` for records
+   * without one), on the Cluster slot of {@link anonymous}, so that one script bounds both.
+   */
+  anonymousOf(ip: string | undefined): string {
+    return `${this.addressBase}:${ip === undefined ? 'n' : `a:${escapeKeyPart(ip)}`}`;
+  }
+
   userSessions(userId: string): string {
     return `${this.userTag(userId)}:sessions`;
   }
@@ -58,7 +76,17 @@ export class RedisKeys {
    * which Redis would store as U+FFFD) never share keys.
    */
   private userTag(userId: string): string {
-    const escaped = userId.replace(/[^A-Za-z0-9_.@-]/g, (char) => `%${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
-    return `${this.prefix}{u:${escaped}}`;
+    return `${this.prefix}{u:${escapeKeyPart(userId)}}`;
   }
+}
+
+/** Every character outside `A-Z a-z 0-9 _ . @ -` as `%` and four hex digits of its UTF-16 code unit. */
+function escapeKeyPart(text: string): string {
+  return text.replace(/[^A-Za-z0-9_.@-]/g, (char) => `%${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Whether Redis Cluster hashes `key` on a tag: a `{`, then a `}` after it with at least one character between. */
+function hasHashTag(key: string): boolean {
+  const open = key.indexOf('{');
+  return open !== -1 && key.indexOf('}', open + 1) > open + 1;
 }

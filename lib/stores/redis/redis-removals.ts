@@ -41,9 +41,11 @@ export class RedisRemovals {
   async removed(key: string, record: SessionRecord | undefined, reason: StoreRemovalReason, run: RunCommand): Promise<void> {
     const userId = record?.userId;
     const index = userId !== undefined ? this.keys.userSessions(userId) : this.keys.anonymous;
-    // Stale entries are skipped by every reader, so a failure here is logged, not thrown.
+    // Stale entries are skipped by every reader, so a failure here is logged, not thrown. (Without its record, an
+    // anonymous session's address is unknown: its entry there stays until the bound pops it or the set expires.)
     await Promise.all([
       run((c) => c.zrem(index, key)),
+      record !== undefined && userId === undefined ? run((c) => c.zrem(this.keys.anonymousOf(record.ip), key)) : undefined,
       reason === 'expired' ? undefined : run((c) => c.zrem(this.keys.expiryShardOf(key), key)),
     ]).catch((error: unknown) => this.logger.warn(`Removing a session's index entries: ${describeError(error)}`));
     this.listeners.notify({ key, reason, record });

@@ -1,9 +1,10 @@
 import type { Cluster, Redis } from 'ioredis';
+import { LIMIT_SCRIPTS, type LimitScripts } from './redis-limit-scripts.js';
 
 /*
  * The conditional writes of RedisStore, one Lua script each, so that a check and the write it guards are one atomic
- * step. Each script touches the keys of one Cluster slot only (a session hash, an expiry shard, the anonymous set,
- * or one user's `{u:...}` keys), and names them all in KEYS.
+ * step. Each script touches the keys of one Cluster slot only (a session hash, an expiry shard, the anonymous sets,
+ * or one user's `{u:...}` keys), and names them all in KEYS. The scripts of the bounds are in redis-limit-scripts.ts.
  *
  * Numbers cross into Redis as decimal strings: Lua turns a number argument of redis.call into text with too few
  * digits for a millisecond timestamp, so computed times go through `int()`.
@@ -63,28 +64,6 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 extend(KEYS[1], ARGV[4])
 extend(KEYS[2], ARGV[4])
 return 1`,
-  },
-  /**
-   * KEYS: anonymous set. ARGV: key, max (-1: none), keepUntil → the keys evicted to stay within max, oldest first.
-   * Scored by the server's clock in microseconds, strictly increasing, so that "oldest" is the order of storing.
-   */
-  IndexAnonymous: {
-    keys: 1,
-    lua: `
-local now = redis.call('TIME')
-local score = tonumber(now[1]) * 1000000 + tonumber(now[2])
-local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if top[2] and tonumber(top[2]) >= score then score = tonumber(top[2]) + 1 end
-redis.call('ZADD', KEYS[1], int(score), ARGV[1])
-extend(KEYS[1], ARGV[3])
-local max = tonumber(ARGV[2])
-if max < 0 then return {} end
-local over = redis.call('ZCARD', KEYS[1]) - max
-if over <= 0 then return {} end
-local popped = redis.call('ZPOPMIN', KEYS[1], over)
-local keys = {}
-for i = 1, #popped, 2 do keys[#keys + 1] = popped[i] end
-return keys`,
   },
   /** KEYS: expiry shard. ARGV: key, expiresAt, keepUntil. */
   Schedule: {
@@ -220,7 +199,7 @@ return 1`,
 type Reply = unknown;
 
 /** The client with the scripts defined on it (ioredis adds one method per `defineCommand`). */
-export interface ScriptedClient {
+export interface ScriptedClient extends LimitScripts {
   nestjsConnectedCreate(session: string, expireAt: string, ...fields: string[]): Promise<number>;
   nestjsConnectedIndexUser(
     sessions: string,
@@ -230,7 +209,6 @@ export interface ScriptedClient {
     epoch: string,
     keepUntil: string,
   ): Promise<number>;
-  nestjsConnectedIndexAnonymous(anonymous: string, key: string, max: string, keepUntil: string): Promise<string[]>;
   nestjsConnectedSchedule(shard: string, key: string, expiresAt: string, keepUntil: string): Promise<number>;
   nestjsConnectedClaimDue(shard: string, now: string, limit: string): Promise<string[]>;
   nestjsConnectedRead(session: string): Promise<Reply>;
@@ -251,7 +229,7 @@ export interface ScriptedClient {
  * restarted). The names are prefixed so that they cannot clash with the commands of an application's own client.
  */
 export function defineScripts(client: Redis | Cluster): ScriptedClient & (Redis | Cluster) {
-  for (const [name, spec] of Object.entries(SCRIPTS) as Array<[string, ScriptSpec]>) {
+  for (const [name, spec] of Object.entries({ ...SCRIPTS, ...LIMIT_SCRIPTS }) as Array<[string, ScriptSpec]>) {
     client.defineCommand(`nestjsConnected${name}`, {
       numberOfKeys: spec.keys,
       lua: HELPERS + spec.lua,

@@ -9,6 +9,7 @@ import { UserEpochCache } from './redis-epoch-cache.js';
 import { ExpirySweeper } from './redis-expiry-sweeper.js';
 import { RedisFailureDetector, type RunCommand } from './redis-failure-detector.js';
 import { RedisKeys } from './redis-keys.js';
+import { RedisIndexes } from './redis-indexes.js';
 import { DATA_FIELD, encodeRecord, parseEpoch, stringsIn } from './redis-record.js';
 import { RedisRemovals } from './redis-removals.js';
 import { resolveOptions, type RedisStoreOptions } from './redis-store-options.js';
@@ -44,6 +45,7 @@ export class RedisStore implements SessionStore {
   private readonly channel: RemovalChannel;
   private readonly epochs: UserEpochCache;
   private readonly removals: RedisRemovals;
+  private readonly indexes: RedisIndexes;
   private readonly sweeper: ExpirySweeper;
   private opened = false;
 
@@ -62,6 +64,7 @@ export class RedisStore implements SessionStore {
     this.channel = new RemovalChannel(this.client, this.keys.channel, this.detector, heard, this.logger);
     this.epochs = new UserEpochCache(this.keys, this.run, () => this.channel.subscribed, this.logger);
     this.removals = new RedisRemovals(this.keys, this.channel, this.listeners, this.logger);
+    this.indexes = new RedisIndexes(this.keys, this.removals, this.logger);
     this.sweeper = new ExpirySweeper(this.keys, this.detector, this.removals, this.logger);
   }
 
@@ -75,35 +78,11 @@ export class RedisStore implements SessionStore {
     const created = await this.run((c) => c.nestjsConnectedCreate(session, redisTime(expiry + EXPIRY_GRACE_MS), ...encodeRecord(record)));
     if (created !== 1) return false;
     try {
-      const keepUntil = redisTime(record.absoluteExpiresAt + EXPIRY_GRACE_MS);
-      const schedule = this.removals.schedule(key, expiry, this.run);
-      if (record.userId !== undefined) {
-        const { userId } = record;
-        const [indexed] = await Promise.all([
-          this.run((c) =>
-            c.nestjsConnectedIndexUser(
-              this.keys.userSessions(userId),
-              this.keys.user(userId),
-              key,
-              String(record.createdAt),
-              String(record.epoch),
-              keepUntil,
-            ),
-          ),
-          schedule,
-        ]);
-        if (indexed !== 1) {
-          // Its user was closed after this login read the epoch: the session is dead on arrival.
-          await this.run((c) => c.del(session));
-          this.listeners.notify({ key, reason: 'destroyed', record });
-        }
-      } else {
-        const max = Number.isFinite(limits.maxAnonymous) ? String(Math.max(0, Math.floor(limits.maxAnonymous))) : '-1';
-        const [evicted] = await Promise.all([
-          this.run((c) => c.nestjsConnectedIndexAnonymous(this.keys.anonymous, key, max, keepUntil)),
-          schedule,
-        ]);
-        await Promise.all(evicted.map((victim) => this.removals.evict(victim, this.run)));
+      const [indexed] = await Promise.all([this.indexes.add(key, record, limits, this.run), this.removals.schedule(key, expiry, this.run)]);
+      if (!indexed) {
+        // Its user was closed after this login read the epoch: the session is dead on arrival.
+        await this.run((c) => c.del(session));
+        this.listeners.notify({ key, reason: 'destroyed', record });
       }
     } catch (error) {
       // Not handed out: undo what can be undone; what stays (an index entry) is skipped on read and has a TTL.
@@ -203,6 +182,10 @@ export class RedisStore implements SessionStore {
     if (stale.length > 0) cleanups.push(this.run((c) => c.zrem(this.keys.userSessions(userId), ...stale)));
     await Promise.all(cleanups).catch((error: unknown) => this.logger.warn(`Cleaning a user's index: ${describeError(error)}`));
     return live.sort((a, b) => a[1].createdAt - b[1].createdAt);
+  }
+
+  trimUser(userId: string, max: number, candidates: readonly string[]): Promise<Array<[string, SessionRecord]>> {
+    return this.indexes.trimUser(userId, max, candidates, this.run);
   }
 
   async closeUser(userId: string): Promise<Array<[string, SessionRecord]>> {

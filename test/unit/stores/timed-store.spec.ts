@@ -41,6 +41,16 @@ describe('TimedStore', () => {
     jest.useRealTimers();
   });
 
+  it('says which optional methods the store implements', () => {
+    const timed = new TimedStore(store, 100);
+    expect(timed.supports('trimUser')).toBe(true);
+    expect(timed.supports('callTimedOut')).toBe(true);
+    const bare = Object.create(store) as SessionStore & { trimUser?: unknown; callTimedOut?: unknown };
+    Object.defineProperty(bare, 'trimUser', { value: undefined });
+    expect(new TimedStore(bare, 100).supports('trimUser')).toBe(false);
+    expect(new TimedStore(bare, 100).supports('create')).toBe(true);
+  });
+
   it('owns the deadline: a late call is a 503, one line naming the method and the limit, and the store is told', async () => {
     const timed = new TimedStore(store, 100);
     store.answer = () => new Promise(() => undefined);

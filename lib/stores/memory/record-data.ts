@@ -1,0 +1,20 @@
+// The data fields of a MemoryStore session: plain objects, kept only while a session has a field.
+
+/** Whether `data` has an own field. */
+export function hasFields(data: Record<string, string>): boolean {
+  for (const name in data) {
+    if (Object.hasOwn(data, name)) return true;
+  }
+  return false;
+}
+
+/** A copy of `data` to store, or undefined when it has no field (most sessions: no object at all then). */
+export function ownFields(data: Record<string, string>): Record<string, string> | undefined {
+  return hasFields(data) ? { ...data } : undefined;
+}
+
+/** `target[name] = value`, except that a field named `__proto__` becomes a field rather than a prototype change. */
+export function setOwn(target: Record<string, string>, name: string, value: string): void {
+  if (name === '__proto__') Object.defineProperty(target, name, { value, writable: true, enumerable: true, configurable: true });
+  else target[name] = value;
+}
