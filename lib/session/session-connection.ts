@@ -15,7 +15,7 @@ import { SessionCloser } from './session-closer.js';
 import { SessionCookie } from './session-cookie.js';
 import { isSessionIdShape } from './session-id.js';
 import { SessionLog } from './session-log.js';
-import { SessionOpener } from './session-opener.js';
+import { SessionOpener, storeLimitsOf } from './session-opener.js';
 import { SessionResolver } from './session-resolver.js';
 
 const MAX_USER_ID = 256;
@@ -185,7 +185,7 @@ export class SessionConnection {
     };
     delete anonymous.userId;
     try {
-      if (!(await this.store.call('create', key, anonymous, { maxAnonymous: this.policy.anonymousMaxSessions }))) return undefined;
+      if (!(await this.store.call('create', key, anonymous, storeLimitsOf(this.policy)))) return undefined;
     } catch {
       return undefined;
     }

@@ -3,6 +3,7 @@ import type { LiveSession, RequestContext } from '../context/request-context.js'
 import type { ResolvedSessionPolicy } from '../session-policy.js';
 import { SESSION_POLICY } from '../session.tokens.js';
 import type { SessionRecord } from '../stores/session-record.js';
+import type { StoreLimits } from '../stores/session-store.js';
 import { TimedStore } from '../stores/timed-store.js';
 import { LocalValues, type DroppedValue } from './local-values.js';
 import { SessionCookie } from './session-cookie.js';
@@ -10,6 +11,11 @@ import { newSessionId, storeKeyOf } from './session-id.js';
 import { SessionSigner } from './session-signer.js';
 
 const MAX_USER_AGENT = 256;
+
+/** The bounds a store applies when it creates a session, from the policy. */
+export function storeLimitsOf(policy: ResolvedSessionPolicy): StoreLimits {
+  return { maxAnonymous: policy.anonymousMaxSessions, maxPerAddress: policy.anonymousMaxPerAddress };
+}
 
 /** A session written to the store but not yet handed to the request. */
 export interface NewSession {
@@ -59,8 +65,7 @@ export class SessionOpener {
     if (typeof agent === 'string') record.userAgent = agent.slice(0, MAX_USER_AGENT);
     const id = newSessionId();
     const key = storeKeyOf(id);
-    const limits = { maxAnonymous: this.policy.anonymousMaxSessions, maxPerAddress: this.policy.anonymousMaxPerAddress };
-    const created = await this.store.call('create', key, record, limits);
+    const created = await this.store.call('create', key, record, storeLimitsOf(this.policy));
     if (!created) throw new Error('nestjs-connected: a new session id collided with a stored one');
     return { id, key, record };
   }

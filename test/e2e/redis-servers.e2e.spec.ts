@@ -344,7 +344,9 @@ describe('keys and TTLs of two servers on one Redis', () => {
     const anonymousKey = storeKeyOfBrowser(a);
     const shards = (keys: string[]) => keys.filter((key) => key.startsWith(`${prefix}x:`));
     let keys = await keysUnder(admin, prefix);
-    expect(keys.filter((key) => !key.startsWith(`${prefix}x:`))).toEqual([`${prefix}anon`, `${prefix}s:${anonymousKey}`].sort());
+    // The anonymous sessions of one client address, on the anon set's Cluster slot (anonymous.maxPerAddress).
+    const byAddress = `${prefix}{${prefix}anon}:a:127.0.0.1`;
+    expect(keys.filter((key) => !key.startsWith(`${prefix}x:`))).toEqual([`${prefix}anon`, byAddress, `${prefix}s:${anonymousKey}`].sort());
     expect(shards(keys)).toHaveLength(1);
 
     // Ann logs in with it on the other server (the cart moves to her new session), and again in another browser.
@@ -390,7 +392,7 @@ describe('keys and TTLs of two servers on one Redis', () => {
     const lastAnonymous = storeKeyOfBrowser(aOnTwo);
     keys = await keysUnder(admin, prefix);
     expect(keys.filter((key) => !key.startsWith(`${prefix}x:`))).toEqual(
-      [`${prefix}anon`, `${prefix}s:${lastAnonymous}`, `${cut(bob)}:user`].sort(),
+      [`${prefix}anon`, byAddress, `${prefix}s:${lastAnonymous}`, `${cut(bob)}:user`].sort(),
     );
     expect(shards(keys)).toHaveLength(1);
     await expectTtls((key) => {
