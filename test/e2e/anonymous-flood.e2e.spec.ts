@@ -1,10 +1,9 @@
 import type { SessionStore, StoreRemoval } from '../../lib/index.js';
-import { RedisStore } from '../../lib/stores/redis/redis.store.js';
-import { ADAPTERS, startApp, startWithStore, type AdapterName, type TestApp } from '../support/app.js';
+import type { TestApp } from '../support/app.js';
 import { Browser } from '../support/browser.js';
 import { CartController } from '../support/cart.controller.js';
-import { freshPrefix, storeKeyOfBrowser } from '../support/redis-apps.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { storeKeyOfBrowser } from '../support/redis-apps.js';
+import { ADAPTER_STORE_CASES, redisForFile, startOnStore } from '../support/store-kinds.js';
 
 /**
  * A flood of anonymous sessions from one client address (unauthenticated `POST /cart`) over real HTTP, on Express
@@ -20,34 +19,16 @@ const ALL = 20;
 const FLOOD = 40;
 const FLOODER = '203.0.113.9';
 
-type StoreKind = 'memory' | 'redis';
-const CASES: Array<[AdapterName, StoreKind]> = ADAPTERS.flatMap((adapter) =>
-  (['memory', 'redis'] as const).map((kind): [AdapterName, StoreKind] => [adapter, kind]),
-);
+const redis = redisForFile();
 
-let server: RedisServer;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
-
-describe.each(CASES)('an anonymous flood from one address on %s with a %s store', (adapter, kind) => {
+describe.each(ADAPTER_STORE_CASES)('an anonymous flood from one address on %s with a %s store', (adapter, kind) => {
   let t: TestApp;
   let store: SessionStore;
   const removals: StoreRemoval[] = [];
 
   beforeAll(async () => {
     const policy = { anonymous: { maxPerAddress: PER_ADDRESS, maxSessions: ALL } };
-    if (kind === 'memory') {
-      ({ t, store } = await startWithStore({ adapter, controllers: [CartController], policy, trustProxy: true }));
-    } else {
-      store = new RedisStore({ url: server.url, prefix: freshPrefix() });
-      t = await startApp({ adapter, controllers: [CartController], policy: { ...policy, store }, trustProxy: true });
-    }
+    ({ t, store } = await startOnStore(kind, redis, { adapter, controllers: [CartController], policy, trustProxy: true }));
     store.subscribe((removal) => removals.push(removal));
   });
 

@@ -1,35 +1,20 @@
-import { ADAPTERS, startApp, type AdapterName, type TestApp } from '../support/app.js';
+import { ADAPTERS, type TestApp } from '../support/app.js';
 import { Browser } from '../support/browser.js';
-import { freshPrefix, REDIS_APP_CONTROLLERS, startRedisApp } from '../support/redis-apps.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { REDIS_APP_CONTROLLERS } from '../support/redis-apps.js';
+import { redisForFile, startOnStore, STORE_KINDS } from '../support/store-kinds.js';
 
 /**
  * "Log out everywhere" (`disconnectAll()` with its default, `userIndep: true`, as Os_session's `disconnect_all`)
  * closes every browser of the user entirely: a copy of a closed browser's cookie (a thief's) reads and writes
  * nothing of it, and nothing the thief writes reaches the victim's next login.
  */
-let redis: RedisServer;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
-
-const STORES = ['memory', 'redis'] as const;
-
-async function start(adapter: AdapterName, store: (typeof STORES)[number]): Promise<TestApp> {
-  if (store === 'redis') return (await startRedisApp({ adapter, redisUrl: redis.url, prefix: freshPrefix() })).t;
-  return startApp({ adapter, controllers: REDIS_APP_CONTROLLERS });
-}
+const redis = redisForFile();
 
 describe.each(ADAPTERS)('disconnectAll by default on %s', (adapter) => {
-  describe.each(STORES)('with the %s store', (store) => {
+  describe.each(STORE_KINDS)('with the %s store', (store) => {
     let t: TestApp;
     beforeAll(async () => {
-      t = await start(adapter, store);
+      ({ t } = await startOnStore(store, redis, { adapter, controllers: REDIS_APP_CONTROLLERS }));
     });
     afterAll(() => t?.close());
 

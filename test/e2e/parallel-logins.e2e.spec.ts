@@ -1,14 +1,11 @@
 import { Body, Controller, Post } from '@nestjs/common';
 import { Connected, SessionKey, SessionService, type SessionStore } from '../../lib/index.js';
 import type { SessionRecord } from '../../lib/stores/session-record.js';
-import { RedisStore } from '../../lib/stores/redis/redis.store.js';
-import { ADAPTERS, startApp, startWithStore, type AdapterName, type TestApp } from '../support/app.js';
-import { LoginController } from '../support/auth.controller.js';
+import type { TestApp } from '../support/app.js';
 import { Browser } from '../support/browser.js';
 import { EventRecorder } from '../support/lifecycle-helpers.js';
-import { NoteController } from '../support/note.controller.js';
-import { freshPrefix, REDIS_APP_CONTROLLERS, storeKeyOfBrowser } from '../support/redis-apps.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { REDIS_APP_CONTROLLERS, storeKeyOfBrowser } from '../support/redis-apps.js';
+import { ADAPTER_STORE_CASES, redisForFile, startOnStore } from '../support/store-kinds.js';
 
 /**
  * Logins of one user racing each other past `maxSessionsPerUser`, over real HTTP on Express and Fastify, on a
@@ -40,34 +37,16 @@ class MarkController {
   }
 }
 
-type StoreKind = 'memory' | 'redis';
-const CASES: Array<[AdapterName, StoreKind]> = ADAPTERS.flatMap((adapter) =>
-  (['memory', 'redis'] as const).map((kind): [AdapterName, StoreKind] => [adapter, kind]),
-);
+const redis = redisForFile();
 
-let server: RedisServer;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
-
-describe.each(CASES)('parallel logins past maxSessionsPerUser on %s with a %s store', (adapter, kind) => {
+describe.each(ADAPTER_STORE_CASES)('parallel logins past maxSessionsPerUser on %s with a %s store', (adapter, kind) => {
   let t: TestApp;
   let store: SessionStore;
   let sessions: SessionService;
 
   beforeAll(async () => {
     const policy = { maxSessionsPerUser: MAX };
-    if (kind === 'memory') {
-      ({ t, store } = await startWithStore({ adapter, controllers: [LoginController, NoteController, MarkController], policy }));
-    } else {
-      store = new RedisStore({ url: server.url, prefix: freshPrefix() });
-      t = await startApp({ adapter, controllers: [...REDIS_APP_CONTROLLERS, MarkController], policy: { ...policy, store } });
-    }
+    ({ t, store } = await startOnStore(kind, redis, { adapter, controllers: [...REDIS_APP_CONTROLLERS, MarkController], policy }));
     sessions = t.app.get(SessionService);
   });
 

@@ -1,8 +1,8 @@
 import type { SessionPolicy } from '../../lib/index.js';
-import { ADAPTERS, startApp, type AdapterName, type TestApp } from '../support/app.js';
+import { ADAPTERS, type AdapterName, type TestApp } from '../support/app.js';
 import { Browser } from '../support/browser.js';
-import { freshPrefix, REDIS_APP_CONTROLLERS, startRedisApp } from '../support/redis-apps.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { REDIS_APP_CONTROLLERS } from '../support/redis-apps.js';
+import { redisForFile, startOnStore, STORE_KINDS, type StoreKind } from '../support/store-kinds.js';
 
 /**
  * Persisted values are bounded (maxValueBytes, default 64 KiB; maxSessionBytes, default 1 MiB): past a bound, `set()`
@@ -10,28 +10,17 @@ import { startRedisServer, type RedisServer } from '../support/redis-server.js';
  * Routes (REDIS_APP_CONTROLLERS): POST /login {user}, GET /me → {user, note}, POST /note {note} (session scope),
  * POST /cart {item} and GET /cart (browser scope).
  */
-let redis: RedisServer;
+const redis = redisForFile();
 
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
-
-const STORES = ['memory', 'redis'] as const;
-
-async function start(adapter: AdapterName, store: (typeof STORES)[number], policy: Partial<SessionPolicy>): Promise<TestApp> {
-  if (store === 'redis') return (await startRedisApp({ adapter, redisUrl: redis.url, prefix: freshPrefix(), policy })).t;
-  return startApp({ adapter, controllers: REDIS_APP_CONTROLLERS, policy });
+async function start(adapter: AdapterName, store: StoreKind, policy: Partial<SessionPolicy>): Promise<TestApp> {
+  return (await startOnStore(store, redis, { adapter, controllers: REDIS_APP_CONTROLLERS, policy })).t;
 }
 
 const TOO_LARGE = (limit: string) =>
   expect.objectContaining({ statusCode: 413, code: 'value_too_large', message: expect.stringContaining(limit) });
 
 describe.each(ADAPTERS)('value size limits on %s', (adapter) => {
-  describe.each(STORES)('with the %s store', (store) => {
+  describe.each(STORE_KINDS)('with the %s store', (store) => {
     describe('by default', () => {
       let t: TestApp;
       beforeAll(async () => {
