@@ -52,13 +52,18 @@ const OPTIONAL_PEERS = [
   '@nestjs/platform-socket.io',
   '@nestjs/platform-ws',
   '@nestjs/graphql',
+  'graphql-ws',
+  '@nestjs/apollo',
+  '@apollo/server',
+  '@nestjs/mercurius',
+  'mercurius',
   '@nestjs/terminus',
 ];
 const OPTIONAL_PEER_FILES = [
   'lib/transports/socket-io/**',
   'lib/transports/ws/**',
   'lib/transports/socket/gateway-bridge.ts',
-  'lib/transports/graphql*/**',
+  'lib/transports/graphql/**',
   'lib/stores/redis/**',
   'lib/health/**',
 ];

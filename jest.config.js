@@ -8,6 +8,7 @@ export default {
     '^nestjs-connected/socket\\.io$': '<rootDir>/lib/transports/socket-io/session-io.adapter.ts',
     '^nestjs-connected/ws$': '<rootDir>/lib/transports/ws/session-ws.adapter.ts',
     '^nestjs-connected/redis$': '<rootDir>/lib/stores/redis/redis.store.ts',
+    '^nestjs-connected/graphql$': '<rootDir>/lib/transports/graphql/session-subscriptions.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {
