@@ -25,7 +25,7 @@ export interface SessionCheckRequest {
   readonly ip: string | undefined;
   /** Every request header but `Cookie` (which carries the session id). */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  readonly transport: 'http' | 'ws';
+  readonly transport: 'http' | 'ws' | 'sse';
 }
 
 /** The options of {@link SessionModule.forRoot}. */

@@ -25,8 +25,10 @@ import { TimedStore } from './stores/timed-store.js';
 import { HttpRequestScope } from './transports/http/http-request-scope.js';
 import { SessionContextMiddleware } from './transports/http/session-context.middleware.js';
 import { SessionClients } from './transports/socket/session-clients.js';
+import { SessionStreams } from './transports/sse/session-streams.js';
 import { SocketFreshness } from './transports/socket/socket-freshness.js';
 import { SocketHandshake } from './transports/socket/socket-handshake.js';
+import { SocketSessions } from './transports/socket/socket-sessions.js';
 
 /**
  * Sessions for the whole application (a global module): `SessionModule.forRoot(policy)` or
@@ -70,17 +72,24 @@ import { SocketHandshake } from './transports/socket/socket-handshake.js';
     SessionClients,
     SocketHandshake,
     SocketFreshness,
+    SocketSessions,
+    SessionStreams,
     SessionGuard,
     { provide: APP_GUARD, useExisting: SessionGuard },
   ],
   exports: [SessionService, SESSION_STORE, SESSION_POLICY],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule {
-  constructor(private readonly scope: HttpRequestScope) {
+  constructor(
+    private readonly scope: HttpRequestScope,
+    private readonly streams: SessionStreams,
+  ) {
     super();
   }
 
+  // Runs while Nest registers middleware, after every module is scanned and before the routes are built.
   configure(consumer: MiddlewareConsumer): void {
+    this.streams.install();
     if (!this.scope.install()) {
       consumer.apply(SessionContextMiddleware).forRoutes({ path: '*path', method: RequestMethod.ALL });
     }

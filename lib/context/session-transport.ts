@@ -1,5 +1,5 @@
-/** The ways a request reaches the library; the `transport` of every event. */
-export type TransportKind = 'http' | 'ws';
+/** The ways a request reaches the library; the `transport` of every event (`sse`: a Server-Sent Events stream). */
+export type TransportKind = 'http' | 'ws' | 'sse';
 
 /** Why a request, message or handshake is refused; each transport turns a code into its own kind of error. */
 export type RefusalCode = 'unauthenticated' | 'forbidden' | 'store_unavailable';
@@ -22,10 +22,12 @@ export interface SessionTransport {
   clearCookie(name: string, options: CookieAttributes): void;
   setHeader(name: string, value: string): void;
   /**
-   * The error that refuses this request with `code` (an HTTP exception, a WebSocket error, ...); `message` replaces
-   * the code's usual words where the engine knows more (which part could not answer).
+   * The error that refuses this request with `code` (an HTTP exception, a WebSocket error, a GraphQL error, ...);
+   * `message` replaces the code's usual words where the engine knows more (which part could not answer). `handler`
+   * is the kind of Nest handler refused (`ExecutionContext.getType()`: `http`, `ws`, `graphql`, ...): one HTTP
+   * request may run a controller or GraphQL resolvers, and each is refused in its own terms.
    */
-  refuse(code: RefusalCode, message?: string): Error;
+  refuse(code: RefusalCode, message?: string, handler?: string): Error;
 }
 
 /** The attributes this library writes; `maxAge` in seconds, undefined for a browser-session cookie. */

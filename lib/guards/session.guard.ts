@@ -40,11 +40,14 @@ export class SessionGuard implements CanActivate {
       if (options === undefined) return true;
       throw new NotConnectedException();
     }
-    const admitted = this.admit(context, options);
+    const handler = execution.getType();
+    const admitted = this.admit(context, options, handler);
     if (!(admitted instanceof Promise)) return admitted;
     // A sick store only ever reaches here as a rejection (admit turns a throwing read into one).
     return admitted.catch((error: unknown) => {
-      throw error instanceof SessionStoreUnavailableException ? context.transport.refuse('store_unavailable', error.message) : error;
+      throw error instanceof SessionStoreUnavailableException
+        ? context.transport.refuse('store_unavailable', error.message, handler)
+        : error;
     });
   }
 
@@ -52,7 +55,7 @@ export class SessionGuard implements CanActivate {
    * The pipeline for one request or message. Synchronous in the common case (the session is known at once, nobody
    * listens to events, no groups to look up), since Nest then needs no promise either.
    */
-  private admit(context: RequestContext, options: ConnectedOptions | undefined): Promise<boolean> | boolean {
+  private admit(context: RequestContext, options: ConnectedOptions | undefined, handler: string): Promise<boolean> | boolean {
     let found: Eventually<LiveSession | undefined>;
     try {
       found = this.resolver.currentNow(context);
@@ -60,12 +63,12 @@ export class SessionGuard implements CanActivate {
       found = Promise.reject(error);
     }
     if (found instanceof Promise || this.events.active() || hasGroups(options)) {
-      return this.admitWithAwaits(context, options, found);
+      return this.admitWithAwaits(context, options, found, handler);
     }
     if (context.processId !== undefined) this.processes.isNew(context.processId);
     if (found?.record.userId !== undefined) return this.markPrivate(context);
     if (options === undefined || options.optional) return true;
-    throw context.transport.refuse('unauthenticated');
+    throw context.transport.refuse('unauthenticated', undefined, handler);
   }
 
   /** The whole pipeline, with its events and group look-ups. */
@@ -73,6 +76,7 @@ export class SessionGuard implements CanActivate {
     context: RequestContext,
     options: ConnectedOptions | undefined,
     found: Eventually<LiveSession | undefined>,
+    handler: string,
   ): Promise<boolean> {
     let session: LiveSession | undefined;
     try {
@@ -104,11 +108,11 @@ export class SessionGuard implements CanActivate {
         return true;
       }
       if (base !== undefined) await this.events.emit({ type: 'denied-request', ...base, reason: 'not-connected' });
-      throw context.transport.refuse('unauthenticated');
+      throw context.transport.refuse('unauthenticated', undefined, handler);
     }
     if (options !== undefined && hasGroups(options) && !(await this.groups.admits(context, userId, options))) {
       if (base !== undefined) await this.events.emit({ type: 'denied-request', ...base, reason: 'forbidden' });
-      throw context.transport.refuse('forbidden');
+      throw context.transport.refuse('forbidden', undefined, handler);
     }
     if (base !== undefined) await this.events.emit({ type: 'connected-request', ...base, userId });
     return true;

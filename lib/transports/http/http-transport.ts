@@ -5,6 +5,7 @@ import { PermissionDeniedException } from '../../exceptions/permission-denied.ex
 import { SessionDeniedException } from '../../exceptions/session-denied.exception.js';
 import { SessionStoreUnavailableException } from '../../exceptions/session-store-unavailable.exception.js';
 import type { ResolvedSessionPolicy } from '../../session-policy.js';
+import { GraphQLRefusalError } from './graphql-refusal.js';
 
 /** The fields read from an Express or Fastify request; both frameworks honour their trust-proxy settings here. */
 export interface FrameworkRequest {
@@ -53,7 +54,9 @@ export class HttpTransport implements SessionTransport {
     if (!this.adapter.isHeadersSent(this.response)) this.adapter.setHeader(this.response, name, value);
   }
 
-  refuse(code: RefusalCode, message?: string): Error {
+  // A GraphQL resolver is refused inside a 200 answer that carries the rest of the query: no redirect, no headers.
+  refuse(code: RefusalCode, message?: string, handler?: string): Error {
+    if (handler === 'graphql') return new GraphQLRefusalError(code, message);
     if (code === 'store_unavailable') return new SessionStoreUnavailableException(message);
     if (this.denied !== undefined) {
       for (const [name, value] of Object.entries(this.denied.headers)) this.setHeader(name, value);

@@ -3,13 +3,11 @@ import type { IncomingMessage } from 'node:http';
 import { DiscoveryService } from '@nestjs/core';
 import { WsException, type MessageMappingProperties } from '@nestjs/websockets';
 import { GATEWAY_METADATA } from '@nestjs/websockets/constants';
-import { SessionContext } from '../../context/session-context.js';
 import { describeError } from '../../util/describe-error.js';
 import { SessionClient, type SocketChannel } from './session-client.js';
-import { SessionClients } from './session-clients.js';
 import type { SessionSocketOptions } from './session-socket.options.js';
-import { SocketFreshness } from './socket-freshness.js';
-import { refused, SocketHandshake, type HandshakeResult } from './socket-handshake.js';
+import type { HandshakeResult } from './socket-handshake.js';
+import { SocketSessions } from './socket-sessions.js';
 import type { SocketRefusalCode } from './socket-transport.js';
 
 type Callback = MessageMappingProperties['callback'];
@@ -22,17 +20,11 @@ const bridges = new WeakMap<INestApplicationContext, GatewayBridge>();
  * of each message (built here, where the socket is at hand), and gateway hooks that cannot take the process down.
  */
 export class GatewayBridge {
-  private readonly clients: SessionClients;
-  private readonly handshakes: SocketHandshake;
-  private readonly freshness: SocketFreshness;
-  private readonly context: SessionContext;
+  private readonly sessions: SocketSessions;
 
   private constructor(app: INestApplicationContext) {
     try {
-      this.clients = app.get(SessionClients, { strict: false });
-      this.handshakes = app.get(SocketHandshake, { strict: false });
-      this.freshness = app.get(SocketFreshness, { strict: false });
-      this.context = app.get(SessionContext, { strict: false });
+      this.sessions = app.get(SocketSessions, { strict: false });
     } catch {
       throw new Error('nestjs-connected: the session WebSocket adapters need SessionModule.forRoot() in the application');
     }
@@ -62,18 +54,12 @@ export class GatewayBridge {
     options: SessionSocketOptions,
     answer: (result: HandshakeResult) => void,
   ): Promise<void> {
-    const result = await this.handshakes.admit(request, processHint, options, this.refusal);
-    answer('client' in result && !this.clients.hasRoom(result.client) ? refused('too_many_clients') : result);
+    answer(await this.sessions.admit(request, processHint, options, this.refusal));
   }
 
-  /**
-   * A socket whose handshake passed is open: it joins the registry once, however many gateways share its server
-   * (each binds a connection listener of its own), and leaves it when `whenClosed` reports the socket closed.
-   */
+  /** A socket whose handshake passed is open; see {@link SocketSessions.join} (gateways sharing a server join once). */
   join(client: SessionClient, channel: SocketChannel, whenClosed: (leave: () => void) => void): void {
-    if (client.channel !== undefined) return;
-    whenClosed(() => this.clients.unregister(client));
-    this.clients.register(client, channel);
+    this.sessions.join(client, channel, whenClosed);
   }
 
   /**
@@ -83,11 +69,10 @@ export class GatewayBridge {
   withContext(socket: object, handlers: MessageMappingProperties[]): MessageMappingProperties[] {
     return handlers.map((handler) => ({
       ...handler,
-      callback: ((...args: unknown[]) => {
-        const client = SessionClient.of(socket);
-        const context = client === undefined ? undefined : this.freshness.messageContext(client);
-        return this.context.run(context, () => (handler.callback as (...a: unknown[]) => ReturnType<Callback>)(...args));
-      }) as Callback,
+      callback: ((...args: unknown[]) =>
+        this.sessions.run(SessionClient.of(socket), () =>
+          (handler.callback as (...a: unknown[]) => ReturnType<Callback>)(...args),
+        )) as Callback,
     }));
   }
 }

@@ -1,8 +1,9 @@
 import type { LiveSession } from '../../context/request-context.js';
-import type { SocketTransport } from './socket-transport.js';
+import type { SessionTransport } from '../../context/session-transport.js';
 
 /**
- * Why a socket was closed by the library; the client reads it (socket.io event, ws close reason).
+ * Why a client (a socket, a GraphQL subscription connection, an SSE stream) was closed by the library; the client
+ * reads it (socket.io event, ws close reason, the `session_end` event of a stream).
  * `too_many_clients`: its session already had `maxClientsPerSession` sockets when it opened (handshakes of one
  * session that raced past the handshake's check).
  */
@@ -16,8 +17,9 @@ export interface SocketChannel {
 const CLIENT = Symbol('nestjs-connected:client');
 
 /**
- * One live socket: a client of its session (Simple_httpd) and a process of its own (Os_session's tab). Holds the
- * session as last checked, so that a message costs a timestamp comparison, not a store read.
+ * One live connection (a socket, a GraphQL subscription connection, an SSE stream): a client of its session
+ * (Simple_httpd) and a process of its own (Os_session's tab). Holds the session as last checked, so that a message
+ * costs a timestamp comparison, not a store read. Its transport's `kind` is the `transport` of its events.
  */
 export class SessionClient {
   /** Set once the library closed the socket (its session is gone). */
@@ -29,7 +31,7 @@ export class SessionClient {
   events: Promise<void> = Promise.resolve();
 
   constructor(
-    readonly transport: SocketTransport,
+    readonly transport: SessionTransport,
     readonly processId: string,
     /** The session as last read from the store; undefined for an anonymous socket without one. */
     public session: LiveSession | undefined,
@@ -43,6 +45,16 @@ export class SessionClient {
 
   /** When the expiry sweep last re-read the session for this socket's session (ms since the epoch). */
   sweptAt: number;
+
+  /** Called with the session each time it is read again (a stream whose request context must follow it). */
+  onRefresh: ((session: LiveSession) => void) | undefined;
+
+  /** The session as read again from the store. */
+  refreshed(session: LiveSession, checkedAt?: number): void {
+    this.session = session;
+    if (checkedAt !== undefined) this.checkedAt = checkedAt;
+    this.onRefresh?.(session);
+  }
 
   /** Keeps the client on the framework's socket object. */
   static attach(socket: object, client: SessionClient): void {

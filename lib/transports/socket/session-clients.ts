@@ -85,7 +85,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     const userId = session?.record.userId;
     const process = client.processId;
     const base = {
-      transport: 'ws' as const,
+      transport: client.transport.kind,
       process,
       ...(userId === undefined ? {} : { userId }),
       ...(session === undefined ? {} : { session: session.key }),
@@ -132,7 +132,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
       if (!client.joined) return;
       await this.events.emitDetached({
         type: 'client-disconnected',
-        transport: 'ws',
+        transport: client.transport.kind,
         session: session.key,
         process: client.processId,
         ...(userId === undefined ? {} : { userId }),

@@ -73,8 +73,7 @@ export class SocketFreshness implements OnModuleInit, OnApplicationShutdown {
     // session's last recorded activity, not from this read: a re-read that found a recent touch touched nothing,
     // and timing the next one a full second after it could let the session expire under a busy socket.
     const lastSeen = session.record.lastSeenAt;
-    client.session = session;
-    client.checkedAt = now - lastSeen >= REFRESH_MS ? now : Math.min(now, lastSeen);
+    client.refreshed(session, now - lastSeen >= REFRESH_MS ? now : Math.min(now, lastSeen));
     return session;
   }
 
@@ -104,7 +103,7 @@ export class SocketFreshness implements OnModuleInit, OnApplicationShutdown {
           // `checkedAt` is left alone: it times the next message's re-read, whose touch records the socket's
           // activity; the sweep touches nothing.
           for (const client of clients) {
-            client.session = { key, record: fresh };
+            client.refreshed({ key, record: fresh });
             client.sweptAt = now;
           }
         }

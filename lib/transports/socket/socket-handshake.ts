@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { processIdFrom } from '../../context/process-registry.js';
 import { RequestContext } from '../../context/request-context.js';
+import type { RefusalCode } from '../../context/session-transport.js';
 import { SessionStoreUnavailableException } from '../../exceptions/session-store-unavailable.exception.js';
 import { hasGroups, SessionGroups } from '../../session/session-groups.js';
 import { SessionLog } from '../../session/session-log.js';
@@ -42,7 +43,7 @@ export class SocketHandshake {
     request: IncomingMessage,
     processHint: unknown,
     options: SessionSocketOptions,
-    refusal: (code: SocketRefusalCode, message: string) => Error,
+    refusal: (code: RefusalCode, message: string) => Error,
   ): Promise<HandshakeResult> {
     try {
       if (!isOriginAllowed(request.headers, options.allowedOrigins)) return refused('origin_not_allowed');

@@ -30,7 +30,7 @@ export class SocketTransport implements SessionTransport {
     request: IncomingMessage,
     facts: ClientFacts,
     /** Builds the error a refused message throws (a `WsException` in the adapters). */
-    private readonly refusal: (code: SocketRefusalCode, message: string) => Error,
+    private readonly refusal: (code: RefusalCode, message: string) => Error,
   ) {
     this.headers = request.headers;
     this.ip = facts.ip;
