@@ -1,7 +1,7 @@
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Controller, Get, type DynamicModule, type ModuleMetadata, type Type } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
-import { MercuriusDriver, type MercuriusDriverConfig } from './graphql-http-mercurius.js';
+import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import { Connected, CurrentUser, MemoryStore, type SessionPolicy, type SessionRecord } from '../../lib/index.js';
 import { startApp, type AdapterName, type TestApp } from './app.js';
 import { Browser, type SetCookie } from './browser.js';
