@@ -4,6 +4,7 @@ import { ProcessRegistry } from './context/process-registry.js';
 import { SessionContext } from './context/session-context.js';
 import { SessionEventExplorer } from './events/session-event.explorer.js';
 import { SessionEvents } from './events/session-events.js';
+import { FieldResolverGuards } from './guards/field-resolver-guards.js';
 import { SessionGuard } from './guards/session.guard.js';
 import { LocalValues } from './session/local-values.js';
 import { SessionCloser } from './session/session-closer.js';
@@ -75,6 +76,7 @@ import { SocketSessions } from './transports/socket/socket-sessions.js';
     SocketSessions,
     SessionStreams,
     SessionGuard,
+    FieldResolverGuards,
     { provide: APP_GUARD, useExisting: SessionGuard },
   ],
   exports: [SessionService, SESSION_STORE, SESSION_POLICY],
