@@ -15,9 +15,6 @@ export function inContexts<T>(source: AsyncIterable<T>, step: <R>(next: () => R)
       throw error;
     },
     [Symbol.asyncIterator]: () => generator,
-    [Symbol.asyncDispose]: async () => {
-      await generator.return();
-    },
-  };
+  } as AsyncGenerator<T, void, undefined>;
   return generator;
 }
