@@ -33,6 +33,15 @@ export const SUBSCRIPTION_REFUSAL_CLOSE_CODES: Readonly<Record<SocketRefusalCode
   too_many_clients: 4429,
 };
 
+/** {@link sessionSubscriptions}' options: the socket adapters' options, and the operations' GraphQL context. */
+export interface SessionSubscriptionsOptions extends SessionSocketOptions {
+  /**
+   * The GraphQL context of each operation on a connection (graphql-ws's `context`, which this function must own):
+   * an object, made from graphql-ws's context. Default: `{ req: ctx }`, what Nest gives by default.
+   */
+  context?: (ctx: Context) => object | Promise<object>;
+}
+
 /** The value of `GraphQLModule.forRoot({ subscriptions })`. */
 export interface SessionSubscriptionsConfig {
   'graphql-ws': GraphQLWsSubscriptionsConfig;
@@ -60,11 +69,12 @@ const logger = new Logger('SessionSubscriptions');
  * - The connection is a client of its session; when the session closes (any cause, any server) it is closed with
  *   {@link SESSION_CLOSE_CODE} and the reason `session_closed` or `session_expired`.
  *
- * It sets graphql-ws's `context` to `{ req }` where `req` is the graphql-ws context (what Nest gives by default),
- * and its `onConnect`, `execute` and `subscribe`.
+ * It owns graphql-ws's `onConnect`, `context` (see {@link SessionSubscriptionsOptions.context}), `execute` and
+ * `subscribe`; other graphql-ws options (`path`, `onDisconnect`, ...) can be spread next to them.
  */
-export function sessionSubscriptions(options: SessionSocketOptions = {}): SessionSubscriptionsConfig {
-  const { session: checked } = splitGatewayOptions(options, undefined);
+export function sessionSubscriptions(options: SessionSubscriptionsOptions = {}): SessionSubscriptionsConfig {
+  const { context: contextOf = (ctx: Context) => ({ req: ctx }), ...socketOptions } = options;
+  const { session: checked } = splitGatewayOptions(socketOptions, undefined);
   const connections = new WeakMap<object, Connection>();
   const run = <T>(args: ExecutionArgs, operation: (args: ExecutionArgs) => T): T => {
     const connection = typeof args.contextValue === 'object' && args.contextValue !== null ? connections.get(args.contextValue) : undefined;
@@ -72,8 +82,12 @@ export function sessionSubscriptions(options: SessionSocketOptions = {}): Sessio
   };
   const config: GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'context' | 'execute' | 'subscribe'> = {
     onConnect: (ctx) => admit(ctx, checked),
-    context: (ctx: Context) => {
-      const value = { req: ctx };
+    context: async (ctx: Context) => {
+      const made = await contextOf(ctx);
+      // Operations are told apart by their context object: one shared by several is copied, as Nest copies it.
+      const value = connections.has(made)
+        ? Object.assign(Object.create(Object.getPrototypeOf(made) as object | null) as object, made)
+        : made;
       const socket = (ctx.extra as Extra).socket;
       const client = SessionClient.of(socket);
       const sessions = SocketSessions.forRequest((ctx.extra as Extra).request);
