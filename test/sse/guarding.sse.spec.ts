@@ -1,3 +1,4 @@
+import { GatedStore } from '../support/gated-store.js';
 import { SessionService, type SessionEvent } from '../../lib/index.js';
 import { ADAPTERS, SECRET, type AdapterName } from '../support/app.js';
 import { FORBIDDEN, NOT_CONNECTED, signWith } from '../support/auth-helpers.js';
@@ -8,7 +9,6 @@ import {
   clientEventsSince,
   clientEventsOf,
   currentHandle,
-  LateStore,
   login,
   SESSION_END_DATA,
   startSseApp,
@@ -264,10 +264,10 @@ describe.each(ADAPTERS)('guarded SSE routes on %s', (adapter: AdapterName) => {
 
   describe('a session closed while the stream’s session check was in flight', () => {
     let s: SseApp;
-    let store: LateStore;
+    let store: GatedStore;
     const pool = new SsePool(() => s.t.url);
     beforeAll(async () => {
-      store = new LateStore();
+      store = new GatedStore({ readFirst: true });
       s = await startSseApp({ adapter, policy: { store } });
     });
     beforeEach(() => faults.install());

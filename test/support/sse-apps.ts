@@ -1,9 +1,9 @@
-import { MemoryStore, type SessionEvent, type SessionPolicy, type SessionRecord, type SessionStore } from '../../lib/index.js';
+import { MemoryStore, type SessionEvent, type SessionPolicy, type SessionStore } from '../../lib/index.js';
 import { RedisStore } from '../../lib/stores/redis/redis.store.js';
 import { startApp, type AdapterName, type TestApp } from './app.js';
 import { AuthController } from './auth.controller.js';
 import { Browser } from './browser.js';
-import { deferred, EventRecorder, FaultyStore, type Deferred } from './lifecycle-helpers.js';
+import { EventRecorder } from './lifecycle-helpers.js';
 import { RevocationController } from './revocation.controller.js';
 import { freshPrefix } from './redis-apps.js';
 import { SessionsController } from './sessions.controller.js';
@@ -134,38 +134,4 @@ export async function expectSessionEnd(
     end: end.how,
   }).toEqual({ data: SESSION_END_DATA[reason], sessionEnds: 1, last: 'session_end', end: 'end' });
   return { event, end };
-}
-
-/**
- * A store whose reads can be made late: while `hold()` is in force, every `get` reads the record at once and then
- * waits until `release()` before answering with what it read. A request's session check then admits a session that
- * is closed meanwhile (the race a real store's latency allows). No `peek`: every read is a promise, as on Redis.
- */
-export class LateStore extends FaultyStore {
-  private gate: Deferred | undefined;
-  /** Reads waiting at the gate now. */
-  waiting = 0;
-
-  hold(): void {
-    this.gate = deferred();
-  }
-
-  release(): void {
-    const gate = this.gate;
-    this.gate = undefined;
-    gate?.resolve();
-  }
-
-  override async get(key: string): Promise<SessionRecord | undefined> {
-    const record = await super.get(key);
-    const gate = this.gate;
-    if (gate === undefined) return record;
-    this.waiting++;
-    try {
-      await gate.promise;
-    } finally {
-      this.waiting--;
-    }
-    return record;
-  }
 }

@@ -116,7 +116,9 @@ async function admit(ctx: Context, options: SessionSocketOptions): Promise<boole
       return false;
     }
     const process: unknown = ctx.connectionParams?.process ?? processFromUrl(request.url);
-    const result = await sessions.admit(request, process, options, (code, message) => new GraphQLRefusalError(code, message));
+    const result = sessions.withRoom(
+      await sessions.admit(request, process, options, (code, message) => new GraphQLRefusalError(code, message)),
+    );
     if ('refused' in result) {
       socket.close(SUBSCRIPTION_REFUSAL_CLOSE_CODES[result.refused], result.refused);
       return false;
