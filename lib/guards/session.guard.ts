@@ -15,8 +15,9 @@ import { CsrfCheck } from './csrf-check.js';
 
 /**
  * Installed globally by `SessionModule`: runs the per-request pipeline (docs/ARCHITECTURE.md) on every handler (session
- * check, `request`, `start-process`, the CSRF check, then the `@Connected` decision and its events). It reads the context that the
- * request's transport opened and knows nothing of transports: a refusal is whatever `transport.refuse(code)` gives.
+ * check, `request`, `start-process`, the CSRF check, then the `@Connected` decision and its events). It reads the
+ * context that the request's transport opened and knows nothing of transports: a refusal is whatever
+ * `transport.refuse(code)` gives.
  */
 @Injectable()
 export class SessionGuard implements CanActivate {
