@@ -29,7 +29,8 @@ export type SessionEventReason =
   | 'expired'
   | 'evicted'
   | 'not-connected'
-  | 'forbidden';
+  | 'forbidden'
+  | 'csrf';
 
 interface SessionEventBase<K extends SessionEventType> {
   readonly type: K;

@@ -118,9 +118,23 @@ export class GqlClient {
     return this.browser.jar;
   }
 
-  /** Runs `query`; `cookie` replaces the jar's Cookie header for this request (the jar still takes what is set). */
-  async run(query: string, variables?: Record<string, unknown>, init: { cookie?: string } = {}): Promise<GqlReply> {
-    const reply = await this.browser.post('/graphql', variables === undefined ? { query } : { query, variables }, init);
+  /**
+   * Runs `query`; `cookie` replaces the jar's Cookie header for this request (the jar still takes what is set),
+   * `headers` are added to it, and `method: 'GET'` sends the query alone in the URL (with Apollo's preflight header).
+   */
+  async run(
+    query: string,
+    variables?: Record<string, unknown>,
+    init: { cookie?: string; headers?: Record<string, string>; method?: 'GET' | 'POST' } = {},
+  ): Promise<GqlReply> {
+    const { method, ...rest } = init;
+    const reply =
+      method === 'GET'
+        ? await this.browser.get(`/graphql?query=${encodeURIComponent(query)}`, {
+            ...rest,
+            headers: { 'apollo-require-preflight': 'true', ...rest.headers },
+          })
+        : await this.browser.post('/graphql', variables === undefined ? { query } : { query, variables }, rest);
     const body = (typeof reply.body === 'object' && reply.body !== null ? reply.body : {}) as { data?: any; errors?: GqlError[] };
     return {
       status: reply.status,

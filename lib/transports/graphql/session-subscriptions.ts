@@ -29,6 +29,7 @@ export const SUBSCRIPTION_REFUSAL_CLOSE_CODES: Readonly<Record<SocketRefusalCode
   forbidden: 4403,
   origin_not_allowed: 4403,
   store_unavailable: 4503,
+  csrf: 4403,
   bad_request: 4400,
   too_many_clients: 4429,
 };

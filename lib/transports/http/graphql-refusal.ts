@@ -1,16 +1,19 @@
 import type { RefusalCode } from '../../context/session-transport.js';
+import { CROSS_ORIGIN_MESSAGE } from '../../exceptions/csrf-rejected.exception.js';
 
 /** The `extensions.code` of a refused GraphQL operation, for each refusal (Apollo's names for the first two). */
 export const GRAPHQL_REFUSAL_CODES: Readonly<Record<RefusalCode, string>> = {
   unauthenticated: 'UNAUTHENTICATED',
   forbidden: 'FORBIDDEN',
   store_unavailable: 'SESSION_STORE_UNAVAILABLE',
+  csrf: 'FORBIDDEN',
 };
 
 const MESSAGES: Readonly<Record<RefusalCode, string>> = {
   unauthenticated: 'Not connected',
   forbidden: 'Permission denied',
   store_unavailable: 'Session store unavailable',
+  csrf: CROSS_ORIGIN_MESSAGE,
 };
 
 /**

@@ -34,6 +34,7 @@ const STATUS: Record<SocketRefusalCode, number> = {
   forbidden: 403,
   origin_not_allowed: 403,
   store_unavailable: 503,
+  csrf: 403,
   bad_request: 400,
   too_many_clients: 429,
 };
