@@ -1,8 +1,11 @@
 /** The ways a request reaches the library; the `transport` of every event (`sse`: a Server-Sent Events stream). */
 export type TransportKind = 'http' | 'ws' | 'sse';
 
-/** Why a request, message or handshake is refused; each transport turns a code into its own kind of error. */
-export type RefusalCode = 'unauthenticated' | 'forbidden' | 'store_unavailable';
+/**
+ * Why a request, message or handshake is refused; each transport turns a code into its own kind of error.
+ * `reauthenticate`: connected, but the user last proved who they are longer ago than the handler allows (`fresh`).
+ */
+export type RefusalCode = 'unauthenticated' | 'forbidden' | 'reauthenticate' | 'store_unavailable';
 
 /**
  * The seam between the session engine and the ways a request arrives (HTTP, WebSocket, ...). A transport knows how

@@ -4,12 +4,14 @@ import type { RefusalCode } from '../../context/session-transport.js';
 export const GRAPHQL_REFUSAL_CODES: Readonly<Record<RefusalCode, string>> = {
   unauthenticated: 'UNAUTHENTICATED',
   forbidden: 'FORBIDDEN',
+  reauthenticate: 'REAUTHENTICATE',
   store_unavailable: 'SESSION_STORE_UNAVAILABLE',
 };
 
 const MESSAGES: Readonly<Record<RefusalCode, string>> = {
   unauthenticated: 'Not connected',
   forbidden: 'Permission denied',
+  reauthenticate: 'Reauthentication required',
   store_unavailable: 'Session store unavailable',
 };
 

@@ -2,6 +2,7 @@ import type { HttpServer } from '@nestjs/common';
 import type { CookieAttributes, RefusalCode, SessionTransport } from '../../context/session-transport.js';
 import { NotConnectedException } from '../../exceptions/not-connected.exception.js';
 import { PermissionDeniedException } from '../../exceptions/permission-denied.exception.js';
+import { ReauthenticationRequiredException } from '../../exceptions/reauthentication-required.exception.js';
 import { SessionDeniedException } from '../../exceptions/session-denied.exception.js';
 import { SessionStoreUnavailableException } from '../../exceptions/session-store-unavailable.exception.js';
 import type { ResolvedSessionPolicy } from '../../session-policy.js';
@@ -55,9 +56,11 @@ export class HttpTransport implements SessionTransport {
   }
 
   // A GraphQL resolver is refused inside a 200 answer that carries the rest of the query: no redirect, no headers.
+  // `reauthenticate` is no "go and log in": policy.denied's answer (a redirect to the login page) would lose it.
   refuse(code: RefusalCode, message?: string, handler?: string): Error {
     if (handler === 'graphql') return new GraphQLRefusalError(code, message);
     if (code === 'store_unavailable') return new SessionStoreUnavailableException(message);
+    if (code === 'reauthenticate') return new ReauthenticationRequiredException(message);
     if (this.denied !== undefined) {
       for (const [name, value] of Object.entries(this.denied.headers)) this.setHeader(name, value);
       return new SessionDeniedException(this.denied.status, this.denied.headers, code);

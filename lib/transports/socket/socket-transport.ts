@@ -9,6 +9,7 @@ export type SocketRefusalCode = RefusalCode | 'origin_not_allowed' | 'bad_reques
 export const REFUSAL_MESSAGES: Readonly<Record<SocketRefusalCode, string>> = {
   unauthenticated: 'Not connected',
   forbidden: 'Permission denied',
+  reauthenticate: 'Reauthentication required',
   origin_not_allowed: 'Origin not allowed',
   store_unavailable: 'Session store unavailable',
   bad_request: 'Malformed handshake',
