@@ -4,14 +4,13 @@ import {
   Get,
   Headers,
   HttpException,
-  Injectable,
   Post,
   Sse,
   UnauthorizedException,
   type MessageEvent,
 } from '@nestjs/common';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
-import { Subject, map, type Observable } from 'rxjs';
+import { interval, map, type Observable } from 'rxjs';
 import { Connected, CurrentUser, SessionKey, SessionService } from '../../lib/index.js';
 
 /**
@@ -120,24 +119,18 @@ export class ReauthController {
   }
 }
 
-/** What `GET /stream` sends: the tests push numbers, the stream says who it runs as when each goes out. */
-@Injectable()
-export class StreamHub {
-  readonly ticks = new Subject<number>();
-}
-
-/** `GET /stream` (@Connected, Server-Sent Events): `{ n, user }` for every number pushed to {@link StreamHub}. */
+/**
+ * `GET /stream` (@Connected, Server-Sent Events): `{ n, user }` every 50 ms, `user` being what `SessionService` says
+ * when the event goes out (the timer runs in the request's context, which follows its session).
+ */
 @Controller()
 export class StreamController {
-  constructor(
-    private readonly hub: StreamHub,
-    private readonly sessions: SessionService,
-  ) {}
+  constructor(private readonly sessions: SessionService) {}
 
   @Connected()
   @Sse('stream')
   stream(): Observable<MessageEvent> {
-    return this.hub.ticks.pipe(map((n) => ({ data: { n, user: this.sessions.currentUserId() ?? null } })));
+    return interval(50).pipe(map((n) => ({ data: { n, user: this.sessions.currentUserId() ?? null } })));
   }
 }
 
