@@ -10,7 +10,6 @@ import { TimedStore } from '../stores/timed-store.js';
 import { describeError } from '../util/describe-error.js';
 import { LocalValues } from './local-values.js';
 import { SessionCloser } from './session-closer.js';
-import { SessionCookie } from './session-cookie.js';
 import { SessionLog } from './session-log.js';
 import { SessionOpener, type NewSession } from './session-opener.js';
 import { SessionResolver } from './session-resolver.js';
@@ -35,7 +34,6 @@ export class SessionReauthentication {
     private readonly closer: SessionCloser,
     private readonly store: TimedStore,
     private readonly locals: LocalValues,
-    private readonly cookie: SessionCookie,
     private readonly events: SessionEvents,
     private readonly log: SessionLog,
   ) {}
@@ -114,9 +112,13 @@ export class SessionReauthentication {
     }
   }
 
+  /**
+   * The cookie is left alone: the session it names may have gone on under a new id by a re-authentication racing this
+   * one (a double click), whose response carries the new cookie, which an expiry sent here could erase. A cookie that
+   * names nothing is expired by the next request's failed check anyway.
+   */
   private closedMeanwhile(context: RequestContext): never {
     context.adopt(undefined);
-    this.cookie.clear(context.transport);
     throw new NotConnectedException('The session was closed');
   }
 }

@@ -121,11 +121,33 @@ describe.each(ADAPTERS)('reauthenticate() racing other requests on %s', (adapter
     const refused = await renewing;
     expect(refused.status).toBe(401);
     expect(refused.body).toMatchObject({ code: 'unauthenticated', message: 'The session was closed' });
-    expect(browser.jar.has('sid')).toBe(false);
+    expect(refused.setCookies).toEqual([]);
+    expect((await browser.get('/me')).status).toBe(401);
     expect(await store.listUser(user)).toEqual([]);
     expect(store.size).toBe(sizeBefore - 1);
     // The in-memory value had moved to the new session, which never came to be: it ends once, here.
     expect(deleted.filter((entry) => entry === value)).toEqual([value]);
+  });
+
+  it('lets one of two re-authentications racing each other (a double click) win, and never erases its cookie', async () => {
+    const { browser, copy } = await login();
+    expect((await browser.post('/note', { note: 'mine' })).status).toBe(201);
+    const second = copy();
+    store.hold();
+    const first = browser.post('/reauthenticate', { password: PASSWORD });
+    await store.reached.promise;
+    // The second one reads the session before the first ends the old id, and finds it gone when it tries.
+    store.reached = deferred();
+    const late = second.post('/reauthenticate', { password: PASSWORD });
+    await store.reached.promise;
+    store.release();
+    const [won, lost] = [await first, await late];
+    expect(won.status).toBe(201);
+    expect(lost.status).toBe(401);
+    expect(lost.body).toMatchObject({ message: 'The session was closed' });
+    expect(lost.setCookies).toEqual([]);
+    expect((await browser.get('/me')).body).toMatchObject({ note: 'mine' });
+    expect((await browser.get('/sessions')).body).toHaveLength(1);
   });
 
   it('keeps the session as it was when the store fails half-way: 503, the old cookie still works, nothing doubled', async () => {
