@@ -1,14 +1,4 @@
-import {
-  Body,
-  Controller,
-  Get,
-  Headers,
-  HttpException,
-  Post,
-  Sse,
-  UnauthorizedException,
-  type MessageEvent,
-} from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpException, Post, Sse, UnauthorizedException, type MessageEvent } from '@nestjs/common';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { interval, map, type Observable } from 'rxjs';
 import { Connected, CurrentUser, SessionKey, SessionService } from '../../lib/index.js';
