@@ -1,6 +1,7 @@
 export { SessionModule } from './session.module.js';
 export type { SessionPolicyFactory } from './session.module-definition.js';
 export { SessionService } from './session.service.js';
+export type { DisconnectAllOptions } from './session/session-disconnect-all.js';
 export { SESSION_STORE } from './session.tokens.js';
 export { SessionPolicyError } from './session-policy.js';
 export type { SessionCheckRequest, SessionCookieOptions, SessionPolicy } from './session-policy.js';
@@ -24,6 +25,7 @@ export type { SessionEvent, SessionEventOf, SessionEventReason, SessionEventType
 export { CsrfRejectedException } from './exceptions/csrf-rejected.exception.js';
 export { NotConnectedException } from './exceptions/not-connected.exception.js';
 export { PermissionDeniedException } from './exceptions/permission-denied.exception.js';
+export { ReauthenticationRequiredException } from './exceptions/reauthentication-required.exception.js';
 export { SessionDeniedException } from './exceptions/session-denied.exception.js';
 export { SessionStoreUnavailableException } from './exceptions/session-store-unavailable.exception.js';
 export { SessionValueTooLargeException } from './exceptions/session-value-too-large.exception.js';

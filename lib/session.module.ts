@@ -12,9 +12,11 @@ import { LocalValues } from './session/local-values.js';
 import { SessionCloser } from './session/session-closer.js';
 import { SessionConnection } from './session/session-connection.js';
 import { SessionCookie } from './session/session-cookie.js';
+import { SessionDisconnectAll } from './session/session-disconnect-all.js';
 import { SessionGroups } from './session/session-groups.js';
 import { SessionLog } from './session/session-log.js';
 import { SessionOpener } from './session/session-opener.js';
+import { SessionReauthentication } from './session/session-reauthentication.js';
 import { SessionResolver } from './session/session-resolver.js';
 import { SessionSigner } from './session/session-signer.js';
 import { SessionValues } from './session/session-values.js';
@@ -73,6 +75,8 @@ import { SocketSessions } from './transports/socket/socket-sessions.js';
     SessionResolver,
     SessionOpener,
     SessionConnection,
+    SessionDisconnectAll,
+    SessionReauthentication,
     SessionValues,
     SessionGroups,
     SessionService,

@@ -5,6 +5,8 @@ import type { SessionEvent } from './events/session-event.js';
 import { SessionEvents } from './events/session-events.js';
 import { CsrfTokens } from './session/csrf-tokens.js';
 import { SessionConnection } from './session/session-connection.js';
+import { SessionDisconnectAll, type DisconnectAllOptions } from './session/session-disconnect-all.js';
+import { SessionReauthentication } from './session/session-reauthentication.js';
 import { SessionValues } from './session/session-values.js';
 import type { SessionInfo } from './stores/session-info.js';
 import type { SessionKey } from './stores/session-key.js';
@@ -20,6 +22,8 @@ export class SessionService {
 
   constructor(
     private readonly connection: SessionConnection,
+    private readonly everywhere: SessionDisconnectAll,
+    private readonly reauthentication: SessionReauthentication,
     private readonly data: SessionValues,
     private readonly context: SessionContext,
     private readonly csrf: CsrfTokens,
@@ -46,10 +50,22 @@ export class SessionService {
    * Closes every session of a user (the current one by default) on every device and server, with their `browser`
    * data (`userIndep` defaults to true, as Os_session's). `userIndep: false` keeps each browser's data under its
    * cookie as an anonymous session: a stolen cookie then still reads and writes it. Works outside requests when
-   * `userId` is given. Resolves how many it closed.
+   * `userId` is given. `exceptCurrent: true` keeps the current request's session, its sockets and streams, and
+   * closes the user's other sessions (after a password change); it needs a request of a connected session, and a
+   * `userId`, if given, must be that session's user. Resolves how many it closed.
    */
-  disconnectAll(options?: { userId?: string; userIndep?: boolean }): Promise<number> {
-    return this.connection.disconnectAll(options);
+  disconnectAll(options?: DisconnectAllOptions): Promise<number> {
+    return this.everywhere.disconnectAll(options);
+  }
+
+  /**
+   * Call it once the user of the current session proved who they are again (your own check of the password): the
+   * session goes on under a new id and cookie, with the same user and data, its live clients (sockets, streams,
+   * subscriptions) moved along, and `authenticatedAt` now, which `@Connected({ fresh })` handlers look at. The old
+   * cookie opens nothing any more. Needs an HTTP request of a connected session (`NotConnectedException` without).
+   */
+  reauthenticate(): Promise<void> {
+    return this.reauthentication.reauthenticate();
   }
 
   /** The connected user of the current request, if any. */

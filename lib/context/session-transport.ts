@@ -2,10 +2,11 @@
 export type TransportKind = 'http' | 'ws' | 'sse';
 
 /**
- * Why a request, message or handshake is refused; each transport turns a code into its own kind of error. `csrf`
- * is produced only where {@link SessionTransport.method} is known (HTTP), but every transport maps it.
+ * Why a request, message or handshake is refused; each transport turns a code into its own kind of error.
+ * `reauthenticate`: connected, but the user last proved who they are longer ago than the handler allows (`fresh`).
+ * `csrf` is produced only where {@link SessionTransport.method} is known (HTTP), but every transport maps it.
  */
-export type RefusalCode = 'unauthenticated' | 'forbidden' | 'store_unavailable' | 'csrf';
+export type RefusalCode = 'unauthenticated' | 'forbidden' | 'reauthenticate' | 'store_unavailable' | 'csrf';
 
 /**
  * The seam between the session engine and the ways a request arrives (HTTP, WebSocket, ...). A transport knows how

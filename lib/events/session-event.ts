@@ -14,6 +14,7 @@ export const SESSION_EVENT_TYPES = [
   'client-connected',
   'client-disconnected',
   'session-expired',
+  'reauthenticated',
 ] as const;
 
 export type SessionEventType = (typeof SESSION_EVENT_TYPES)[number];
@@ -30,6 +31,7 @@ export type SessionEventReason =
   | 'evicted'
   | 'not-connected'
   | 'forbidden'
+  | 'stale-authentication'
   | 'csrf';
 
 interface SessionEventBase<K extends SessionEventType> {
@@ -62,6 +64,14 @@ export type PostCloseSessionEvent = ReasonedEvent<'post-close-session'> & { read
 export type ClientConnectedEvent = SessionEventBase<'client-connected'> & { readonly session: string };
 export type ClientDisconnectedEvent = SessionEventBase<'client-disconnected'> & { readonly session: string };
 export type SessionExpiredEvent = ReasonedEvent<'session-expired'> & { readonly session: string };
+/** `reauthenticate()`: the user proved who they are again; the session goes on under a new id (and handle). */
+export type ReauthenticatedEvent = SessionEventBase<'reauthenticated'> & {
+  readonly userId: string;
+  /** The session's new handle. */
+  readonly session: string;
+  /** Its handle until now, which no longer opens anything. */
+  readonly previousSession: string;
+};
 
 /** One lifecycle event; narrow it on `type` (or with `ofEventType`). */
 export type SessionEvent =
@@ -77,7 +87,8 @@ export type SessionEvent =
   | PostCloseSessionEvent
   | ClientConnectedEvent
   | ClientDisconnectedEvent
-  | SessionExpiredEvent;
+  | SessionExpiredEvent
+  | ReauthenticatedEvent;
 
 /** The payload of one event type. */
 export type SessionEventOf<K extends SessionEventType> = Extract<SessionEvent, { type: K }>;

@@ -7,6 +7,7 @@ import { CONNECTED, type ConnectedOptions } from '../decorators/connected.decora
 import { SessionEvents } from '../events/session-events.js';
 import { NotConnectedException } from '../exceptions/not-connected.exception.js';
 import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
+import { isFresh } from '../session/session-freshness.js';
 import { hasGroups, SessionGroups } from '../session/session-groups.js';
 import { SessionResolver } from '../session/session-resolver.js';
 import type { ResolvedSessionPolicy } from '../session-policy.js';
@@ -76,7 +77,11 @@ export class SessionGuard implements CanActivate {
     if (context.processId !== undefined) this.processes.isNew(context.processId);
     const forged = csrf ? this.csrf.refusal(context.transport, found) : undefined;
     if (forged !== undefined) throw context.transport.refuse('csrf', forged, handler);
-    if (found?.record.userId !== undefined) return this.markPrivate(context);
+    if (found?.record.userId !== undefined) {
+      this.markPrivate(context);
+      if (isStale(found, options)) throw context.transport.refuse('reauthenticate', undefined, handler);
+      return true;
+    }
     if (options === undefined || options.optional) return true;
     throw context.transport.refuse('unauthenticated', undefined, handler);
   }
@@ -131,6 +136,11 @@ export class SessionGuard implements CanActivate {
       if (base !== undefined) await this.events.emit({ type: 'denied-request', ...base, reason: 'forbidden' });
       throw context.transport.refuse('forbidden', undefined, handler);
     }
+    // After the groups: asking for the password again is pointless when the answer would still be 403.
+    if (isStale(session, options)) {
+      if (base !== undefined) await this.events.emit({ type: 'denied-request', ...base, reason: 'stale-authentication' });
+      throw context.transport.refuse('reauthenticate', undefined, handler);
+    }
     if (base !== undefined) await this.events.emit({ type: 'connected-request', ...base, userId });
     return true;
   }
@@ -140,6 +150,11 @@ export class SessionGuard implements CanActivate {
     if (this.policy.noStore) context.transport.setHeader('Cache-Control', 'no-store');
     return true;
   }
+}
+
+/** A connected session whose login is older than the handler's `fresh` allows. */
+function isStale(session: LiveSession | undefined, options: ConnectedOptions | undefined): boolean {
+  return session !== undefined && options?.fresh !== undefined && !isFresh(session.record, options.fresh);
 }
 
 /** The fields every request event shares. */

@@ -148,11 +148,18 @@ export class SessionCloser implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Sessions the store removed on its own (expiry, eviction) or that another server closed: their in-memory values
-   * here go, with `onDelete`. Persisted values run `onDelete` only where the store hands over the record of an
-   * expiry or eviction: a `destroyed` removal was asked for by a close, which runs them.
+   * here go, with `onDelete` (for a move, they follow the session to its new key instead). Persisted values run
+   * `onDelete` only where the store hands over the record of an expiry or eviction: a `destroyed` removal was asked
+   * for by a close, which runs them.
    */
   private onRemoval(removal: StoreRemoval): void {
-    const { key, record, reason } = removal;
+    const { key, record, reason, movedTo } = removal;
+    if (movedTo !== undefined) {
+      // The session goes on under a new id (`reauthenticate()` on this server or another): its values here follow
+      // it, as the server that moved it moved its own. Nothing leaves, so no onDelete.
+      this.locals.restore(movedTo, this.locals.takeAll(key));
+      return;
+    }
     const values = this.locals.takeAll(key);
     const persisted = reason !== 'destroyed' && record !== undefined ? persistedValues(record, false) : [];
     const userId = record?.userId;

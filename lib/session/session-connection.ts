@@ -2,27 +2,26 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { LiveSession, RequestContext } from '../context/request-context.js';
 import { SessionContext } from '../context/session-context.js';
 import { SessionEvents } from '../events/session-events.js';
-import { NotConnectedException } from '../exceptions/not-connected.exception.js';
 import type { ResolvedSessionPolicy } from '../session-policy.js';
 import { SESSION_POLICY } from '../session.tokens.js';
 import { sessionInfo, type SessionInfo } from '../stores/session-info.js';
-import { LONE_SURROGATE, type SessionRecord } from '../stores/session-record.js';
+import { LONE_SURROGATE } from '../stores/session-record.js';
 import { TimedStore } from '../stores/timed-store.js';
 import { describeError } from '../util/describe-error.js';
 import { LocalValues, type DroppedValue } from './local-values.js';
-import { browserFields, persistedValues } from './record-fields.js';
+import { browserFields } from './record-fields.js';
 import { SessionCloser } from './session-closer.js';
 import { SessionCookie } from './session-cookie.js';
 import { isSessionIdShape } from './session-id.js';
 import { SessionLog } from './session-log.js';
-import { SessionOpener, storeLimitsOf } from './session-opener.js';
+import { SessionOpener } from './session-opener.js';
 import { SessionResolver } from './session-resolver.js';
 
 const MAX_USER_ID = 256;
 
 /**
- * Connecting and disconnecting users (Os_session): `connect`, `disconnect`, `disconnectAll`, and the session list
- * with `revoke`. Every change opens through {@link SessionOpener} and closes through {@link SessionCloser}.
+ * Connecting and disconnecting users (Os_session): `connect`, `disconnect`, and the session list with `revoke`
+ * (`disconnectAll` is in session-disconnect-all.ts). Every change opens through {@link SessionOpener} and closes through {@link SessionCloser}.
  */
 @Injectable()
 export class SessionConnection {
@@ -51,7 +50,7 @@ export class SessionConnection {
     }
     assertUserId(userId);
     const current = await this.resolver.current(context);
-    const next = await this.opener.create(context, userId, current === undefined ? {} : browserFields(current.record));
+    const next = await this.opener.create(context, userId, current === undefined ? {} : browserFields(current.record), options);
     let moved: DroppedValue[] = [];
     if (current !== undefined) {
       try {
@@ -63,7 +62,7 @@ export class SessionConnection {
         throw error;
       }
     }
-    const session = this.opener.handOver(context, next, moved, options.expire === true);
+    const session = this.opener.handOver(context, next, moved, options.expire === true ? undefined : this.policy.absoluteTimeoutMs);
     const base = { transport: context.transport.kind, userId, session: session.key, ...processOf(context) };
     try {
       await this.events.emit({ type: 'open-session', ...base });
@@ -100,7 +99,7 @@ export class SessionConnection {
       // A WebSocket message cannot hand the browser a new cookie: its browser data stays under the cookie it has,
       // in an anonymous record under the same key (as after disconnectAll).
       const moved = await this.closer.close(current.key, current.record, reason, kind, { moveBrowser: true, announce });
-      const kept = await this.keepBrowserData(current.key, current.record, moved);
+      const kept = await this.opener.keepBrowserData(current.key, current.record, moved);
       if (kept === undefined) await this.closer.runOnDeletes(moved, []);
       context.adopt(kept);
       return;
@@ -116,81 +115,11 @@ export class SessionConnection {
       throw error;
     }
     if (next !== undefined) {
-      this.opener.handOver(context, next, moved, false);
+      this.opener.handOver(context, next, moved, this.policy.absoluteTimeoutMs);
     } else {
       context.adopt(undefined);
       this.cookie.clear(context.transport);
     }
-  }
-
-  /** `disconnectAll()`: every session of the user, on every device; returns how many were closed. */
-  async disconnectAll(options: { userId?: string; userIndep?: boolean } = {}): Promise<number> {
-    const context = this.context.current();
-    let userId = options.userId;
-    if (userId === undefined) {
-      if (context === undefined) throw new Error('nestjs-connected: disconnectAll() outside a request needs { userId }');
-      userId = (await this.resolver.current(context))?.record.userId;
-      if (userId === undefined) throw new NotConnectedException();
-    }
-    const transport = context?.transport.kind ?? 'http';
-    const base = { type: 'pre-close-session', transport, userId, reason: 'disconnect-all' } as const;
-    const listed = await this.store.call('listUser', userId);
-    for (const [key] of listed) await this.events.emit({ ...base, session: key });
-    const taken = new Map(listed.map(([key]) => [key, this.locals.takeAll(key)] as const));
-    let closed: Array<[string, SessionRecord]>;
-    try {
-      closed = await this.store.call('closeUser', userId);
-    } catch (error) {
-      for (const [key, values] of taken) this.locals.restore(key, values);
-      throw error;
-    }
-    // Os_session's default: a stolen cookie of a closed browser must not live on as an anonymous session.
-    const keepBrowser = options.userIndep === false;
-    const currentKey = context?.session?.key;
-    for (const [key, record] of closed) {
-      // Sessions opened after the listing were not announced: they get both events, late but in order.
-      if (!taken.has(key)) await this.events.emit({ ...base, session: key });
-      const values = taken.get(key) ?? this.locals.takeAll(key);
-      const kept = keepBrowser ? await this.keepBrowserData(key, record, values) : undefined;
-      const moved = kept === undefined ? [] : values.filter((value) => value.key.scope === 'browser');
-      await this.closer.runOnDeletes(
-        values.filter((value) => !moved.includes(value)),
-        persistedValues(record, kept !== undefined),
-      );
-      if (context !== undefined && key === currentKey) {
-        context.adopt(kept);
-        if (kept === undefined) this.cookie.clear(context.transport);
-      }
-    }
-    for (const [key] of closed) await this.events.emit({ ...base, type: 'post-close-session', session: key });
-    return closed.length;
-  }
-
-  /**
-   * After `disconnectAll`: the browser keeps its cookie and its browser data, in an anonymous record under the same
-   * key; only the connection goes. Undefined when there was nothing to keep or the store refused it (the data then
-   * leaves with the session, `onDelete` included: fail closed).
-   */
-  private async keepBrowserData(key: string, record: SessionRecord, values: DroppedValue[]): Promise<LiveSession | undefined> {
-    const data = browserFields(record);
-    const browserValues = values.filter((value) => value.key.scope === 'browser');
-    if (Object.keys(data).length === 0 && browserValues.length === 0) return undefined;
-    const now = Date.now();
-    const anonymous: SessionRecord = {
-      ...record,
-      data,
-      epoch: 0,
-      lastSeenAt: now,
-      idleExpiresAt: Math.min(now + this.policy.anonymousIdleTimeoutMs, record.absoluteExpiresAt),
-    };
-    delete anonymous.userId;
-    try {
-      if (!(await this.store.call('create', key, anonymous, storeLimitsOf(this.policy)))) return undefined;
-    } catch {
-      return undefined;
-    }
-    this.locals.restore(key, browserValues);
-    return { key, record: anonymous };
   }
 
   /** Closes the session with this handle (from `listSessions()`); nothing happens for an unknown handle. */

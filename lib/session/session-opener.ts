@@ -6,6 +6,7 @@ import type { SessionRecord } from '../stores/session-record.js';
 import type { StoreLimits } from '../stores/session-store.js';
 import { TimedStore } from '../stores/timed-store.js';
 import { LocalValues, type DroppedValue } from './local-values.js';
+import { browserFields } from './record-fields.js';
 import { SessionCookie } from './session-cookie.js';
 import { newSessionId, storeKeyOf } from './session-id.js';
 import { SessionSigner } from './session-signer.js';
@@ -41,11 +42,20 @@ export class SessionOpener {
 
   /** Opens a session (connected when `userId` is given, anonymous otherwise) and gives the request its cookie. */
   async open(context: RequestContext, userId: string | undefined, data: Record<string, string> = {}): Promise<LiveSession> {
-    return this.handOver(context, await this.create(context, userId, data), [], false);
+    return this.handOver(context, await this.create(context, userId, data), [], this.policy.absoluteTimeoutMs);
   }
 
-  /** Writes a new session record with a new id; nothing else changes until `handOver`. */
-  async create(context: RequestContext, userId: string | undefined, data: Record<string, string>): Promise<NewSession> {
+  /**
+   * Writes a new session record with a new id; nothing else changes until `handOver`. A connected session records
+   * its login as `authenticatedAt`, and `expire` (a browser-session cookie), so that a cookie issued again for it
+   * (`reauthenticate()`) is of the same kind.
+   */
+  async create(
+    context: RequestContext,
+    userId: string | undefined,
+    data: Record<string, string>,
+    options: { expire?: boolean } = {},
+  ): Promise<NewSession> {
     const now = Date.now();
     const epoch = userId === undefined ? 0 : await this.store.call('epochOf', userId);
     const idle = userId === undefined ? this.policy.anonymousIdleTimeoutMs : this.policy.idleTimeoutMs;
@@ -58,11 +68,20 @@ export class SessionOpener {
       absoluteExpiresAt,
       data,
     };
-    if (userId !== undefined) record.userId = userId;
+    if (userId !== undefined) {
+      record.userId = userId;
+      record.authenticatedAt = now;
+      if (options.expire === true) record.browserSessionCookie = true;
+    }
     const { ip } = context.transport;
     if (ip !== undefined) record.ip = ip;
     const agent = context.transport.headers['user-agent'];
     if (typeof agent === 'string') record.userAgent = agent.slice(0, MAX_USER_AGENT);
+    return this.write(record);
+  }
+
+  /** Writes `record` under a new id: a new session, or one that goes on under a new id (`reauthenticate()`). */
+  async write(record: SessionRecord): Promise<NewSession> {
     const id = newSessionId();
     const key = storeKeyOf(id);
     const created = await this.store.call('create', key, record, storeLimitsOf(this.policy));
@@ -70,13 +89,45 @@ export class SessionOpener {
     return { id, key, record };
   }
 
-  /** Makes a created session the request's: its carried values, the context, the cookie. */
-  handOver(context: RequestContext, created: NewSession, moved: DroppedValue[], browserSessionCookie: boolean): LiveSession {
+  /**
+   * Makes a created session the request's: its carried values, the context, the cookie, which lives `maxAgeMs`
+   * (undefined: a browser-session cookie).
+   */
+  handOver(context: RequestContext, created: NewSession, moved: DroppedValue[], maxAgeMs: number | undefined): LiveSession {
     this.locals.restore(created.key, moved);
     const session = { key: created.key, record: created.record };
     context.adopt(session);
-    const maxAge = browserSessionCookie ? undefined : this.policy.absoluteTimeoutMs;
-    this.cookie.write(context.transport, this.signer.sign(created.id), maxAge);
+    this.cookie.write(context.transport, this.signer.sign(created.id), maxAgeMs);
     return session;
+  }
+
+  /**
+   * After a connected session closed without a new cookie for its browser (`disconnectAll` with `userIndep: false`,
+   * a logout on a socket): the browser keeps its cookie and its browser data, in an anonymous record under the same
+   * key; only the connection goes. Undefined when there was nothing to keep or the store refused it (the data then
+   * leaves with the session, `onDelete` included: fail closed).
+   */
+  async keepBrowserData(key: string, record: SessionRecord, values: DroppedValue[]): Promise<LiveSession | undefined> {
+    const data = browserFields(record);
+    const browserValues = values.filter((value) => value.key.scope === 'browser');
+    if (Object.keys(data).length === 0 && browserValues.length === 0) return undefined;
+    const now = Date.now();
+    const anonymous: SessionRecord = {
+      ...record,
+      data,
+      epoch: 0,
+      lastSeenAt: now,
+      idleExpiresAt: Math.min(now + this.policy.anonymousIdleTimeoutMs, record.absoluteExpiresAt),
+    };
+    // Nobody is connected: no user, and no login to be fresh.
+    delete anonymous.userId;
+    delete anonymous.authenticatedAt;
+    try {
+      if (!(await this.store.call('create', key, anonymous, storeLimitsOf(this.policy)))) return undefined;
+    } catch {
+      return undefined;
+    }
+    this.locals.restore(key, browserValues);
+    return { key, record: anonymous };
   }
 }

@@ -1,4 +1,4 @@
-import type { SessionRecord } from './session-record.js';
+import { authenticatedAtOf, type SessionRecord } from './session-record.js';
 
 /** What the application may see of a session: never its id. */
 export interface SessionInfo {
@@ -8,6 +8,8 @@ export interface SessionInfo {
   readonly userId: string | undefined;
   readonly createdAt: Date;
   readonly lastSeenAt: Date;
+  /** When the user last proved who they are in this session: the login, or the last `reauthenticate()`. */
+  readonly authenticatedAt: Date;
   readonly ip: string | undefined;
   readonly userAgent: string | undefined;
   /** True for the session of the request that asked. */
@@ -21,6 +23,7 @@ export function sessionInfo(key: string, record: SessionRecord, current: boolean
     userId: record.userId,
     createdAt: new Date(record.createdAt),
     lastSeenAt: new Date(record.lastSeenAt),
+    authenticatedAt: new Date(authenticatedAtOf(record)),
     ip: record.ip,
     userAgent: record.userAgent,
     current,

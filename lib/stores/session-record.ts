@@ -6,6 +6,16 @@
 export interface SessionRecord {
   /** Undefined for an anonymous session, which holds browser data only. */
   userId?: string;
+  /**
+   * When the user last proved who they are in this session (`connect()`, `reauthenticate()`); connected sessions
+   * only. Records written before it existed have none: read it with {@link authenticatedAtOf}.
+   */
+  authenticatedAt?: number;
+  /**
+   * True when the session's cookie is a browser-session cookie (`connect(user, { expire: true })`), so that a cookie
+   * issued again for the same session (`reauthenticate()`) is one too. Absent: a persistent cookie.
+   */
+  browserSessionCookie?: boolean;
   /** The user's epoch when the session opened; a later `disconnectAll` makes it dead. 0 for anonymous sessions. */
   epoch: number;
   createdAt: number;
@@ -22,6 +32,11 @@ export interface SessionRecord {
 /** The moment a record stops being valid. */
 export function expiresAt(record: SessionRecord): number {
   return Math.min(record.idleExpiresAt, record.absoluteExpiresAt);
+}
+
+/** When the session's user last authenticated: a record without the field (an older one) counts from its creation. */
+export function authenticatedAtOf(record: SessionRecord): number {
+  return record.authenticatedAt ?? record.createdAt;
 }
 
 /** Field names of the two record-held scopes. */
@@ -43,8 +58,22 @@ export function decodeSessionRecord(input: unknown): SessionRecord | undefined {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) return undefined;
   const raw = input as Record<string, unknown>;
   if (Object.prototype.hasOwnProperty.call(raw, '__proto__')) return undefined;
-  const { userId, epoch, createdAt, lastSeenAt, idleExpiresAt, absoluteExpiresAt, ip, userAgent, data } = raw;
+  const {
+    userId,
+    authenticatedAt,
+    browserSessionCookie,
+    epoch,
+    createdAt,
+    lastSeenAt,
+    idleExpiresAt,
+    absoluteExpiresAt,
+    ip,
+    userAgent,
+    data,
+  } = raw;
   if (!isOptionalString(userId) || userId === '') return undefined;
+  if (authenticatedAt !== undefined && !isTime(authenticatedAt)) return undefined;
+  if (browserSessionCookie !== undefined && typeof browserSessionCookie !== 'boolean') return undefined;
   if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 0) return undefined;
   if (!isTime(createdAt) || !isTime(lastSeenAt) || !isTime(idleExpiresAt) || !isTime(absoluteExpiresAt)) return undefined;
   if (!isOptionalString(ip) || !isOptionalString(userAgent)) return undefined;
@@ -59,6 +88,8 @@ export function decodeSessionRecord(input: unknown): SessionRecord | undefined {
   if (Object.prototype.hasOwnProperty.call(data, '__proto__')) return undefined;
   const record: SessionRecord = { epoch, createdAt, lastSeenAt, idleExpiresAt, absoluteExpiresAt, data: fields };
   if (userId !== undefined) record.userId = userId;
+  if (authenticatedAt !== undefined) record.authenticatedAt = authenticatedAt;
+  if (browserSessionCookie === true) record.browserSessionCookie = true;
   if (ip !== undefined) record.ip = ip;
   if (userAgent !== undefined) record.userAgent = userAgent;
   return record;

@@ -9,6 +9,11 @@ export interface StoreRemoval {
   readonly reason: StoreRemovalReason;
   /** The record as it was, when the store still had it. */
   readonly record: SessionRecord | undefined;
+  /**
+   * Set when the session goes on under this other key (`reauthenticate()` gave it a new id): every server moves the
+   * session's live clients and in-memory values there instead of closing them. Only `destroy` with `movedTo` sets it.
+   */
+  readonly movedTo?: string;
 }
 
 /** Bounds the store applies when it creates a session. */
@@ -52,8 +57,13 @@ export interface SessionStore {
   deleteField(key: string, field: string): Promise<boolean>;
   /** Records activity: moves the idle expiry (never past the absolute one). Never revives a gone session. */
   touch(key: string, lastSeenAt: number, idleExpiresAt: number): Promise<boolean>;
-  /** Removes a session and its index entry; resolves the record it removed, or undefined. */
-  destroy(key: string): Promise<SessionRecord | undefined>;
+  /**
+   * Removes a session and its index entry; resolves the record it removed, or undefined. With `movedTo` (the key of
+   * a record already created for the same session under a new id), the removal is reported to every subscriber, on
+   * every server, with that `movedTo`; a store that leaves it out makes the other servers close the session's clients
+   * instead of moving them.
+   */
+  destroy(key: string, movedTo?: string): Promise<SessionRecord | undefined>;
   /** The live sessions of a user, oldest first; costs in proportion to that user's sessions. */
   listUser(userId: string): Promise<Array<[key: string, record: SessionRecord]>>;
   /**
@@ -65,8 +75,14 @@ export interface SessionStore {
    * `destroy` does. A store without it is trimmed by `listUser` then `destroy`, which concurrent logins can overdo.
    */
   trimUser?(userId: string, max: number, candidates: readonly string[]): Promise<Array<[key: string, record: SessionRecord]>>;
-  /** Bumps the user's epoch and removes every session of the user in one step; resolves what it removed. */
-  closeUser(userId: string): Promise<Array<[key: string, record: SessionRecord]>>;
+  /**
+   * Bumps the user's epoch and removes every session of the user in one step; resolves what it removed. With `keep`
+   * (`disconnectAll({ exceptCurrent: true })`), that session, if it is a live session of the user, stays: it is
+   * carried into the new epoch with the bump, so that no read racing the call ever finds it behind its user's epoch,
+   * and it is not among those resolved. A `keep` that is not live, or that a racing `closeUser` ends, is not kept. A
+   * store that ignores `keep` closes it with the others (the library then treats the current session as closed).
+   */
+  closeUser(userId: string, keep?: string): Promise<Array<[key: string, record: SessionRecord]>>;
   /** The user's current epoch (0 before any `closeUser`). */
   epochOf(userId: string): Promise<number>;
   /** A persisted `user`-scoped value. */

@@ -156,10 +156,21 @@ describe.each(ADAPTERS)('connect and disconnect on %s', (adapter) => {
       const sessions = listed.body as Array<Record<string, unknown>>;
       expect(sessions).toHaveLength(2);
       for (const info of sessions) {
-        expect(Object.keys(info).sort()).toEqual(['createdAt', 'current', 'handle', 'ip', 'lastSeenAt', 'userAgent', 'userId']);
+        expect(Object.keys(info).sort()).toEqual([
+          'authenticatedAt',
+          'createdAt',
+          'current',
+          'handle',
+          'ip',
+          'lastSeenAt',
+          'userAgent',
+          'userId',
+        ]);
         expect(info['userId']).toBe('list-user');
         expect(typeof info['handle']).toBe('string');
         expect(Number.isNaN(Date.parse(info['createdAt'] as string))).toBe(false);
+        // A login is an authentication: both at the same moment.
+        expect(info['authenticatedAt']).toBe(info['createdAt']);
         expect(Number.isNaN(Date.parse(info['lastSeenAt'] as string))).toBe(false);
         expect(info['ip']).toMatch(/127\.0\.0\.1$/);
       }

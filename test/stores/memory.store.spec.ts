@@ -496,6 +496,30 @@ describe('MemoryStore', () => {
       expect(await exists(file)).toBe(false);
     });
 
+    it('keeps authenticatedAt and the cookie kind across a restart, and reads an older snapshot without them', async () => {
+      const writer = new MemoryStore({ snapshotFile: file });
+      await writer.open();
+      const [reauthenticated, older] = [newKey(), newKey()];
+      const record: SessionRecord = {
+        ...makeRecord({ userId: 'alice', createdAt: Date.now() - 9000 }),
+        authenticatedAt: Date.now() - 1000,
+      };
+      record.browserSessionCookie = true;
+      await writer.create(reauthenticated, record, NO_LIMIT);
+      await writer.create(older, makeRecord({ userId: 'alice' }), NO_LIMIT);
+      await writer.close();
+      // The snapshot of a version that had no such fields: the same JSON without them.
+      const snapshot = JSON.parse(await readFile(file, 'utf8')) as { sessions: Array<[string, Record<string, unknown>]> };
+      expect(snapshot.sessions.find(([key]) => key === reauthenticated)?.[1]).toMatchObject({ authenticatedAt: record.authenticatedAt });
+      expect(Object.keys(snapshot.sessions.find(([key]) => key === older)![1])).not.toContain('authenticatedAt');
+
+      const reader = await reopen();
+      expect(await reader.get(reauthenticated)).toEqual(record);
+      const read = await reader.get(older);
+      expect(read?.userId).toBe('alice');
+      expect(read).not.toHaveProperty('authenticatedAt');
+    });
+
     it('keeps the epoch rule across a restart: a session older than its user’s epoch stays dead', async () => {
       const writer = new MemoryStore({ snapshotFile: file });
       await writer.open();

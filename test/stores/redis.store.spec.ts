@@ -313,6 +313,37 @@ describe('RedisStore', () => {
       expect(await b.epochOf('alice')).toBe(1);
     });
 
+    it('tells the other store of a session that moved to a new key, with that key', async () => {
+      const { a, b, heardByA, heardByB } = await pair();
+      const [from, to] = [newKey(), newKey()];
+      const record = makeRecord({ userId: 'alice' });
+      await a.create(from, record, NO_LIMIT);
+      await a.create(to, record, NO_LIMIT);
+      await a.destroy(from, to);
+      await eventually('b to hear of the move', () => heardByB.length === 1);
+      expect(heardByB).toEqual([{ key: from, reason: 'destroyed', record: undefined, movedTo: to }]);
+      expect(heardByA).toEqual([{ key: from, reason: 'destroyed', record, movedTo: to }]);
+      expect(await b.get(to)).toEqual(record);
+    });
+
+    it('keeps the session closeUser keeps on every store, in the index and with its TTLs', async () => {
+      const { a, b, heardByB } = await pair();
+      const [kept, other] = [newKey(), newKey()];
+      for (const key of [kept, other]) await b.create(key, makeRecord({ userId: 'alice', absoluteIn: 2 * HOUR }), NO_LIMIT);
+      // b has cached alice's epoch: the kept session must pass its read before and after b hears of the close.
+      expect(await b.get(kept)).toBeDefined();
+      expect((await a.closeUser('alice', kept)).map(([key]) => key)).toEqual([other]);
+      expect((await b.get(kept))?.epoch).toBe(1);
+      await eventually('b to hear of the other session', () => heardByB.length === 1);
+      expect(heardByB).toEqual([{ key: other, reason: 'destroyed', record: undefined }]);
+      expect((await b.get(kept))?.epoch).toBe(1);
+      expect((await b.listUser('alice')).map(([key]) => key)).toEqual([kept]);
+      const index = `${prefix}{u:alice}:sessions`;
+      expect(await admin.zrange(index, '0', '-1')).toEqual([kept]);
+      expect(await admin.pttl(index)).toBeGreaterThan(HOUR);
+      expect(await admin.pttl(`${prefix}{u:alice}:user`)).toBeGreaterThan(HOUR);
+    });
+
     it('tells the other store of an eviction', async () => {
       const { a, b, heardByA, heardByB } = await pair();
       const [k1, k2] = [newKey(), newKey()];
@@ -424,6 +455,8 @@ describe('RedisStore', () => {
       ['an empty userId', (f) => ({ ...f, userId: '' })],
       ['a missing createdAt', ({ createdAt: _c, ...f }) => f],
       ['a missing epoch', ({ epoch: _e, ...f }) => f],
+      ['a non-numeric authenticatedAt', (f) => ({ ...f, authenticatedAt: 'recently' })],
+      ['a browserSessionCookie other than 1', (f) => ({ ...f, browserSessionCookie: 'true' })],
       ['only data', () => ({ 'd:s:a': '1' })],
     ];
 
@@ -493,8 +526,15 @@ describe('RedisStore', () => {
         await admin.publish(channel, message);
       }
       await admin.publish(channel, JSON.stringify({ origin: 'other', key: 'k', reason: 'expired' }));
-      await eventually('the one valid message', () => heard.length === 1);
-      expect(heard).toEqual([{ key: 'k', reason: 'expired', record: undefined }]);
+      // A `movedTo` that names no other key is no move: the removal alone is heard.
+      await admin.publish(channel, JSON.stringify({ origin: 'other', key: 'k2', reason: 'destroyed', movedTo: 5 }));
+      await admin.publish(channel, JSON.stringify({ origin: 'other', key: 'k3', reason: 'destroyed', movedTo: 'k3' }));
+      await eventually('the three valid messages', () => heard.length === 3);
+      expect(heard).toEqual([
+        { key: 'k', reason: 'expired', record: undefined },
+        { key: 'k2', reason: 'destroyed', record: undefined },
+        { key: 'k3', reason: 'destroyed', record: undefined },
+      ]);
     });
   });
 });
@@ -704,6 +744,36 @@ describe('RedisStore on a Redis Cluster', () => {
       await a!.closeUser('alice');
       await eventually('b to hear of the close', () => heard.length === 1);
       expect(heard).toEqual([{ key, reason: 'destroyed', record: undefined }]);
+    } finally {
+      await a!.close();
+      await b!.close();
+      for (const client of clients) client.disconnect();
+      for (const node of nodes) await deleteUnder(node, prefix);
+    }
+  });
+
+  it('keeps one session through closeUser and tells the other store of a move, on the cluster', async () => {
+    const prefix = freshPrefix();
+    const clients = [connect(), connect()];
+    await Promise.all(clients.map(ready));
+    const [a, b] = clients.map((client) => new RedisStore({ client, prefix }));
+    await a!.open();
+    await b!.open();
+    try {
+      const heard: StoreRemoval[] = [];
+      b!.subscribe((removal) => heard.push(removal));
+      // Enough sessions that the kept one and the user's keys are most likely on different nodes.
+      const keys = Array.from({ length: 6 }, () => newKey());
+      for (const key of keys) await a!.create(key, makeRecord({ userId: 'alice' }), NO_LIMIT);
+      const [kept, ...others] = keys as [string, ...string[]];
+      expect((await a!.closeUser('alice', kept)).map(([key]) => key).sort()).toEqual([...others].sort());
+      expect((await b!.get(kept))?.epoch).toBe(1);
+      const moved = newKey();
+      await a!.create(moved, makeRecord({ userId: 'alice', epoch: 1 }), NO_LIMIT);
+      await a!.destroy(kept, moved);
+      await eventually('b to hear of the move', () => heard.some((removal) => removal.key === kept));
+      expect(heard.find((removal) => removal.key === kept)).toEqual({ key: kept, reason: 'destroyed', record: undefined, movedTo: moved });
+      expect((await b!.listUser('alice')).map(([key]) => key)).toEqual([moved]);
     } finally {
       await a!.close();
       await b!.close();

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SessionRecord } from '../../lib/stores/session-record.js';
 import type { SessionStore, StoreLimits, StoreRemoval } from '../../lib/stores/session-store.js';
+import { describeReauthContract } from './store-contract-reauth.js';
 
 /**
  * The storage contract of lib/stores/session-store.ts and the README ("Stores"), as one suite that every store runs
@@ -445,6 +446,8 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
         expect(await store.getUserField('alice', 'prefs')).toBe('{"lang":"fr"}');
       });
     });
+
+    describeReauthContract({ store: () => store, removals: () => removals, newKey, makeRecord, waitForRemoval });
 
     describe('user fields', () => {
       it('set, get and delete a field', async () => {

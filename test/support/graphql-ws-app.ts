@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type Type } from '@nestjs/common';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Field, GraphQLModule, Int, ObjectType, Query, Resolver, Subscription } from '@nestjs/graphql';
 import { sessionSubscriptions } from 'nestjs-connected/graphql';
@@ -172,6 +172,8 @@ export interface GraphqlAppOptions {
   policy?: Partial<SessionPolicy>;
   /** The options given to `sessionSubscriptions()`. */
   subscriptions?: SessionSocketOptions;
+  /** Controllers beside the {@link GRAPHQL_APP_CONTROLLERS}. */
+  controllers?: Type[];
 }
 
 /**
@@ -182,7 +184,7 @@ export async function startGraphqlApp(options: GraphqlAppOptions = {}): Promise<
   const t = await startApp({
     adapter: 'express',
     policy: options.policy ?? {},
-    controllers: GRAPHQL_APP_CONTROLLERS,
+    controllers: [...GRAPHQL_APP_CONTROLLERS, ...(options.controllers ?? [])],
     providers: [TestPubSub, LiveResolver],
     imports: [
       GraphQLModule.forRoot<ApolloDriverConfig>({

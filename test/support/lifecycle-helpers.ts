@@ -81,14 +81,14 @@ export class FaultyStore implements SessionStore {
   touch(key: string, lastSeenAt: number, idleExpiresAt: number) {
     return this.run('touch', () => this.inner.touch(key, lastSeenAt, idleExpiresAt));
   }
-  destroy(key: string) {
-    return this.run('destroy', () => this.inner.destroy(key));
+  destroy(key: string, movedTo?: string) {
+    return this.run('destroy', () => this.inner.destroy(key, movedTo));
   }
   listUser(userId: string) {
     return this.run('listUser', () => this.inner.listUser(userId));
   }
-  closeUser(userId: string) {
-    return this.run('closeUser', () => this.inner.closeUser(userId));
+  closeUser(userId: string, keep?: string) {
+    return this.run('closeUser', () => this.inner.closeUser(userId, keep));
   }
   epochOf(userId: string) {
     return this.run('epochOf', () => this.inner.epochOf(userId));

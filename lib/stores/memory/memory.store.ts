@@ -127,9 +127,9 @@ export class MemoryStore implements SessionStore {
   }
 
   /** {@inheritDoc SessionStore.destroy} */
-  async destroy(key: string): Promise<SessionRecord | undefined> {
+  async destroy(key: string, movedTo?: string): Promise<SessionRecord | undefined> {
     const slot = this.index.get(key);
-    return slot === undefined ? undefined : this.remove(slot, 'destroyed', true);
+    return slot === undefined ? undefined : this.remove(slot, 'destroyed', true, movedTo);
   }
 
   /** {@inheritDoc SessionStore.listUser} */
@@ -153,11 +153,17 @@ export class MemoryStore implements SessionStore {
   }
 
   /** {@inheritDoc SessionStore.closeUser} */
-  async closeUser(userId: string): Promise<Array<[string, SessionRecord]>> {
+  async closeUser(userId: string, keep?: string): Promise<Array<[string, SessionRecord]>> {
+    // `keep` is checked before the bump (which would make it stale) and carried over with no await in between, so
+    // nothing can race it. The entry is taken after the check: a check that removes an expired session may forget it.
+    let kept = keep === undefined ? NO_SLOT : this.live(keep);
     const entry = this.users.entry(userId);
+    if (kept !== NO_SLOT && this.table.owner(kept) !== entry) kept = NO_SLOT;
     entry.epoch += 1;
+    if (kept !== NO_SLOT) this.table.setEpoch(kept, entry.epoch);
     const closed: Array<[string, SessionRecord]> = [];
     for (const key of this.table.keysOf(entry)) {
+      if (kept !== NO_SLOT && key === keep) continue;
       // A listener told of an earlier removal may have removed this one already.
       const slot = this.index.get(key);
       if (slot !== undefined) closed.push([key, this.remove(slot, 'destroyed', true)!]);
@@ -240,7 +246,7 @@ export class MemoryStore implements SessionStore {
    * Removes the session in `slot` and tells the listeners. The record is built only for them or for a caller that
    * asks for it (`wanted`): a sweep with nobody listening builds none.
    */
-  private remove(slot: number, reason: StoreRemovalReason, wanted = false): SessionRecord | undefined {
+  private remove(slot: number, reason: StoreRemovalReason, wanted = false, movedTo?: string): SessionRecord | undefined {
     const key = this.table.key(slot)!;
     const record = wanted || this.listeners.size > 0 ? this.table.record(slot) : undefined;
     this.index.delete(key);
@@ -249,7 +255,7 @@ export class MemoryStore implements SessionStore {
     else this.table.unlink(owner, slot);
     this.table.release(slot);
     if (owner !== undefined) this.users.forgetIfEmpty(owner);
-    if (record !== undefined) this.listeners.notify({ key, reason, record });
+    if (record !== undefined) this.listeners.notify(movedTo === undefined ? { key, reason, record } : { key, reason, record, movedTo });
     return record;
   }
 

@@ -10,7 +10,12 @@ const ABSOLUTE = 3;
 const EPOCH = 4;
 /** The expiry second whose bucket holds this slot's valid entry (see ExpiryBuckets). */
 const DUE = 5;
-const NUMBERS = 6;
+/** NaN for a record without `authenticatedAt` (anonymous, or written before the field existed). */
+const AUTHENTICATED = 6;
+const NUMBERS = 7;
+
+/** Bits of the `flags` column. */
+const BROWSER_SESSION_COOKIE = 1;
 
 const PREV = 0;
 const NEXT = 1;
@@ -31,6 +36,8 @@ const INITIAL_CAPACITY = 64;
 export class SlotTable<Owner extends SlotOwner> {
   private numbers = new Float64Array(INITIAL_CAPACITY * NUMBERS);
   private links = new Int32Array(INITIAL_CAPACITY * LINKS);
+  /** One byte a slot for the record's booleans: a column of references would cost eight. */
+  private flags = new Uint8Array(INITIAL_CAPACITY);
   // Grown by push only: setting a larger length would turn a big array into a slow dictionary.
   private keys: Array<string | undefined> = [];
   private owners: Array<Owner | undefined> = [];
@@ -88,6 +95,8 @@ export class SlotTable<Owner extends SlotOwner> {
     numbers[at + IDLE] = record.idleExpiresAt;
     numbers[at + ABSOLUTE] = record.absoluteExpiresAt;
     numbers[at + EPOCH] = record.epoch;
+    numbers[at + AUTHENTICATED] = record.authenticatedAt ?? Number.NaN;
+    this.flags[slot] = record.browserSessionCookie === true ? BROWSER_SESSION_COOKIE : 0;
     this.links[slot * LINKS + PREV] = NO_SLOT;
     this.links[slot * LINKS + NEXT] = NO_SLOT;
     this.occupied++;
@@ -127,6 +136,11 @@ export class SlotTable<Owner extends SlotOwner> {
 
   epoch(slot: number): number {
     return this.numbers[slot * NUMBERS + EPOCH];
+  }
+
+  /** Carries a session into its user's new epoch (`closeUser` that keeps one session). */
+  setEpoch(slot: number, epoch: number): void {
+    this.numbers[slot * NUMBERS + EPOCH] = epoch;
   }
 
   createdAt(slot: number): number {
@@ -180,6 +194,9 @@ export class SlotTable<Owner extends SlotOwner> {
     };
     const owner = this.owners[slot];
     if (owner !== undefined) record.userId = owner.id;
+    const authenticatedAt = numbers[at + AUTHENTICATED];
+    if (!Number.isNaN(authenticatedAt)) record.authenticatedAt = authenticatedAt;
+    if ((this.flags[slot] & BROWSER_SESSION_COOKIE) !== 0) record.browserSessionCookie = true;
     const ip = this.ips[slot];
     if (ip !== undefined) record.ip = ip;
     const userAgent = this.agents[slot];
@@ -241,6 +258,7 @@ export class SlotTable<Owner extends SlotOwner> {
     const capacity = Math.max(INITIAL_CAPACITY, count + (count >> 1));
     const numbers = new Float64Array(capacity * NUMBERS);
     const links = new Int32Array(capacity * LINKS);
+    const flags = new Uint8Array(capacity);
     const keys: Array<string | undefined> = [];
     const owners: Array<Owner | undefined> = [];
     const ips: Array<string | undefined> = [];
@@ -250,6 +268,7 @@ export class SlotTable<Owner extends SlotOwner> {
       const to = renumber[slot];
       if (to === NO_SLOT) continue;
       for (let i = 0; i < NUMBERS; i++) numbers[to * NUMBERS + i] = this.numbers[slot * NUMBERS + i];
+      flags[to] = this.flags[slot];
       const prev = this.links[slot * LINKS + PREV];
       const next = this.links[slot * LINKS + NEXT];
       links[to * LINKS + PREV] = prev === NO_SLOT ? NO_SLOT : renumber[prev];
@@ -262,6 +281,7 @@ export class SlotTable<Owner extends SlotOwner> {
     }
     this.numbers = numbers;
     this.links = links;
+    this.flags = flags;
     this.keys = keys;
     this.owners = owners;
     this.ips = ips;
@@ -278,11 +298,13 @@ export class SlotTable<Owner extends SlotOwner> {
    */
   private grow(): void {
     this.capacity += this.capacity >> 3;
-    const numbers = new Float64Array(this.capacity * NUMBERS);
-    numbers.set(this.numbers);
-    this.numbers = numbers;
-    const links = new Int32Array(this.capacity * LINKS);
-    links.set(this.links);
-    this.links = links;
+    this.numbers = grown(this.numbers, new Float64Array(this.capacity * NUMBERS));
+    this.links = grown(this.links, new Int32Array(this.capacity * LINKS));
+    this.flags = grown(this.flags, new Uint8Array(this.capacity));
   }
+}
+
+function grown<T extends Float64Array | Int32Array | Uint8Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
 }

@@ -9,6 +9,8 @@ interface RemovalMessage {
   origin: string;
   key: string;
   reason: StoreRemovalReason;
+  /** The session's new key, when it goes on under one (`reauthenticate()`). */
+  movedTo?: string;
 }
 
 interface EpochMessage {
@@ -103,9 +105,13 @@ export class RemovalChannel {
     await this.detector.quit(subscriber);
   }
 
-  /** Tells the other servers that a session left the store. */
-  publishRemoval(key: string, reason: StoreRemovalReason): void {
-    this.publish({ origin: this.origin, key, reason } satisfies RemovalMessage);
+  /** Tells the other servers that a session left the store (for `movedTo`, to go on under that key). */
+  publishRemoval(key: string, reason: StoreRemovalReason, movedTo?: string): void {
+    this.publish(
+      (movedTo === undefined
+        ? { origin: this.origin, key, reason }
+        : { origin: this.origin, key, reason, movedTo }) satisfies RemovalMessage,
+    );
   }
 
   /** Tells the other servers that a user's epoch changed. */
@@ -128,11 +134,12 @@ export class RemovalChannel {
       return;
     }
     if (message === null || typeof message !== 'object') return;
-    const { origin, key, reason, user } = message as Partial<Record<string, unknown>>;
+    const { origin, key, reason, user, movedTo } = message as Partial<Record<string, unknown>>;
     if (typeof origin !== 'string' || origin === this.origin) return;
     if (typeof user === 'string') this.events.userClosed(user);
     if (typeof key === 'string' && typeof reason === 'string' && REASONS.has(reason)) {
-      this.events.removed({ key, reason: reason as StoreRemovalReason, record: undefined });
+      const removal = { key, reason: reason as StoreRemovalReason, record: undefined };
+      this.events.removed(typeof movedTo === 'string' && movedTo !== key ? { ...removal, movedTo } : removal);
     }
   }
 

@@ -4,13 +4,22 @@ import { decodeSessionRecord, type SessionRecord } from '../session-record.js';
 export const DATA_FIELD = 'd:';
 
 const NUMBERS = ['epoch', 'createdAt', 'lastSeenAt', 'idleExpiresAt', 'absoluteExpiresAt'] as const;
+/** Numbers a record may lack (written before the field existed, or not applying to it). */
+const OPTIONAL_NUMBERS = ['authenticatedAt'] as const;
 const STRINGS = ['userId', 'ip', 'userAgent'] as const;
-const META = new Set<string>([...NUMBERS, ...STRINGS]);
+/** Booleans that are true when present, as `1`. */
+const FLAGS = ['browserSessionCookie'] as const;
+const META = new Set<string>([...NUMBERS, ...OPTIONAL_NUMBERS, ...STRINGS, ...FLAGS]);
 
 /** A session record as the flat field/value list HSET takes. */
 export function encodeRecord(record: SessionRecord): string[] {
   const fields: string[] = [];
   for (const name of NUMBERS) fields.push(name, String(record[name]));
+  for (const name of OPTIONAL_NUMBERS) {
+    const value = record[name];
+    if (value !== undefined) fields.push(name, String(value));
+  }
+  for (const name of FLAGS) if (record[name] === true) fields.push(name, '1');
   for (const name of STRINGS) {
     const value = record[name];
     if (value !== undefined) fields.push(name, value);
@@ -52,6 +61,18 @@ export function decodeRecordHash(reply: unknown): SessionRecord | undefined {
     const value = parseNumber(text);
     if (value === undefined) return undefined;
     candidate[name] = value;
+  }
+  for (const name of OPTIONAL_NUMBERS) {
+    const text = meta[name];
+    if (text === undefined) continue;
+    const value = parseNumber(text);
+    if (value === undefined) return undefined;
+    candidate[name] = value;
+  }
+  for (const name of FLAGS) {
+    if (meta[name] === undefined) continue;
+    if (meta[name] !== '1') return undefined;
+    candidate[name] = true;
   }
   for (const name of STRINGS) if (meta[name] !== undefined) candidate[name] = meta[name];
   return decodeSessionRecord(candidate);

@@ -38,7 +38,13 @@ export class RedisRemovals {
   }
 
   /** After a session hash was taken: its index entries go, this server's listeners and the others are told. */
-  async removed(key: string, record: SessionRecord | undefined, reason: StoreRemovalReason, run: RunCommand): Promise<void> {
+  async removed(
+    key: string,
+    record: SessionRecord | undefined,
+    reason: StoreRemovalReason,
+    run: RunCommand,
+    movedTo?: string,
+  ): Promise<void> {
     const userId = record?.userId;
     const index = userId !== undefined ? this.keys.userSessions(userId) : this.keys.anonymous;
     // Stale entries are skipped by every reader, so a failure here is logged, not thrown. (Without its record, an
@@ -48,13 +54,13 @@ export class RedisRemovals {
       record !== undefined && userId === undefined ? run((c) => c.zrem(this.keys.anonymousOf(record.ip), key)) : undefined,
       reason === 'expired' ? undefined : run((c) => c.zrem(this.keys.expiryShardOf(key), key)),
     ]).catch((error: unknown) => this.logger.warn(`Removing a session's index entries: ${describeError(error)}`));
-    this.listeners.notify({ key, reason, record });
-    this.channel.publishRemoval(key, reason);
+    this.listeners.notify(movedTo === undefined ? { key, reason, record } : { key, reason, record, movedTo });
+    this.channel.publishRemoval(key, reason, movedTo);
   }
 
-  /** Takes a session (`destroy`); resolves its record, or undefined when it was not there. */
-  async take(key: string, run: RunCommand): Promise<SessionRecord | undefined> {
-    return this.report(key, await run((c) => c.nestjsConnectedTake(this.keys.session(key))), 'destroyed', run);
+  /** Takes a session (`destroy`, which `movedTo` names the session's new key); resolves its record, if it was there. */
+  async take(key: string, run: RunCommand, movedTo?: string): Promise<SessionRecord | undefined> {
+    return this.report(key, await run((c) => c.nestjsConnectedTake(this.keys.session(key))), 'destroyed', run, movedTo);
   }
 
   /** Takes a session of a user being closed, if it is still that user's. */
@@ -89,10 +95,16 @@ export class RedisRemovals {
   }
 
   /** After a take: reports the session when the reply holds its hash (empty: someone else took it first). */
-  private async report(key: string, taken: unknown, reason: StoreRemovalReason, run: RunCommand): Promise<SessionRecord | undefined> {
+  private async report(
+    key: string,
+    taken: unknown,
+    reason: StoreRemovalReason,
+    run: RunCommand,
+    movedTo?: string,
+  ): Promise<SessionRecord | undefined> {
     if (!Array.isArray(taken) || taken.length === 0) return undefined;
     const record = this.decode(taken);
-    await this.removed(key, record, reason, run);
+    await this.removed(key, record, reason, run, movedTo);
     return record;
   }
 }

@@ -165,19 +165,48 @@ redis.call('PEXPIREAT', KEYS[1], int(math.min(tonumber(ARGV[2]), tonumber(absolu
 return {1, absolute}`,
   },
   /**
-   * KEYS: user sessions, user. ARGV: floor → {epoch, keys}: bumps the epoch and empties the index in one step. The
-   * user hash lives at least until `floor`, so that a login racing this call still finds the new epoch.
+   * KEYS: user sessions, user. ARGV: floor, keep, keepEpoch, keepCreatedAt, keepUntil → {epoch, keys}: bumps the epoch and
+   * empties the index in one step. The user hash lives at least until `floor`, so that a login racing this call
+   * still finds the new epoch. `keep` (or '') is a session CarryEpoch has stamped with the new epoch: it stays in the
+   * index and out of `keys`, unless the epoch is no longer `keepEpoch` (a racing close: nothing is kept).
    */
   CloseUser: {
     keys: 2,
     lua: `
+local keep = ARGV[2]
+if keep ~= '' and tonumber(redis.call('HGET', KEYS[2], 'epoch') or '0') ~= tonumber(ARGV[3]) then keep = '' end
 local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
-local keys = redis.call('ZRANGE', KEYS[1], 0, -1)
+local all = redis.call('ZRANGE', KEYS[1], 0, -1)
+local keys = {}
+for _, key in ipairs(all) do
+  if key ~= keep then keys[#keys + 1] = key end
+end
 local sessionsUntil = redis.call('PEXPIRETIME', KEYS[1])
 redis.call('DEL', KEYS[1])
 extend(KEYS[2], ARGV[1])
 if sessionsUntil > 0 then extend(KEYS[2], sessionsUntil) end
+if keep ~= '' then
+  redis.call('ZADD', KEYS[1], ARGV[4], keep)
+  if sessionsUntil > 0 then redis.call('PEXPIREAT', KEYS[1], sessionsUntil) end
+  extend(KEYS[1], ARGV[5])
+  extend(KEYS[2], ARGV[5])
+end
 return {epoch, keys}`,
+  },
+  /**
+   * KEYS: session. ARGV: userId, epoch, stamp, now → {1, createdAt, absoluteExpiresAt} when the session is a live one of that user not
+   * behind `epoch` (the user's), now stamped `stamp`; {0} otherwise. Run before CloseUser with `stamp` = epoch + 1, so
+   * that the session is never behind its user's epoch, for any reader; run again with `stamp` = epoch to undo.
+   */
+  CarryEpoch: {
+    keys: 1,
+    lua: `
+local at = expiry(KEYS[1])
+if at == nil or at <= tonumber(ARGV[4]) or redis.call('HGET', KEYS[1], 'userId') ~= ARGV[1] then return {0} end
+local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '')
+if epoch == nil or epoch < tonumber(ARGV[2]) then return {0} end
+redis.call('HSET', KEYS[1], 'epoch', ARGV[3])
+return {1, unpack(redis.call('HMGET', KEYS[1], 'createdAt', 'absoluteExpiresAt'))}`,
   },
   /** KEYS: user → {epoch or nil, pttl}: the epoch and how long it can be trusted (it resets when the key expires). */
   Epoch: {
@@ -219,7 +248,16 @@ export interface ScriptedClient extends LimitScripts {
   nestjsConnectedSetField(session: string, field: string, value: string, now: string, sessionScoped: string): Promise<number>;
   nestjsConnectedDeleteField(session: string, field: string, now: string): Promise<number>;
   nestjsConnectedTouch(session: string, lastSeenAt: string, idleExpiresAt: string, now: string, grace: string): Promise<Reply>;
-  nestjsConnectedCloseUser(sessions: string, user: string, floor: string): Promise<Reply>;
+  nestjsConnectedCloseUser(
+    sessions: string,
+    user: string,
+    floor: string,
+    keep: string,
+    keepEpoch: string,
+    keepCreatedAt: string,
+    keepUntil: string,
+  ): Promise<Reply>;
+  nestjsConnectedCarryEpoch(session: string, userId: string, epoch: string, stamp: string, now: string): Promise<Reply>;
   nestjsConnectedEpoch(user: string): Promise<Reply>;
   nestjsConnectedSetUserField(user: string, sessions: string, field: string, value: string, floor: string): Promise<number>;
 }

@@ -10,11 +10,12 @@ import { ExpirySweeper } from './redis-expiry-sweeper.js';
 import { RedisFailureDetector, type RunCommand } from './redis-failure-detector.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisIndexes } from './redis-indexes.js';
-import { DATA_FIELD, encodeRecord, parseEpoch, stringsIn } from './redis-record.js';
+import { DATA_FIELD, encodeRecord, parseEpoch } from './redis-record.js';
 import { RedisRemovals } from './redis-removals.js';
 import { resolveOptions, type RedisStoreOptions } from './redis-store-options.js';
 import { defineScripts } from './redis-scripts.js';
 import { EXPIRY_GRACE_MS, redisTime, USER_FLOOR_MS } from './redis-ttl.js';
+import { RedisUserCloser } from './redis-user-closer.js';
 
 export type { RedisStoreOptions } from './redis-store-options.js';
 
@@ -47,6 +48,7 @@ export class RedisStore implements SessionStore {
   private readonly removals: RedisRemovals;
   private readonly indexes: RedisIndexes;
   private readonly sweeper: ExpirySweeper;
+  private readonly userCloser: RedisUserCloser;
   private opened = false;
 
   constructor(options: RedisStoreOptions) {
@@ -66,6 +68,7 @@ export class RedisStore implements SessionStore {
     this.removals = new RedisRemovals(this.keys, this.channel, this.listeners, this.logger);
     this.indexes = new RedisIndexes(this.keys, this.removals, this.logger);
     this.sweeper = new ExpirySweeper(this.keys, this.detector, this.removals, this.logger);
+    this.userCloser = new RedisUserCloser(this.keys, this.removals, this.logger);
   }
 
   async create(key: string, record: SessionRecord, limits: StoreLimits): Promise<boolean> {
@@ -151,8 +154,8 @@ export class RedisStore implements SessionStore {
     return true;
   }
 
-  async destroy(key: string): Promise<SessionRecord | undefined> {
-    return this.removals.take(key, this.run);
+  async destroy(key: string, movedTo?: string): Promise<SessionRecord | undefined> {
+    return this.removals.take(key, this.run, movedTo);
   }
 
   async listUser(userId: string): Promise<Array<[string, SessionRecord]>> {
@@ -188,24 +191,11 @@ export class RedisStore implements SessionStore {
     return this.indexes.trimUser(userId, max, candidates, this.run);
   }
 
-  async closeUser(userId: string): Promise<Array<[string, SessionRecord]>> {
-    const reply = await this.run((c) =>
-      c.nestjsConnectedCloseUser(this.keys.userSessions(userId), this.keys.user(userId), redisTime(Date.now() + USER_FLOOR_MS)),
-    );
-    const keys = stringsIn(Array.isArray(reply) ? reply[1] : undefined);
+  async closeUser(userId: string, keep?: string): Promise<Array<[string, SessionRecord]>> {
+    const keys = await this.userCloser.bump(userId, keep, this.run);
     this.epochs.forget(userId);
     this.channel.publishUserClosed(userId);
-    const results = await Promise.allSettled(
-      keys.map(async (key): Promise<[string, SessionRecord] | undefined> => {
-        const record = await this.removals.takeOfUser(key, userId, this.run);
-        return record === undefined ? undefined : [key, record];
-      }),
-    );
-    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-    // The epoch is bumped and the index empty, so what was not taken is dead all the same; but its record is not
-    // returned, so the caller must hear that the close did not complete.
-    if (failed !== undefined) throw failed.reason;
-    return results.flatMap((result) => (result.status === 'fulfilled' && result.value !== undefined ? [result.value] : []));
+    return this.userCloser.takeAll(keys, userId, this.run);
   }
 
   async epochOf(userId: string): Promise<number> {

@@ -23,10 +23,12 @@ export const SESSION_CLOSE_CODE = 4401;
 /**
  * The close code of a connection refused at `connection_init`, by refusal; the close reason is the refusal code.
  * 4401/4403 are graphql-ws's own "Unauthorized"/"Forbidden"; 4503 and 4429 follow the HTTP statuses.
+ * (`reauthenticate` refuses operations only, with a GraphQL error, never a connection.)
  */
 export const SUBSCRIPTION_REFUSAL_CLOSE_CODES: Readonly<Record<SocketRefusalCode, number>> = {
   unauthenticated: 4401,
   forbidden: 4403,
+  reauthenticate: 4401,
   origin_not_allowed: 4403,
   store_unavailable: 4503,
   csrf: 4403,

@@ -5,6 +5,7 @@ import { CROSS_ORIGIN_MESSAGE } from '../../exceptions/csrf-rejected.exception.j
 export const GRAPHQL_REFUSAL_CODES: Readonly<Record<RefusalCode, string>> = {
   unauthenticated: 'UNAUTHENTICATED',
   forbidden: 'FORBIDDEN',
+  reauthenticate: 'REAUTHENTICATE',
   store_unavailable: 'SESSION_STORE_UNAVAILABLE',
   csrf: 'FORBIDDEN',
 };
@@ -12,6 +13,7 @@ export const GRAPHQL_REFUSAL_CODES: Readonly<Record<RefusalCode, string>> = {
 const MESSAGES: Readonly<Record<RefusalCode, string>> = {
   unauthenticated: 'Not connected',
   forbidden: 'Permission denied',
+  reauthenticate: 'Reauthentication required',
   store_unavailable: 'Session store unavailable',
   csrf: CROSS_ORIGIN_MESSAGE,
 };

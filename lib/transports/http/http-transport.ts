@@ -3,6 +3,7 @@ import type { CookieAttributes, RefusalCode, SessionTransport } from '../../cont
 import { CsrfRejectedException } from '../../exceptions/csrf-rejected.exception.js';
 import { NotConnectedException } from '../../exceptions/not-connected.exception.js';
 import { PermissionDeniedException } from '../../exceptions/permission-denied.exception.js';
+import { ReauthenticationRequiredException } from '../../exceptions/reauthentication-required.exception.js';
 import { SessionDeniedException } from '../../exceptions/session-denied.exception.js';
 import { SessionStoreUnavailableException } from '../../exceptions/session-store-unavailable.exception.js';
 import type { ResolvedSessionPolicy } from '../../session-policy.js';
@@ -66,11 +67,13 @@ export class HttpTransport implements SessionTransport {
   }
 
   // A GraphQL resolver is refused inside a 200 answer that carries the rest of the query: no redirect, no headers.
-  // A CSRF refusal is never `policy.denied`'s answer either: a redirect to a login page would hide the attack.
+  // A CSRF refusal is never `policy.denied`'s answer either: a redirect to a login page would hide the attack, and
+  // `reauthenticate` is no "go and log in": the redirect would lose it.
   refuse(code: RefusalCode, message?: string, handler?: string): Error {
     if (handler === 'graphql') return new GraphQLRefusalError(code, message);
     if (code === 'store_unavailable') return new SessionStoreUnavailableException(message);
     if (code === 'csrf') return new CsrfRejectedException(message);
+    if (code === 'reauthenticate') return new ReauthenticationRequiredException(message);
     if (this.denied !== undefined) {
       for (const [name, value] of Object.entries(this.denied.headers)) this.setHeader(name, value);
       return new SessionDeniedException(this.denied.status, this.denied.headers, code);

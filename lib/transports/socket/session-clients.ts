@@ -12,6 +12,8 @@ import type { SessionClient, SocketChannel, SocketCloseReason } from './session-
 
 /** Sessions closed recently, so that a handshake that read one just before it closed cannot keep a socket on it. */
 const RECENTLY_CLOSED = 10_000;
+/** Sessions moved recently (old key → new), so that a handshake that read one just before it moved follows it. */
+const RECENTLY_MOVED = 10_000;
 
 /**
  * The live sockets of this server, by session (Simple_httpd's clients): each socket is a client of its session
@@ -23,6 +25,7 @@ const RECENTLY_CLOSED = 10_000;
 export class SessionClients implements OnModuleInit, OnApplicationShutdown {
   private readonly bySession = new Map<string, Set<SessionClient>>();
   private readonly closedAt = new BoundedCache<string, number>(RECENTLY_CLOSED);
+  private readonly movedTo = new BoundedCache<string, string>(RECENTLY_MOVED);
   private unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -65,6 +68,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
    */
   register(client: SessionClient, channel: SocketChannel): void {
     client.channel = channel;
+    this.followMoves(client);
     const session = client.session;
     if (session !== undefined) {
       const closedAt = this.closedAt.get(session.key);
@@ -140,9 +144,41 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
-  /** Removals reported by the store: this server's closes and expiries, and, with a shared store, other servers'. */
+  /**
+   * Removals reported by the store: this server's closes and expiries, and, with a shared store, other servers'. A
+   * session that goes on under a new key (`reauthenticate()`) keeps its clients: they move with it.
+   */
   private onRemoval(removal: StoreRemoval): void {
-    this.closeSession(removal.key, removal.reason === 'expired' ? 'session_expired' : 'session_closed');
+    if (removal.movedTo !== undefined) this.moveSession(removal.key, removal.movedTo);
+    else this.closeSession(removal.key, removal.reason === 'expired' ? 'session_expired' : 'session_closed');
+  }
+
+  /**
+   * Moves the clients of a session to its new key, open. Each holds the record read under the old key until it is
+   * read again under the new one, which its next message does (and the sweep, within a quarter of a second): the
+   * record is checked again then, and its `authenticatedAt` is the new one.
+   */
+  private moveSession(from: string, to: string): void {
+    this.movedTo.set(from, to);
+    const clients = this.bySession.get(from);
+    if (clients === undefined) return;
+    this.bySession.delete(from);
+    let target = this.bySession.get(to);
+    if (target === undefined) this.bySession.set(to, (target = new Set()));
+    for (const client of clients) {
+      follow(client, to);
+      target.add(client);
+    }
+  }
+
+  /** A client whose handshake read its session before the session moved goes to the new key. */
+  private followMoves(client: SessionClient): void {
+    // Bounded: each move is to a new random key, so a chain is as long as the re-authentications of one handshake.
+    for (let hops = 0; hops < 8 && client.session !== undefined; hops++) {
+      const to = this.movedTo.get(client.session.key);
+      if (to === undefined) return;
+      follow(client, to);
+    }
   }
 
   /** The sessions with sockets here, each with its sockets (a copy: closing sockets while iterating is safe). */
@@ -192,4 +228,12 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
       this.log.error(`Socket bookkeeping failed: ${describeError(error)}`);
     });
   }
+}
+
+/** Points a client at its session's new key, due to be read again at once. */
+function follow(client: SessionClient, to: string): void {
+  const held = client.session;
+  if (held === undefined) return;
+  client.refreshed({ key: to, record: held.record }, 0);
+  client.sweptAt = 0;
 }

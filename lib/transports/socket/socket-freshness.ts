@@ -65,6 +65,10 @@ export class SocketFreshness implements OnModuleInit, OnApplicationShutdown {
   private async refresh(client: SessionClient, held: LiveSession, now: number): Promise<LiveSession | undefined> {
     const session = await this.resolver.reread(client.transport, held);
     if (client.closed) return undefined;
+    // The session moved to a new key while it was read (`reauthenticate()`): read it there.
+    if (session === undefined && client.session !== undefined && client.session.key !== held.key) {
+      return this.refresh(client, client.session, now);
+    }
     if (session === undefined) {
       this.clients.closeSession(held.key, now >= expiresAt(held.record) ? 'session_expired' : 'session_closed');
       return undefined;

@@ -10,6 +10,7 @@ export type SocketRefusalCode = RefusalCode | 'origin_not_allowed' | 'bad_reques
 export const REFUSAL_MESSAGES: Readonly<Record<SocketRefusalCode, string>> = {
   unauthenticated: 'Not connected',
   forbidden: 'Permission denied',
+  reauthenticate: 'Reauthentication required',
   origin_not_allowed: 'Origin not allowed',
   store_unavailable: 'Session store unavailable',
   // Never produced on a socket (its handshake has the Origin rule instead); here so that the map is total.

@@ -28,10 +28,11 @@ export const SESSION_CLOSE_CODE = 4401;
  */
 export const TOO_MANY_CLIENTS_CLOSE_CODE = 4429;
 
-/** The HTTP status of a refused upgrade. */
+/** The HTTP status of a refused upgrade (`reauthenticate` refuses messages only, never a handshake). */
 const STATUS: Record<SocketRefusalCode, number> = {
   unauthenticated: 401,
   forbidden: 403,
+  reauthenticate: 401,
   origin_not_allowed: 403,
   store_unavailable: 503,
   csrf: 403,

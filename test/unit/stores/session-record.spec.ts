@@ -1,4 +1,4 @@
-import { decodeSessionRecord, expiresAt, type SessionRecord } from '../../../lib/stores/session-record.js';
+import { authenticatedAtOf, decodeSessionRecord, expiresAt, type SessionRecord } from '../../../lib/stores/session-record.js';
 
 /** A valid record as it would come out of a snapshot file or Redis: plain JSON. */
 function raw(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -32,6 +32,17 @@ describe('decodeSessionRecord', () => {
     const record = decodeSessionRecord(input);
     expect(record).toEqual({ epoch: 0, createdAt: 1_000, lastSeenAt: 2_000, idleExpiresAt: 5_000, absoluteExpiresAt: 9_000, data: {} });
     expect(record).not.toHaveProperty('userId');
+  });
+
+  it('keeps authenticatedAt and a browser-session cookie, and reads a record without authenticatedAt as created then', () => {
+    const record = decodeSessionRecord(raw({ authenticatedAt: 1_500, browserSessionCookie: true }))!;
+    expect(record).toEqual(raw({ authenticatedAt: 1_500, browserSessionCookie: true }));
+    expect(authenticatedAtOf(record)).toBe(1_500);
+    const older = decodeSessionRecord(raw())!;
+    expect(older).not.toHaveProperty('authenticatedAt');
+    expect(authenticatedAtOf(older)).toBe(1_000);
+    // false is the default, a persistent cookie: not kept, so that both spellings give one record.
+    expect(decodeSessionRecord(raw({ browserSessionCookie: false }))).not.toHaveProperty('browserSessionCookie');
   });
 
   it('gives a data object without a prototype, so field names cannot reach Object.prototype', () => {
@@ -79,6 +90,10 @@ describe('decodeSessionRecord', () => {
     ['a NaN idleExpiresAt', { idleExpiresAt: Number.NaN }],
     ['an infinite absoluteExpiresAt', { absoluteExpiresAt: Number.POSITIVE_INFINITY }],
     ['a negative time', { createdAt: -5 }],
+    ['a string authenticatedAt', { authenticatedAt: '1500' }],
+    ['a negative authenticatedAt', { authenticatedAt: -1 }],
+    ['a NaN authenticatedAt', { authenticatedAt: Number.NaN }],
+    ['a string browserSessionCookie', { browserSessionCookie: 'true' }],
     ['a numeric ip', { ip: 127001 }],
     ['an object userAgent', { userAgent: {} }],
     ['missing data', { data: undefined }],

@@ -76,7 +76,9 @@ describe('SlotTable', () => {
 
   it('reuses the last freed slot first, and a reused slot starts clean', () => {
     const table = new SlotTable<Owner>();
-    const a = table.allocate('a', { id: 'alice' }, record(), '192.0.2.1', 'agent', { 's:a': '1' });
+    const a = table.allocate('a', { id: 'alice' }, record({ authenticatedAt: 5, browserSessionCookie: true }), '192.0.2.1', 'agent', {
+      's:a': '1',
+    });
     const b = put(table, 'b');
     const c = put(table, 'c');
     table.release(a);
@@ -99,10 +101,11 @@ describe('SlotTable', () => {
     const table = new SlotTable<Owner>();
     const list = emptySlotList();
     for (let i = 0; i < 10_000; i++) {
-      const slot = table.allocate(`k${i}`, undefined, record({ createdAt: i }), undefined, undefined, undefined);
+      const slot = table.allocate(`k${i}`, undefined, record({ createdAt: i, authenticatedAt: i + 1 }), undefined, undefined, undefined);
       table.append(list, slot);
     }
     for (let slot = 0; slot < 10_000; slot++) expect(table.createdAt(slot)).toBe(slot);
+    for (let slot = 0; slot < 10_000; slot += 997) expect(table.record(slot).authenticatedAt).toBe(slot + 1);
     expect(table.keysOf(list)).toEqual(Array.from({ length: 10_000 }, (_, i) => `k${i}`));
   });
 
@@ -156,7 +159,7 @@ describe('SlotTable', () => {
         const slot = table.allocate(
           `k${i}`,
           i % 2 ? alice : undefined,
-          record({ createdAt: i }),
+          i % 5 ? record({ createdAt: i }) : record({ createdAt: i, authenticatedAt: i + 0.5, browserSessionCookie: true }),
           `ip${i}`,
           undefined,
           i % 3 ? undefined : { 's:i': String(i) },
