@@ -1,3 +1,4 @@
+import { resolveCsrfOptions, type CsrfOptions, type ResolvedCsrfOptions } from './csrf-policy.js';
 import type { SessionStore } from './stores/session-store.js';
 import type { SessionInfo } from './stores/session-info.js';
 
@@ -77,6 +78,12 @@ export interface SessionPolicy {
    * `set()` past it is a 413. Default 1048576 (1 MiB).
    */
   maxSessionBytes?: number;
+  /**
+   * CSRF defence, on by default (`{}`): unsafe requests (not GET, HEAD or OPTIONS) that a browser sent from another
+   * origin are refused with 403 `code: 'csrf'`; with `token: true`, those that carry a session also need its token.
+   * `false` turns it off. See {@link CsrfOptions}.
+   */
+  csrf?: false | CsrfOptions;
 }
 
 /** A policy with every default filled in and every value checked. */
@@ -105,6 +112,8 @@ export interface ResolvedSessionPolicy {
   readonly noStore: boolean;
   readonly maxValueBytes: number;
   readonly maxSessionBytes: number;
+  /** Undefined when `policy.csrf` is `false`. */
+  readonly csrf: ResolvedCsrfOptions | undefined;
 }
 
 /** Thrown at start-up for a policy that cannot work; the message names the option. */
@@ -231,5 +240,6 @@ export function resolveSessionPolicy(policy: SessionPolicy): ResolvedSessionPoli
     noStore,
     maxValueBytes: count('maxValueBytes', policy.maxValueBytes, 64 * 1024),
     maxSessionBytes: count('maxSessionBytes', policy.maxSessionBytes, 1024 * 1024),
+    csrf: resolveCsrfOptions(policy.csrf, (option, problem) => new SessionPolicyError(option, problem)),
   };
 }

@@ -4,8 +4,10 @@ import { ProcessRegistry } from './context/process-registry.js';
 import { SessionContext } from './context/session-context.js';
 import { SessionEventExplorer } from './events/session-event.explorer.js';
 import { SessionEvents } from './events/session-events.js';
+import { CsrfCheck } from './guards/csrf-check.js';
 import { FieldResolverGuards } from './guards/field-resolver-guards.js';
 import { SessionGuard } from './guards/session.guard.js';
+import { CsrfTokens } from './session/csrf-tokens.js';
 import { LocalValues } from './session/local-values.js';
 import { SessionCloser } from './session/session-closer.js';
 import { SessionConnection } from './session/session-connection.js';
@@ -57,6 +59,11 @@ import { SocketSessions } from './transports/socket/socket-sessions.js';
       useFactory: (policy: ResolvedSessionPolicy) => new SessionSigner(policy.secrets),
       inject: [SESSION_POLICY],
     },
+    {
+      provide: CsrfTokens,
+      useFactory: (policy: ResolvedSessionPolicy) => new CsrfTokens(policy.secrets),
+      inject: [SESSION_POLICY],
+    },
     { provide: LocalValues, useFactory: () => new LocalValues() },
     { provide: ProcessRegistry, useFactory: () => new ProcessRegistry() },
     SessionLog,
@@ -79,6 +86,7 @@ import { SocketSessions } from './transports/socket/socket-sessions.js';
     SocketFreshness,
     SocketSessions,
     SessionStreams,
+    CsrfCheck,
     SessionGuard,
     FieldResolverGuards,
     { provide: APP_GUARD, useExisting: SessionGuard },

@@ -3,6 +3,7 @@ import type { Observable } from 'rxjs';
 import { SessionContext } from './context/session-context.js';
 import type { SessionEvent } from './events/session-event.js';
 import { SessionEvents } from './events/session-events.js';
+import { CsrfTokens } from './session/csrf-tokens.js';
 import { SessionConnection } from './session/session-connection.js';
 import { SessionDisconnectAll, type DisconnectAllOptions } from './session/session-disconnect-all.js';
 import { SessionReauthentication } from './session/session-reauthentication.js';
@@ -25,6 +26,7 @@ export class SessionService {
     private readonly reauthentication: SessionReauthentication,
     private readonly data: SessionValues,
     private readonly context: SessionContext,
+    private readonly csrf: CsrfTokens,
     events: SessionEvents,
   ) {
     this.sessionEvents$ = events.stream$;
@@ -94,5 +96,16 @@ export class SessionService {
   /** Closes the session with this handle (from `listSessions()`); unknown handles are ignored. */
   revoke(handle: string): Promise<void> {
     return this.connection.revoke(handle);
+  }
+
+  /**
+   * A CSRF token of the current session, for the `policy.csrf.header` header of unsafe requests (needed with
+   * `policy.csrf.token`). Each call gives another string (masked against BREACH); all of them verify until the
+   * session's id changes (login, logout, any rotation), so call it again after `connect()` or `disconnect()`,
+   * in the same handler, to hand the page the new session's token. Without a session it gives a token that no
+   * session accepts: a request without a session cookie needs none. Throws outside a request.
+   */
+  csrfToken(): string {
+    return this.csrf.issue(this.context.require('csrfToken()').session?.key);
   }
 }

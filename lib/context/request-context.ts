@@ -26,6 +26,8 @@ export class RequestContext {
   private live: LiveSession | undefined;
   /** Set once the session is known; until then, `session` is undefined even if a cookie is there. */
   resolved = false;
+  /** When the read that found `session` started (ms since the epoch): a close after it may not be in `session`. */
+  readAt = 0;
   groups: Promise<readonly string[]> | undefined;
 
   constructor(
@@ -57,13 +59,14 @@ export class RequestContext {
   sessionNow(resolve: () => Eventually<LiveSession | undefined>): Eventually<LiveSession | undefined> {
     if (this.resolved) return this.live;
     if (this.resolution === undefined) {
+      const startedAt = Date.now();
       const found = resolve();
       if (!(found instanceof Promise)) {
-        this.adopt(found);
+        this.adopt(found, startedAt);
         return found;
       }
       this.resolution = found.then((session) => {
-        if (!this.resolved) this.adopt(session);
+        if (!this.resolved) this.adopt(session, startedAt);
         return this.live;
       });
       // A rejected resolution (store down) may be retried by a later call in the same request.
@@ -74,9 +77,10 @@ export class RequestContext {
     return this.resolution;
   }
 
-  /** Replaces the session (after a login, a logout, a revocation). */
-  adopt(session: LiveSession | undefined): void {
+  /** Replaces the session (after a login, a logout, a revocation), as read at `readAt`. */
+  adopt(session: LiveSession | undefined, readAt = Date.now()): void {
     this.live = session;
+    this.readAt = readAt;
     this.resolved = true;
     this.resolution = undefined;
     this.groups = undefined;

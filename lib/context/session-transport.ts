@@ -2,10 +2,11 @@
 export type TransportKind = 'http' | 'ws' | 'sse';
 
 /**
- * Why a request, message or handshake is refused; each transport turns a code into its own kind of error.
+ * Why a request, message or handshake is refused; each transport turns a code into its own kind of error. `csrf`
+ * is produced only where {@link SessionTransport.method} is known (HTTP), but every transport maps it.
  * `reauthenticate`: connected, but the user last proved who they are longer ago than the handler allows (`fresh`).
  */
-export type RefusalCode = 'unauthenticated' | 'forbidden' | 'reauthenticate' | 'store_unavailable';
+export type RefusalCode = 'unauthenticated' | 'forbidden' | 'reauthenticate' | 'store_unavailable' | 'csrf';
 
 /**
  * The seam between the session engine and the ways a request arrives (HTTP, WebSocket, ...). A transport knows how
@@ -19,6 +20,16 @@ export interface SessionTransport {
   readonly ip: string | undefined;
   /** True when the request came over HTTPS (trust-proxy aware); decides the cookie's name and Secure flag. */
   readonly secure: boolean;
+  /**
+   * The HTTP method of a request where CSRF applies (a routed HTTP request, GraphQL over HTTP included); undefined
+   * where it never does (a WebSocket message, whose handshake keeps its own Origin rule; an SSE stream's events).
+   */
+  readonly method: string | undefined;
+  /**
+   * The request's own origin (`https://host:port`, from `secure` and `Host`), the one a same-origin page sends as
+   * `Origin`; undefined where CSRF does not apply or `Host` is unusable. Read only for unsafe requests.
+   */
+  readonly ownOrigin: string | undefined;
   /** False where no response can carry a cookie (a WebSocket message). */
   readonly canSetCookies: boolean;
   setCookie(name: string, value: string, options: CookieAttributes): void;

@@ -31,7 +31,8 @@ export type SessionEventReason =
   | 'evicted'
   | 'not-connected'
   | 'forbidden'
-  | 'stale-authentication';
+  | 'stale-authentication'
+  | 'csrf';
 
 interface SessionEventBase<K extends SessionEventType> {
   readonly type: K;

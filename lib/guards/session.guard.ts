@@ -12,11 +12,13 @@ import { hasGroups, SessionGroups } from '../session/session-groups.js';
 import { SessionResolver } from '../session/session-resolver.js';
 import type { ResolvedSessionPolicy } from '../session-policy.js';
 import { SESSION_POLICY } from '../session.tokens.js';
+import { CsrfCheck } from './csrf-check.js';
 
 /**
  * Installed globally by `SessionModule`: runs the per-request pipeline (docs/ARCHITECTURE.md) on every handler (session
- * check, `request`, `start-process`, then the `@Connected` decision and its events). It reads the context that the
- * request's transport opened and knows nothing of transports: a refusal is whatever `transport.refuse(code)` gives.
+ * check, `request`, `start-process`, the CSRF check, then the `@Connected` decision and its events). It reads the
+ * context that the request's transport opened and knows nothing of transports: a refusal is whatever
+ * `transport.refuse(code)` gives.
  */
 @Injectable()
 export class SessionGuard implements CanActivate {
@@ -27,6 +29,7 @@ export class SessionGuard implements CanActivate {
     private readonly events: SessionEvents,
     private readonly context: SessionContext,
     private readonly processes: ProcessRegistry,
+    private readonly csrf: CsrfCheck,
     @Inject(SESSION_POLICY) private readonly policy: ResolvedSessionPolicy,
   ) {}
 
@@ -42,7 +45,7 @@ export class SessionGuard implements CanActivate {
       throw new NotConnectedException();
     }
     const handler = execution.getType();
-    const admitted = this.admit(context, options, handler);
+    const admitted = this.admit(context, options, handler, this.csrf.applies(context.transport, execution));
     if (!(admitted instanceof Promise)) return admitted;
     // A sick store only ever reaches here as a rejection (admit turns a throwing read into one).
     return admitted.catch((error: unknown) => {
@@ -56,7 +59,12 @@ export class SessionGuard implements CanActivate {
    * The pipeline for one request or message. Synchronous in the common case (the session is known at once, nobody
    * listens to events, no groups to look up), since Nest then needs no promise either.
    */
-  private admit(context: RequestContext, options: ConnectedOptions | undefined, handler: string): Promise<boolean> | boolean {
+  private admit(
+    context: RequestContext,
+    options: ConnectedOptions | undefined,
+    handler: string,
+    csrf: boolean,
+  ): Promise<boolean> | boolean {
     let found: Eventually<LiveSession | undefined>;
     try {
       found = this.resolver.currentNow(context);
@@ -64,9 +72,11 @@ export class SessionGuard implements CanActivate {
       found = Promise.reject(error);
     }
     if (found instanceof Promise || this.events.active() || hasGroups(options)) {
-      return this.admitWithAwaits(context, options, found, handler);
+      return this.admitWithAwaits(context, options, found, handler, csrf);
     }
     if (context.processId !== undefined) this.processes.isNew(context.processId);
+    const forged = csrf ? this.csrf.refusal(context.transport, found) : undefined;
+    if (forged !== undefined) throw context.transport.refuse('csrf', forged, handler);
     if (found?.record.userId !== undefined) {
       this.markPrivate(context);
       if (isStale(found, options)) throw context.transport.refuse('reauthenticate', undefined, handler);
@@ -82,6 +92,7 @@ export class SessionGuard implements CanActivate {
     options: ConnectedOptions | undefined,
     found: Eventually<LiveSession | undefined>,
     handler: string,
+    csrf: boolean,
   ): Promise<boolean> {
     let session: LiveSession | undefined;
     try {
@@ -105,6 +116,12 @@ export class SessionGuard implements CanActivate {
             : { type: 'start-connected-process', ...base, userId },
         );
       }
+    }
+    // Before the `@Connected` decision, so that a forged request is a CSRF refusal whether or not it has a user.
+    const forged = csrf ? this.csrf.refusal(context.transport, session) : undefined;
+    if (forged !== undefined) {
+      if (base !== undefined) await this.events.emit({ type: 'denied-request', ...base, reason: 'csrf' });
+      throw context.transport.refuse('csrf', forged, handler);
     }
     if (userId !== undefined) this.markPrivate(context);
     if (userId === undefined) {

@@ -762,6 +762,12 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
         });
       });
 
+      it(`a logout on instance B, with the same cookie, closes the subscription's connection on instance A within ${CROSS_SERVER_CLOSE_MS} ms`, async () => {
+        await crossServerClose('logout', async (ann) => {
+          expect((await sameBrowserOn(ann, b.t.url).post('/logout')).status).toBe(201);
+        });
+      });
+
       it(`disconnectAll({ userId }) on instance B closes the subscription's connection on instance A within ${CROSS_SERVER_CLOSE_MS} ms`, async () => {
         await crossServerClose('disconnectAll({ userId })', async () => {
           const reply = await new Browser(b.t.url).post('/disconnect-user', { user: 'ann' });

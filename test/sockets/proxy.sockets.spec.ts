@@ -69,10 +69,10 @@ describe.each(ADAPTERS)('sockets behind a proxy on %s', (adapter: AdapterName) =
     }
 
     /** The handshake's refusal code; fails the test when the socket opened. */
-    async function refusalOf(proxy: ForwardingProxy, cookie: string): Promise<string | undefined> {
+    async function refusalOf(proxy: ForwardingProxy, cookie: string, origin?: string): Promise<string | undefined> {
       let socket;
       try {
-        socket = await openSocket(kind, proxy.url, { cookie });
+        socket = await openSocket(kind, proxy.url, { cookie, ...(origin === undefined ? {} : { origin }) });
       } catch (error) {
         if (error instanceof Refused) return error.code;
         throw error;
@@ -90,6 +90,16 @@ describe.each(ADAPTERS)('sockets behind a proxy on %s', (adapter: AdapterName) =
         const browser = await loginAs(s.proxy, user, '__Host-sid');
         const socket = await s.pool.open({ cookie: browser.cookieHeader() });
         expect(await socket.request('whoami')).toEqual({ event: 'whoami', data: { user } });
+        await expectConnectedOverHttp(browser, user);
+      });
+
+      it('takes the https origin of Host as the handshake’s own (as the HTTP CSRF check does), not the http one', async () => {
+        const user = userName('origin');
+        const browser = await loginAs(s.proxy, user, '__Host-sid');
+        const host = new URL(s.proxy.url).host;
+        const socket = await s.pool.open({ cookie: browser.cookieHeader(), origin: `https://${host}` });
+        expect(await socket.request('whoami')).toEqual({ event: 'whoami', data: { user } });
+        expect(await refusalOf(s.proxy, browser.cookieHeader(), `http://${host}`)).toBe('origin_not_allowed');
         await expectConnectedOverHttp(browser, user);
       });
 
@@ -141,6 +151,16 @@ describe.each(ADAPTERS)('sockets behind a proxy on %s', (adapter: AdapterName) =
         expect(await socket.request('whoami')).toEqual({ event: 'whoami', data: { user } });
         const hostOnly = `__Host-sid=${encodeURIComponent(browser.jar.get('sid')!)}`;
         expect(await refusalOf(s.proxy, hostOnly)).toBe('unauthenticated');
+        await expectConnectedOverHttp(browser, user);
+      });
+
+      it('takes the http origin of Host as the handshake’s own: X-Forwarded-Proto does not make it https', async () => {
+        const user = userName('untrusted-origin');
+        const browser = await loginAs(s.proxy, user, 'sid');
+        const host = new URL(s.proxy.url).host;
+        const socket = await s.pool.open({ cookie: browser.cookieHeader(), origin: `http://${host}` });
+        expect(await socket.request('whoami')).toEqual({ event: 'whoami', data: { user } });
+        expect(await refusalOf(s.proxy, browser.cookieHeader(), `https://${host}`)).toBe('origin_not_allowed');
         await expectConnectedOverHttp(browser, user);
       });
     });

@@ -4,12 +4,18 @@ import { deferred, FaultyStore, type Deferred } from './lifecycle-helpers.js';
 /**
  * A store whose reads can be held at a gate: while `hold()` is in force, every `get` waits until `release()`, so
  * that several handshakes of one session are admitted in the same turn (the race a real store's latency allows).
- * Unlike a MemoryStore it has no `peek`: every read is a promise, as with Redis.
+ * With `readFirst`, a held `get` reads the record at once and answers with it after the release: a request's check
+ * then admits a session that was closed meanwhile. Unlike a MemoryStore it has no `peek`: every read is a promise,
+ * as with Redis.
  */
 export class GatedStore extends FaultyStore {
   private gate: Deferred | undefined;
   /** Reads waiting at the gate now. */
   waiting = 0;
+
+  constructor(private readonly options: { readFirst?: boolean } = {}) {
+    super();
+  }
 
   hold(): void {
     this.gate = deferred();
@@ -21,13 +27,16 @@ export class GatedStore extends FaultyStore {
     gate?.resolve();
   }
 
-  override get(key: string): Promise<SessionRecord | undefined> {
+  override async get(key: string): Promise<SessionRecord | undefined> {
     const gate = this.gate;
     if (gate === undefined) return super.get(key);
+    const early = this.options.readFirst === true ? await super.get(key) : undefined;
     this.waiting++;
-    return gate.promise.then(() => {
+    try {
+      await gate.promise;
+    } finally {
       this.waiting--;
-      return super.get(key);
-    });
+    }
+    return this.options.readFirst === true ? early : super.get(key);
   }
 }

@@ -14,14 +14,19 @@ export const GQL_CASES: Array<[GqlDriverName, AdapterName]> = [
   ['mercurius', 'fastify'],
 ];
 
-/** The GraphQL module as a user writes it: code first, no `context` option, guards on field resolvers. */
-export function graphqlModule(driver: GqlDriverName): DynamicModule {
+/**
+ * The GraphQL module as a user writes it: code first, no `context` option, guards on field resolvers. `batch` turns on
+ * the driver's batched HTTP requests (an array of operations in one POST).
+ */
+export function graphqlModule(driver: GqlDriverName, options: { batch?: boolean } = {}): DynamicModule {
+  const batch = options.batch === true;
   if (driver === 'apollo') {
     return GraphQLModule.forRoot<ApolloDriverConfig>({
       driver: ApolloDriver,
       autoSchemaFile: true,
       fieldResolverEnhancers: ['guards'],
       graphiql: false,
+      allowBatchedHttpRequests: batch,
     });
   }
   return GraphQLModule.forRoot<MercuriusDriverConfig>({
@@ -29,6 +34,7 @@ export function graphqlModule(driver: GqlDriverName): DynamicModule {
     autoSchemaFile: true,
     fieldResolverEnhancers: ['guards'],
     graphiql: false,
+    allowBatchedQueries: batch,
   });
 }
 
@@ -48,6 +54,8 @@ export interface GqlAppOptions {
   policy?: Partial<SessionPolicy>;
   providers?: ModuleMetadata['providers'];
   controllers?: Type[];
+  /** Batched HTTP requests on (see {@link graphqlModule}). */
+  batch?: boolean;
 }
 
 export interface GqlApp {
@@ -63,7 +71,7 @@ export async function startGraphqlApp(options: GqlAppOptions): Promise<GqlApp> {
   const t = await startApp({
     adapter: options.adapter,
     policy: { groups: (userId: string) => GQL_GROUPS[userId] ?? [], ...options.policy },
-    imports: [graphqlModule(options.driver)],
+    imports: [graphqlModule(options.driver, { batch: options.batch })],
     providers: [GqlBoard, ...GQL_RESOLVERS, ...(options.providers ?? [])],
     controllers: [GqlRestController, ...(options.controllers ?? [])],
   });
@@ -88,6 +96,13 @@ export interface GqlReply {
   setCookies: SetCookie[];
 }
 
+/** A batched answer: one `{ data, errors }` per operation. */
+export interface BatchReply {
+  status: number;
+  headers: Headers;
+  results: Array<Pick<GqlReply, 'data' | 'errors'>>;
+}
+
 /**
  * A GraphQL client over real HTTP (Node's fetch, through the spec's Browser): POSTs `application/json` (which
  * Apollo's CSRF prevention asks for) to /graphql and keeps the cookies the server sets and expires, as a browser does.
@@ -103,9 +118,23 @@ export class GqlClient {
     return this.browser.jar;
   }
 
-  /** Runs `query`; `cookie` replaces the jar's Cookie header for this request (the jar still takes what is set). */
-  async run(query: string, variables?: Record<string, unknown>, init: { cookie?: string } = {}): Promise<GqlReply> {
-    const reply = await this.browser.post('/graphql', variables === undefined ? { query } : { query, variables }, init);
+  /**
+   * Runs `query`; `cookie` replaces the jar's Cookie header for this request (the jar still takes what is set),
+   * `headers` are added to it, and `method: 'GET'` sends the query alone in the URL (with Apollo's preflight header).
+   */
+  async run(
+    query: string,
+    variables?: Record<string, unknown>,
+    init: { cookie?: string; headers?: Record<string, string>; method?: 'GET' | 'POST' } = {},
+  ): Promise<GqlReply> {
+    const { method, ...rest } = init;
+    const reply =
+      method === 'GET'
+        ? await this.browser.get(`/graphql?query=${encodeURIComponent(query)}`, {
+            ...rest,
+            headers: { 'apollo-require-preflight': 'true', ...rest.headers },
+          })
+        : await this.browser.post('/graphql', variables === undefined ? { query } : { query, variables }, rest);
     const body = (typeof reply.body === 'object' && reply.body !== null ? reply.body : {}) as { data?: any; errors?: GqlError[] };
     return {
       status: reply.status,
@@ -115,6 +144,17 @@ export class GqlClient {
       errors: body.errors ?? [],
       setCookies: reply.setCookies,
     };
+  }
+
+  /** Runs several operations in one batched HTTP request; the answer is one result per operation, in order. */
+  async runBatch(operations: Array<{ query: string; variables?: Record<string, unknown> }>): Promise<BatchReply> {
+    const reply = await this.browser.post('/graphql', operations);
+    if (!Array.isArray(reply.body)) throw new Error(`expected a batched answer, got ${reply.status}: ${reply.text}`);
+    const results = (reply.body as Array<{ data?: any; errors?: GqlError[] }>).map((body) => ({
+      data: body.data,
+      errors: body.errors ?? [],
+    }));
+    return { status: reply.status, headers: reply.headers, results };
   }
 
   /** Logs in as `user` through the `login` mutation; throws with the whole answer when it did not work. */

@@ -31,6 +31,7 @@ export const SUBSCRIPTION_REFUSAL_CLOSE_CODES: Readonly<Record<SocketRefusalCode
   reauthenticate: 4401,
   origin_not_allowed: 4403,
   store_unavailable: 4503,
+  csrf: 4403,
   bad_request: 4400,
   too_many_clients: 4429,
 };
@@ -118,7 +119,9 @@ async function admit(ctx: Context, options: SessionSocketOptions): Promise<boole
       return false;
     }
     const process: unknown = ctx.connectionParams?.process ?? processFromUrl(request.url);
-    const result = await sessions.admit(request, process, options, (code, message) => new GraphQLRefusalError(code, message));
+    const result = sessions.withRoom(
+      await sessions.admit(request, process, options, (code, message) => new GraphQLRefusalError(code, message)),
+    );
     if ('refused' in result) {
       socket.close(SUBSCRIPTION_REFUSAL_CLOSE_CODES[result.refused], result.refused);
       return false;

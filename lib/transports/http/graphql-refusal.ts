@@ -1,4 +1,5 @@
 import type { RefusalCode } from '../../context/session-transport.js';
+import { CROSS_ORIGIN_MESSAGE } from '../../exceptions/csrf-rejected.exception.js';
 
 /** The `extensions.code` of a refused GraphQL operation, for each refusal (Apollo's names for the first two). */
 export const GRAPHQL_REFUSAL_CODES: Readonly<Record<RefusalCode, string>> = {
@@ -6,6 +7,7 @@ export const GRAPHQL_REFUSAL_CODES: Readonly<Record<RefusalCode, string>> = {
   forbidden: 'FORBIDDEN',
   reauthenticate: 'REAUTHENTICATE',
   store_unavailable: 'SESSION_STORE_UNAVAILABLE',
+  csrf: 'FORBIDDEN',
 };
 
 const MESSAGES: Readonly<Record<RefusalCode, string>> = {
@@ -13,6 +15,7 @@ const MESSAGES: Readonly<Record<RefusalCode, string>> = {
   forbidden: 'Permission denied',
   reauthenticate: 'Reauthentication required',
   store_unavailable: 'Session store unavailable',
+  csrf: CROSS_ORIGIN_MESSAGE,
 };
 
 /**

@@ -1,11 +1,13 @@
 import type { HttpServer } from '@nestjs/common';
 import type { CookieAttributes, RefusalCode, SessionTransport } from '../../context/session-transport.js';
+import { CsrfRejectedException } from '../../exceptions/csrf-rejected.exception.js';
 import { NotConnectedException } from '../../exceptions/not-connected.exception.js';
 import { PermissionDeniedException } from '../../exceptions/permission-denied.exception.js';
 import { ReauthenticationRequiredException } from '../../exceptions/reauthentication-required.exception.js';
 import { SessionDeniedException } from '../../exceptions/session-denied.exception.js';
 import { SessionStoreUnavailableException } from '../../exceptions/session-store-unavailable.exception.js';
 import type { ResolvedSessionPolicy } from '../../session-policy.js';
+import { ownOrigin } from '../../util/origins.js';
 import { GraphQLRefusalError } from './graphql-refusal.js';
 
 /** The fields read from an Express or Fastify request; both frameworks honour their trust-proxy settings here. */
@@ -13,6 +15,7 @@ export interface FrameworkRequest {
   headers: Record<string, string | string[] | undefined>;
   ip?: string;
   protocol?: string;
+  method?: string;
 }
 
 /** The HTTP side of {@link SessionTransport}, on Express or Fastify through Nest's own adapter. */
@@ -41,6 +44,14 @@ export class HttpTransport implements SessionTransport {
     return this.request.protocol === 'https';
   }
 
+  get method(): string | undefined {
+    return this.request.method;
+  }
+
+  get ownOrigin(): string | undefined {
+    return ownOrigin(this.headers.host, this.secure);
+  }
+
   // After the headers went out (a streamed response) a cookie can no longer be set; the server-side state is
   // what counts, so the write is skipped rather than thrown.
   setCookie(name: string, value: string, options: CookieAttributes): void {
@@ -56,10 +67,12 @@ export class HttpTransport implements SessionTransport {
   }
 
   // A GraphQL resolver is refused inside a 200 answer that carries the rest of the query: no redirect, no headers.
-  // `reauthenticate` is no "go and log in": policy.denied's answer (a redirect to the login page) would lose it.
+  // A CSRF refusal is never `policy.denied`'s answer either: a redirect to a login page would hide the attack; nor
+  // is `reauthenticate`, which asks for the password again, not for a login.
   refuse(code: RefusalCode, message?: string, handler?: string): Error {
     if (handler === 'graphql') return new GraphQLRefusalError(code, message);
     if (code === 'store_unavailable') return new SessionStoreUnavailableException(message);
+    if (code === 'csrf') return new CsrfRejectedException(message);
     if (code === 'reauthenticate') return new ReauthenticationRequiredException(message);
     if (this.denied !== undefined) {
       for (const [name, value] of Object.entries(this.denied.headers)) this.setHeader(name, value);

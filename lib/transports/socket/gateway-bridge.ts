@@ -54,7 +54,8 @@ export class GatewayBridge {
     options: SessionSocketOptions,
     answer: (result: HandshakeResult) => void,
   ): Promise<void> {
-    answer(await this.sessions.admit(request, processHint, options, this.refusal));
+    const result = await this.sessions.admit(request, processHint, options, this.refusal);
+    answer(this.sessions.withRoom(result));
   }
 
   /** A socket whose handshake passed is open; see {@link SocketSessions.join} (gateways sharing a server join once). */

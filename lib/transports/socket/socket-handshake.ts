@@ -46,8 +46,12 @@ export class SocketHandshake {
     refusal: (code: RefusalCode, message: string) => Error,
   ): Promise<HandshakeResult> {
     try {
-      if (!isOriginAllowed(request.headers, options.allowedOrigins)) return refused('origin_not_allowed');
-      const transport = new SocketTransport(request, this.factsOf(request, options), refusal);
+      this.facts ??= clientFactsOf(this.adapterHost.httpAdapter);
+      const facts = this.facts(request);
+      if (!isOriginAllowed(request.headers, options.allowedOrigins, facts.secure)) return refused('origin_not_allowed');
+      // `clientIp` (an explicit override of the adapter's options) replaces the address, after the origin passed.
+      const address = options.clientIp === undefined ? facts : { ip: options.clientIp(request), secure: facts.secure };
+      const transport = new SocketTransport(request, address, refusal);
       const processId = processIdFrom(typeof processHint === 'string' ? processHint : undefined) ?? newProcessId();
       const context = new RequestContext(transport, processId, this.values);
       const readAt = Date.now();
@@ -65,13 +69,6 @@ export class SocketHandshake {
       this.log.error(`WebSocket handshake refused after an error: ${describeError(error)}`);
       return refused('unauthenticated');
     }
-  }
-
-  /** The framework's facts; `clientIp` (an explicit override of the adapter's options) replaces the address. */
-  private factsOf(request: IncomingMessage, options: SessionSocketOptions): ClientFacts {
-    this.facts ??= clientFactsOf(this.adapterHost.httpAdapter);
-    const facts = this.facts(request);
-    return options.clientIp === undefined ? facts : { ip: options.clientIp(request), secure: facts.secure };
   }
 }
 

@@ -46,16 +46,25 @@ export class SocketSessions implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /**
-   * Admits a handshake: the checks of {@link SocketHandshake.admit}, then room for one more client of the session.
-   * Never rejects: every failure is a refusal. `refusal` builds the error the connection's refused messages throw.
+   * Admits a handshake with the checks of {@link SocketHandshake.admit}. Never rejects: every failure is a refusal.
+   * `refusal` builds the error the connection's refused messages throw. Pass the outcome through {@link withRoom}
+   * in the same turn as the connection joins.
    */
-  async admit(
+  admit(
     request: IncomingMessage,
     processHint: unknown,
     options: SessionSocketOptions,
     refusal: (code: RefusalCode, message: string) => Error,
   ): Promise<HandshakeResult> {
-    const result = await this.handshakes.admit(request, processHint, options, refusal);
+    return this.handshakes.admit(request, processHint, options, refusal);
+  }
+
+  /**
+   * The admitted client, or `too_many_clients` when its session has no room for one more. Synchronous on purpose:
+   * handshakes of one session read together all pass the check above, and only a room check in the same turn as
+   * the answer (ws registers its socket in that turn) refuses every one past the cap cleanly.
+   */
+  withRoom(result: HandshakeResult): HandshakeResult {
     return 'client' in result && !this.clients.hasRoom(result.client) ? refused('too_many_clients') : result;
   }
 

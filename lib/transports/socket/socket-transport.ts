@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { RefusalCode, SessionTransport } from '../../context/session-transport.js';
+import { CROSS_ORIGIN_MESSAGE } from '../../exceptions/csrf-rejected.exception.js';
 import type { ClientFacts } from '../http/client-facts.js';
 
 /** What a refused WebSocket message or handshake says; the same words as the HTTP error codes. */
@@ -12,6 +13,8 @@ export const REFUSAL_MESSAGES: Readonly<Record<SocketRefusalCode, string>> = {
   reauthenticate: 'Reauthentication required',
   origin_not_allowed: 'Origin not allowed',
   store_unavailable: 'Session store unavailable',
+  // Never produced on a socket (its handshake has the Origin rule instead); here so that the map is total.
+  csrf: CROSS_ORIGIN_MESSAGE,
   bad_request: 'Malformed handshake',
   too_many_clients: 'Too many sockets for this session',
 };
@@ -26,6 +29,9 @@ export class SocketTransport implements SessionTransport {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly ip: string | undefined;
   readonly secure: boolean;
+  /** Messages are not HTTP requests: CSRF does not apply (the handshake's Origin rule does). */
+  readonly method = undefined;
+  readonly ownOrigin = undefined;
 
   constructor(
     request: IncomingMessage,

@@ -5,6 +5,7 @@ import {
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
+  type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
@@ -43,8 +44,10 @@ const SESSION_STREAM_INTERCEPTOR: NestInterceptor = {
  * sends a last `session_end` event with the reason and ends the response.
  */
 @Injectable()
-export class SessionStreams implements OnApplicationBootstrap, OnApplicationShutdown {
+export class SessionStreams implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private server: unknown;
+  /** The open streams' ends, so that shutdown can end them (the HTTP server waits for open responses). */
+  private readonly open = new Set<() => void>();
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -64,7 +67,8 @@ export class SessionStreams implements OnApplicationBootstrap, OnApplicationShut
         if (typeof method !== 'function' || Reflect.getMetadata(SSE_METADATA, method) !== true) continue;
         const interceptors = (Reflect.getMetadata(INTERCEPTORS_METADATA, method) as unknown[] | undefined) ?? [];
         if (interceptors.includes(SESSION_STREAM_INTERCEPTOR)) continue;
-        Reflect.defineMetadata(INTERCEPTORS_METADATA, [SESSION_STREAM_INTERCEPTOR, ...interceptors], method);
+        // Innermost: the application's own interceptors wrap the stream, `session_end` and its completion included.
+        Reflect.defineMetadata(INTERCEPTORS_METADATA, [...interceptors, SESSION_STREAM_INTERCEPTOR], method);
       }
     }
   }
@@ -72,6 +76,14 @@ export class SessionStreams implements OnApplicationBootstrap, OnApplicationShut
   onApplicationBootstrap(): void {
     this.server = this.adapterHost.httpAdapter?.getHttpServer();
     byServer.set(this.server, this);
+  }
+
+  /**
+   * Ends every session stream before the HTTP server closes, without a `session_end` (the session lives on): an
+   * EventSource reconnects, to another server behind a load balancer.
+   */
+  beforeApplicationShutdown(): void {
+    for (const end of [...this.open]) end();
   }
 
   onApplicationShutdown(): void {
@@ -88,11 +100,12 @@ export class SessionStreams implements OnApplicationBootstrap, OnApplicationShut
     if (context === undefined || session === undefined) return events;
     return new Observable<unknown>((subscriber) => {
       const processId = context.processId ?? randomBytes(12).toString('base64url');
+      // Checked when the guard's read started: a session closed since then is refused at registration.
       const client = new SessionClient(
         new SseTransport(context.transport),
         processId,
         session,
-        Date.now(),
+        context.readAt,
         DEFAULT_MAX_CLIENTS_PER_SESSION,
       );
       if (!this.clients.hasRoom(client)) {
@@ -111,9 +124,12 @@ export class SessionStreams implements OnApplicationBootstrap, OnApplicationShut
         subscriber.next({ type: SESSION_END_SSE_EVENT, data: { reason } });
         subscriber.complete();
       };
+      const shutdown = () => subscriber.complete();
+      this.open.add(shutdown);
       this.clients.register(client, { close: end });
       const inner = client.closed ? undefined : events.subscribe(subscriber);
       return () => {
+        this.open.delete(shutdown);
         inner?.unsubscribe();
         this.clients.unregister(client);
       };

@@ -7,6 +7,9 @@ import type { CookieAttributes, RefusalCode, SessionTransport } from '../../cont
 export class SseTransport implements SessionTransport {
   readonly kind = 'sse' as const;
   readonly canSetCookies = false;
+  /** The stream's request was checked when it arrived (a GET); its later events are not requests. */
+  readonly method = undefined;
+  readonly ownOrigin = undefined;
 
   constructor(private readonly request: SessionTransport) {}
 

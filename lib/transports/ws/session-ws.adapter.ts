@@ -35,6 +35,7 @@ const STATUS: Record<SocketRefusalCode, number> = {
   reauthenticate: 401,
   origin_not_allowed: 403,
   store_unavailable: 503,
+  csrf: 403,
   bad_request: 400,
   too_many_clients: 429,
 };

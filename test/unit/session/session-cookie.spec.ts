@@ -8,6 +8,8 @@ const SECRET = 'x'.repeat(32);
 class FakeTransport implements SessionTransport {
   readonly kind = 'http' as const;
   readonly ip = '127.0.0.1';
+  readonly method = 'GET';
+  readonly ownOrigin = undefined;
   readonly set: Array<{ name: string; value: string; options: CookieAttributes }> = [];
   readonly cleared: Array<{ name: string; options: CookieAttributes }> = [];
   readonly responseHeaders = new Map<string, string>();
