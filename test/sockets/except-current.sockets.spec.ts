@@ -8,7 +8,7 @@ import { EventRecorder, waitUntil } from '../support/lifecycle-helpers.js';
 import { ReauthController, ReauthGateway, StreamController } from '../support/reauth-app.js';
 import { endWithin, freshPrefix, sameBrowserOn } from '../support/redis-apps.js';
 import { SessionsController } from '../support/sessions.controller.js';
-import { openStream } from '../support/sse-stream.js';
+import { openSse, type SseEvent } from '../support/sse-client.js';
 import { openSocket, sessionSockets, SOCKET_KINDS, type Ended, type SocketKind, type TestSocket } from '../support/sockets.js';
 import { redisForFile } from '../support/store-kinds.js';
 
@@ -135,23 +135,24 @@ describe.each(ADAPTERS)('disconnectAll({ exceptCurrent }) on %s, memory store: s
     const here = await login(t.url, user);
     const phone = await login(t.url, user);
     const [hereStream, phoneStream] = [
-      await openStream(`${t.url}/stream`, here.cookieHeader()),
-      await openStream(`${t.url}/stream`, phone.cookieHeader()),
+      await openSse(t.url, '/stream', { cookie: here.cookieHeader() }),
+      await openSse(t.url, '/stream', { cookie: phone.cookieHeader() }),
     ];
     try {
-      expect(await hereStream.next()).toMatchObject({ event: 'message', data: { user } });
-      expect(await phoneStream.next()).toMatchObject({ event: 'message', data: { user } });
+      const mine = (event: SseEvent) => event.event === 'message' && (JSON.parse(event.data) as { user: unknown }).user === user;
+      await hereStream.waitFor(mine);
+      await phoneStream.waitFor(mine);
       expect((await here.post('/disconnect-others')).body).toEqual({ closed: 1 });
-      await phoneStream.ended;
-      expect(phoneStream.events.at(-1)).toEqual({ event: 'session_end', data: { reason: 'session_closed' } });
+      expect(await phoneStream.endWithin()).toMatchObject({ how: 'end' });
+      expect(phoneStream.named('session_end').map((event) => JSON.parse(event.data) as unknown)).toEqual([{ reason: 'session_closed' }]);
       // Events sent from now on: the stream of this session goes on, as this session's.
       const seen = hereStream.events.length;
       await waitUntil(() => hereStream.events.length >= seen + 2, 3000, 'two more events on the kept stream');
-      expect(hereStream.events.slice(seen).every((event) => event.event === 'message' && event.data.user === user)).toBe(true);
-      expect(hereStream.isOpen).toBe(true);
+      expect(hereStream.events.slice(seen).every(mine)).toBe(true);
+      expect(hereStream.end).toBeUndefined();
     } finally {
-      hereStream.close();
-      phoneStream.close();
+      await hereStream.close();
+      await phoneStream.close();
     }
   });
 

@@ -8,7 +8,7 @@ import { EventRecorder, sleep, waitUntil } from '../support/lifecycle-helpers.js
 import { PASSWORD, ReauthController, ReauthGateway, STALE_AFTER_MS, StreamController } from '../support/reauth-app.js';
 import { freshPrefix, sameBrowserOn } from '../support/redis-apps.js';
 import { SessionsController } from '../support/sessions.controller.js';
-import { openStream } from '../support/sse-stream.js';
+import { openSse, type SseEvent } from '../support/sse-client.js';
 import { openSocket, Refused, sessionSockets, SOCKET_KINDS, type SocketKind, type TestSocket } from '../support/sockets.js';
 import { redisForFile } from '../support/store-kinds.js';
 
@@ -140,9 +140,10 @@ describe.each(ADAPTERS)('reauthenticate() with a Server-Sent Events stream on %s
   it('keeps the stream open as a client of the session under its new id', async () => {
     const user = `stream-${adapter}`;
     const browser = await login(t.url, user);
-    const stream = await openStream(`${t.url}/stream`, browser.cookieHeader());
+    const stream = await openSse(t.url, '/stream', { cookie: browser.cookieHeader() });
     try {
-      expect(await stream.next()).toMatchObject({ event: 'message', data: { user } });
+      const mine = (event: SseEvent) => event.event === 'message' && (JSON.parse(event.data) as { user: unknown }).user === user;
+      await stream.waitFor(mine);
       const oldHandle = await handleOf(browser);
       await reauthenticate(browser);
       const newHandle = await handleOf(browser);
@@ -150,13 +151,13 @@ describe.each(ADAPTERS)('reauthenticate() with a Server-Sent Events stream on %s
       expect(registryOf(t.app).count(oldHandle)).toBe(0);
       const seen = stream.events.length;
       await waitUntil(() => stream.events.length >= seen + 2, NOTHING_HANGS_MS, 'two more events');
-      expect(stream.events.slice(seen).every((event) => event.event === 'message' && event.data.user === user)).toBe(true);
+      expect(stream.events.slice(seen).every(mine)).toBe(true);
 
       expect((await browser.post('/logout')).status).toBe(201);
-      await stream.ended;
-      expect(stream.events.at(-1)).toEqual({ event: 'session_end', data: { reason: 'session_closed' } });
+      expect(await stream.endWithin(NOTHING_HANGS_MS)).toMatchObject({ how: 'end' });
+      expect(stream.named('session_end').map((event) => JSON.parse(event.data) as unknown)).toEqual([{ reason: 'session_closed' }]);
     } finally {
-      stream.close();
+      await stream.close();
     }
   });
 });

@@ -67,8 +67,8 @@ export class HttpTransport implements SessionTransport {
   }
 
   // A GraphQL resolver is refused inside a 200 answer that carries the rest of the query: no redirect, no headers.
-  // A CSRF refusal is never `policy.denied`'s answer either: a redirect to a login page would hide the attack, and
-  // `reauthenticate` is no "go and log in": the redirect would lose it.
+  // A CSRF refusal is never `policy.denied`'s answer either: a redirect to a login page would hide the attack; nor
+  // is `reauthenticate`, which asks for the password again, not for a login.
   refuse(code: RefusalCode, message?: string, handler?: string): Error {
     if (handler === 'graphql') return new GraphQLRefusalError(code, message);
     if (code === 'store_unavailable') return new SessionStoreUnavailableException(message);
