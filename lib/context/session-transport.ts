@@ -5,7 +5,6 @@ export type TransportKind = 'http' | 'ws' | 'sse';
  * Why a request, message or handshake is refused; each transport turns a code into its own kind of error. `csrf`
  * is produced only where {@link SessionTransport.method} is known (HTTP), but every transport maps it.
  * `reauthenticate`: connected, but the user last proved who they are longer ago than the handler allows (`fresh`).
- * `csrf` is produced only where {@link SessionTransport.method} is known (HTTP), but every transport maps it.
  */
 export type RefusalCode = 'unauthenticated' | 'forbidden' | 'reauthenticate' | 'store_unavailable' | 'csrf';
 
