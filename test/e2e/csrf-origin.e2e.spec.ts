@@ -101,6 +101,20 @@ describe.each(ADAPTERS)('CSRF origin check on %s', (adapter: AdapterName) => {
     });
   });
 
+  it('refuses the text/plain POST with a foreign Origin that 0.1 accepted (a "simple" request, no preflight)', async () => {
+    const { browser, user } = await loggedIn('text-plain');
+    const before = ran();
+    const response = await fetch(`${s.t.url}/login`, {
+      method: 'POST',
+      headers: { origin: 'http://evil.example', 'content-type': 'text/plain', cookie: browser.cookieHeader() },
+      body: 'user=mallory',
+    });
+    expect({ status: response.status, body: (await response.json()) as unknown }).toEqual({ status: 403, body: CROSS_ORIGIN_REFUSED });
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(ran()).toEqual(before);
+    await expectIntact(browser, user);
+  });
+
   it('refuses a @Connected route with 403 csrf, not 401, when there is no session either', async () => {
     const reply = await new Browser(s.t.url).post('/logout-everywhere', {}, { headers: CROSS_SITE });
     expect({ status: reply.status, body: reply.body }).toEqual({ status: 403, body: CROSS_ORIGIN_REFUSED });
