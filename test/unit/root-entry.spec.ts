@@ -36,8 +36,11 @@ describe('the root entry and the optional peers', () => {
 
   afterAll(() => rm(out, { recursive: true, force: true }));
 
-  it('loads nestjs-connected without any optional peer', async () => {
-    expect(await importWithoutPeers('index.js')).toEqual({ ok: true, output: 'loaded\n' });
+  it.each([
+    ['nestjs-connected', 'index.js'],
+    ['nestjs-connected/testing', 'testing/login-as.js'],
+  ])('loads %s without any optional peer', async (_entry, file) => {
+    expect(await importWithoutPeers(file)).toEqual({ ok: true, output: 'loaded\n' });
   });
 
   it.each([
