@@ -47,6 +47,7 @@ describe('the root entry and the optional peers', () => {
     ['nestjs-connected/graphql', 'transports/graphql/session-subscriptions.js', 'graphql'],
     ['nestjs-connected/redis', 'stores/redis/redis.store.js', 'ioredis'],
     ['nestjs-connected/ws', 'transports/ws/session-ws.adapter.js', '@nestjs/platform-ws'],
+    ['nestjs-connected/terminus', 'health/session-store.health.js', '@nestjs/terminus'],
   ])('while %s does load its peer (the check can fail)', async (_entry, file, peer) => {
     const result = await importWithoutPeers(file);
     expect(result.ok).toBe(false);
