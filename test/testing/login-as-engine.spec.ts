@@ -16,6 +16,7 @@ import {
 } from '../../lib/index.js';
 import { SECRET, startApp, type TestApp } from '../support/app.js';
 import { freshPrefix } from '../support/redis-apps.js';
+import { freePort } from '../support/redis-server.js';
 import { redisForFile } from '../support/store-kinds.js';
 
 /** `GET /me` (@Connected) → `{ user }`. */
@@ -127,6 +128,26 @@ describe('loginAs with the store overridden in @nestjs/testing', () => {
       await request(app.getHttpServer()).get('/me').set('Cookie', cookie).expect(200, { user: 'dave' });
       expect(await replacement.listUser('dave')).toHaveLength(1);
       expect(await configured.listUser('dave')).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('never opens the policy’s own store: a RedisStore whose Redis does not exist is not a failure', async () => {
+    // Opened, it would reject ("could not connect to Redis") and fail app.init().
+    const unreachable = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}` });
+    const moduleRef = await Test.createTestingModule({
+      imports: [SessionModule.forRoot({ secret: SECRET, store: unreachable })],
+      controllers: [MeController],
+    })
+      .overrideProvider(SESSION_STORE)
+      .useValue(new MemoryStore())
+      .compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      const cookie = await loginAs(app, 'erin');
+      await request(app.getHttpServer()).get('/me').set('Cookie', cookie).expect(200, { user: 'erin' });
     } finally {
       await app.close();
     }
