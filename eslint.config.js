@@ -25,7 +25,7 @@ const LAYERS = [
   { name: 'events', files: ['lib/events/**'] },
   { name: 'session engine', files: ['lib/session/**'] },
   { name: 'transports, guards, decorators', files: ['lib/transports/**', 'lib/guards/**', 'lib/decorators/**'] },
-  { name: 'module and entries', files: ['lib/*.ts'] },
+  { name: 'module and entries', files: ['lib/*.ts', 'lib/testing/**', 'lib/health/**'] },
 ];
 
 /** Within a layer, more narrowly: the guard reads the request context only, never a transport. */

@@ -9,6 +9,8 @@ export default {
     '^nestjs-connected/ws$': '<rootDir>/lib/transports/ws/session-ws.adapter.ts',
     '^nestjs-connected/redis$': '<rootDir>/lib/stores/redis/redis.store.ts',
     '^nestjs-connected/graphql$': '<rootDir>/lib/transports/graphql/session-subscriptions.ts',
+    '^nestjs-connected/testing$': '<rootDir>/lib/testing/login-as.ts',
+    '^nestjs-connected/terminus$': '<rootDir>/lib/health/session-store.health.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

@@ -4,9 +4,10 @@ import { cookiesNamed } from '../support/auth-helpers.js';
 import { Browser, type Reply } from '../support/browser.js';
 import { waitUntil } from '../support/lifecycle-helpers.js';
 import { ProcessFaults } from '../support/process-faults.js';
-import { adminClient, endWithin, freshPrefix, report, sameBrowserOn, startRedisApp, timed, type RedisApp } from '../support/redis-apps.js';
+import { adminClient, endWithin, freshPrefix, sameBrowserOn, startRedisApp, timed, type RedisApp } from '../support/redis-apps.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { openSocket, Refused, type SocketKind, type TestSocket } from '../support/sockets.js';
+import { reportMeasurement } from '../support/measurement.js';
 
 /**
  * A real redis-server that hangs (SIGSTOP) or dies (SIGKILL) under a running application: the routes that need the
@@ -143,7 +144,9 @@ describe.each(ADAPTERS)('Redis outages under an app on %s', (adapter: AdapterNam
     // The app still serves, and the browser kept its cookie through all of it.
     expect((await new Browser(app.t.url).get('/public')).status).toBe(200);
     expect(browser.jar.get('sid')).toBe(cookie);
-    report(`redis-faults [${adapter}] ${what}: first /me 503 after ${first.ms} ms; burst of ${BURST} settled, slowest ${slowest} ms`);
+    reportMeasurement(
+      `redis-faults [${adapter}] ${what}: first /me 503 after ${first.ms} ms; burst of ${BURST} settled, slowest ${slowest} ms`,
+    );
     return first.ms;
   }
 
@@ -182,7 +185,7 @@ describe.each(ADAPTERS)('Redis outages under an app on %s', (adapter: AdapterNam
     expect((await browser.get('/me')).body).toEqual({ user, note: 'after' });
     const stranger = new Browser(app.t.url);
     expect((await stranger.post('/login', { user: `${user}-new` })).status).toBe(201);
-    report(`redis-faults [${adapter}] paused: 503 in ${latency} ms; /me 200 again ${recovered} ms after SIGCONT`);
+    reportMeasurement(`redis-faults [${adapter}] paused: 503 in ${latency} ms; /me 200 again ${recovered} ms after SIGCONT`);
   }, 40_000);
 
   it('Redis killed (SIGKILL after SAVE): 503 and no cookie for a login, and the same cookie works after a restart', async () => {
@@ -209,7 +212,7 @@ describe.each(ADAPTERS)('Redis outages under an app on %s', (adapter: AdapterNam
     expect(browser.jar.get('sid')).toBe(cookie);
     expect((await stranger.post('/login', { user: `${user}-new` })).status).toBe(201);
     expect((await stranger.get('/me')).body).toEqual({ user: `${user}-new`, note: null });
-    report(
+    reportMeasurement(
       `redis-faults [${adapter}] killed: 503 in ${latency} ms; login 503 in ${login.ms} ms; /me 200 again ${recovered} ms after redis-server answered PING`,
     );
   }, 40_000);
@@ -242,7 +245,7 @@ describe.each(ADAPTERS)('Redis outages under an app on %s', (adapter: AdapterNam
       await socket.close();
     }
     expect(browser.jar.get('sid')).toBe(cookie);
-    report(`redis-faults [${adapter}] ${kind} handshake refused in ${paused.ms} ms (paused), ${killed.ms} ms (killed)`);
+    reportMeasurement(`redis-faults [${adapter}] ${kind} handshake refused in ${paused.ms} ms (paused), ${killed.ms} ms (killed)`);
   }, 40_000);
 });
 
@@ -341,7 +344,7 @@ describe('two servers (Express with socket.io, Fastify with ws) through Redis ou
       const annClosed = await expectClosedSoon(annSocket);
       expect((await bob.browser.post('/logout')).status).toBe(201);
       const bobClosed = await expectClosedSoon(bobSocket);
-      report(
+      reportMeasurement(
         `redis-faults [two servers] ${outage}: both servers reading and subscribed ${back} ms after Redis was back; ` +
           `cross-server socket closes ${annClosed} ms (ws on Fastify) and ${bobClosed} ms (socket.io on Express)`,
       );
@@ -451,6 +454,6 @@ describe.each(ADAPTERS)('shutting an app on %s down while Redis hangs', (adapter
       RECOVERY_DEADLINE_MS,
       'the closed app’s Redis connections to go',
     );
-    report(`redis-faults [${adapter}] app.close() while Redis is paused took ${closing.ms} ms`);
+    reportMeasurement(`redis-faults [${adapter}] app.close() while Redis is paused took ${closing.ms} ms`);
   }, 40_000);
 });

@@ -8,7 +8,6 @@ import {
   endWithin,
   freshPrefix,
   keysUnder,
-  report,
   sameBrowserOn,
   startRedisApp,
   storeKeyOfBrowser,
@@ -17,6 +16,7 @@ import {
 } from '../support/redis-apps.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { openSocket, type SocketKind, type TestSocket } from '../support/sockets.js';
+import { reportMeasurement } from '../support/measurement.js';
 
 /**
  * Two application servers, one Express and one Fastify, each with its own RedisStore (own connections, own epoch
@@ -165,7 +165,9 @@ describe.each(PAIRINGS)('an Express server (%s) and a Fastify server (%s) on one
     }
     // The cookie never changed (no write opened a session of its own).
     expect(onOne.jar.get('sid')).toBe(onTwo.jar.get('sid'));
-    report(`redis-servers [${kindOne}/${kindTwo}]: ${ROUNDS} rounds of parallel writes on two servers in ${Date.now() - started} ms`);
+    reportMeasurement(
+      `redis-servers [${kindOne}/${kindTwo}]: ${ROUNDS} rounds of parallel writes on two servers in ${Date.now() - started} ms`,
+    );
   });
 
   it('a logout on one server: the cookie is refused on the other, and its sockets there close', async () => {
@@ -242,7 +244,7 @@ describe.each(PAIRINGS)('an Express server (%s) and a Fastify server (%s) on one
     expect((await c1.get('/me')).status).toBe(401);
     expect((await c2.get('/me')).status).toBe(401);
     await expectServing(socketBOnOne, bob);
-    report(
+    reportMeasurement(
       `redis-servers [${kindOne}/${kindTwo}]: disconnectAll on Express closed the Fastify ${kindTwo} sockets ` +
         `${Math.max(...closedIn.slice(0, 3))} ms after its reply (${afterReply} ms from the request); ` +
         `disconnectAll on Fastify closed the Express ${kindOne} sockets ${Math.max(...closedBack)} ms after its reply (${Date.now() - back} ms from the request)`,
@@ -418,6 +420,6 @@ describe('keys and TTLs of two servers on one Redis', () => {
     expect(await admin.hgetall(`${cut(bob)}:user`)).toEqual({ epoch: '1' });
     // The last browser's cart went with its session.
     expect((await aOnTwo.get('/cart')).body).toEqual({ cart: null });
-    report(`redis-servers: the last anonymous session (idle ${ANONYMOUS_IDLE_S} s) was swept ${swept} ms after the logouts`);
+    reportMeasurement(`redis-servers: the last anonymous session (idle ${ANONYMOUS_IDLE_S} s) was swept ${swept} ms after the logouts`);
   });
 });

@@ -24,8 +24,9 @@ import {
 } from '../support/graphql-ws-client.js';
 import { registryOf } from '../support/clients-helpers.js';
 import { EventRecorder, FaultyStore, waitUntil } from '../support/lifecycle-helpers.js';
-import { freshPrefix, report, sameBrowserOn } from '../support/redis-apps.js';
+import { freshPrefix, sameBrowserOn } from '../support/redis-apps.js';
 import { redisForFile } from '../support/store-kinds.js';
+import { reportMeasurement } from '../support/measurement.js';
 
 // The app (test/support/graphql-ws-app.ts): Apollo on Express, `subscriptions: sessionSubscriptions(options)`.
 // REST: POST /login {user}, POST /logout, GET /me (@Connected), GET /sessions, POST /revoke {handle},
@@ -369,7 +370,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
       const answered = performance.now();
       const closed = await expectClosedBySession(annWs, annTicks, 'session_closed', NOTHING_HANGS_MS);
       const afterAnswer = Math.round(closed.at - answered);
-      report(
+      reportMeasurement(
         `graphql-ws: logout closed the connection ${afterAnswer} ms after the logout's answer ` +
           `(${Math.round(closed.at - sent)} ms after it was sent)`,
       );
@@ -530,7 +531,7 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
       // Expiry is 1 s after the last activity; the timer closes idle connections within about a second of it.
       const closed = await expectClosedBySession(connection, ticks, 'session_expired', loginAt + 1000 + 2500 - Date.now());
       expect(Date.now()).toBeGreaterThanOrEqual(loginAt + 1000);
-      report(`graphql-ws: an idle connection (idleTimeout 1 s) was closed ${Math.round(closed.at - loggedInAt)} ms after login`);
+      reportMeasurement(`graphql-ws: an idle connection (idleTimeout 1 s) was closed ${Math.round(closed.at - loggedInAt)} ms after login`);
       expect((await ann.get('/me')).status).toBe(401);
       await expectRefused(app, { cookie }, 4401, 'unauthenticated');
     });
@@ -668,7 +669,9 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
         store.mode = mode;
         const started = performance.now();
         const closed = await expectRefused(app, { cookie: ann.cookieHeader() }, 4503, 'store_unavailable');
-        report(`graphql-ws: a store that calls '${mode}' was refused ${Math.round(closed.at - started)} ms after the connection started`);
+        reportMeasurement(
+          `graphql-ws: a store that calls '${mode}' was refused ${Math.round(closed.at - started)} ms after the connection started`,
+        );
         store.mode = 'ok';
         await expectStillConnected(ann, 'ann');
         const connection = await admitted(app, { cookie: ann.cookieHeader() });
@@ -743,7 +746,9 @@ describe('GraphQL subscriptions over graphql-ws (Apollo on Express)', () => {
         const returned = performance.now();
         const closed = await expectClosedBySession(annWs, annTicks, 'session_closed', NOTHING_HANGS_MS);
         const delay = Math.round(closed.at - returned);
-        report(`graphql-ws on Redis: ${what} on instance B closed the connection on instance A ${delay} ms after B's call returned`);
+        reportMeasurement(
+          `graphql-ws on Redis: ${what} on instance B closed the connection on instance A ${delay} ms after B's call returned`,
+        );
         expect({ what, msAfterBsCallReturned: delay, within: delay < CROSS_SERVER_CLOSE_MS }).toEqual({
           what,
           msAfterBsCallReturned: delay,

@@ -3,6 +3,7 @@ import { AuthController } from '../support/auth.controller.js';
 import type { Browser } from '../support/browser.js';
 import { handleOf, login, registryOf } from '../support/clients-helpers.js';
 import { waitUntil } from '../support/lifecycle-helpers.js';
+import { reportMeasurement } from '../support/measurement.js';
 import { LiveGateway } from '../support/live.gateway.js';
 import { openSocket, sessionSockets, SOCKET_KINDS, type TestSocket } from '../support/sockets.js';
 
@@ -81,7 +82,7 @@ describe.each(ADAPTERS.filter((adapter) => adapter === 'express'))('process coun
       expect(sockets.every((socket) => socket.isOpen)).toBe(true);
       expect(registry.count()).toBe(SOCKETS);
       const perSocket = Math.round((after.bytes - before.bytes) / SOCKETS);
-      console.log(
+      reportMeasurement(
         `process-count [${adapter}/${kind}]: ${SOCKETS} open sockets (one session each), heap used ` +
           `${before.bytes} -> ${after.bytes} bytes = ${perSocket} bytes per socket, server and client together ` +
           `(both run in this Jest process)` +

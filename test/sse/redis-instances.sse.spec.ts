@@ -3,10 +3,11 @@ import { ADAPTERS, type AdapterName } from '../support/app.js';
 import { Browser } from '../support/browser.js';
 import { waitUntil } from '../support/lifecycle-helpers.js';
 import { ProcessFaults } from '../support/process-faults.js';
-import { freshPrefix, report, sameBrowserOn } from '../support/redis-apps.js';
+import { freshPrefix, sameBrowserOn } from '../support/redis-apps.js';
 import { clientEventsOf, currentHandle, expectSessionEnd, login, startSseApp, type SseApp } from '../support/sse-apps.js';
 import { SsePool, type SseConnection } from '../support/sse-client.js';
 import { redisForFile } from '../support/store-kinds.js';
+import { reportMeasurement } from '../support/measurement.js';
 
 /**
  * Two application instances on one real Redis (own connections each, one key prefix): a stream open on instance A
@@ -56,7 +57,7 @@ describe.each(ADAPTERS)('SSE streams on %s instance A, closed from instance B on
   async function expectEndedFromB(what: string, stream: SseConnection, answeredAt: number, handle: string, tag: string): Promise<number> {
     const { event } = await expectSessionEnd(stream, 'session_closed');
     const delay = Math.round(event.at - answeredAt);
-    report(`sse redis [A ${adapter}, B ${other(adapter)}]: ${what} on B → session_end on A after ${delay} ms`);
+    reportMeasurement(`sse redis [A ${adapter}, B ${other(adapter)}]: ${what} on B → session_end on A after ${delay} ms`);
     expect({ what, delayMs: delay, underBound: delay < ACROSS_INSTANCES_MS }).toEqual({ what, delayMs: delay, underBound: true });
     await a.events.waitFor((e) => e.type === 'client-disconnected' && e.session === handle);
     expect(clientEventsOf(a.events.events, handle).map((e) => e.type)).toEqual(['client-connected', 'client-disconnected']);

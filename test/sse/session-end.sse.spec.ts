@@ -3,11 +3,11 @@ import { ADAPTERS, startApp, type AdapterName, type TestApp } from '../support/a
 import { Browser } from '../support/browser.js';
 import { sleep, waitUntil } from '../support/lifecycle-helpers.js';
 import { ProcessFaults } from '../support/process-faults.js';
-import { report } from '../support/redis-apps.js';
 import { clientEventsOf, currentHandle, expectSessionEnd, login, SSE_CONTROLLERS, startSseApp, type SseApp } from '../support/sse-apps.js';
 import { SsePool, type SseConnection } from '../support/sse-client.js';
 import { SseJournal } from '../support/sse-controller.js';
 import { ADAPTER_STORE_CASES, redisForFile, type StoreKind } from '../support/store-kinds.js';
+import { reportMeasurement } from '../support/measurement.js';
 
 /**
  * When the session of a stream closes (logout, disconnectAll, revoke, a new login, idle expiry), the stream gets a
@@ -69,7 +69,7 @@ describe.each(ADAPTER_STORE_CASES)('SSE streams end with their session on %s, %s
     expect(reply.status).toBe(201);
     const { event } = await expectSessionEnd(stream, 'session_closed');
     const delay = Math.round(event.at - loggedOutAt);
-    report(`sse [${adapter}/${kind}]: session_end ${delay} ms after the logout response`);
+    reportMeasurement(`sse [${adapter}/${kind}]: session_end ${delay} ms after the logout response`);
     expect({ delayMs: delay, withinBound: delay < LOGOUT_TO_SESSION_END_MS }).toEqual({ delayMs: delay, withinBound: true });
     await expectGone(handle, tag);
     expect((await b.get('/me')).status).toBe(401);
@@ -311,7 +311,7 @@ describe.each(ADAPTERS)('SSE streams with nobody listening to session events on 
     const loggedOutAt = performance.now();
     const { event } = await expectSessionEnd(stream, 'session_closed');
     const delay = Math.round(event.at - loggedOutAt);
-    report(`sse [${adapter}/memory, no listener]: session_end ${delay} ms after the logout response`);
+    reportMeasurement(`sse [${adapter}/memory, no listener]: session_end ${delay} ms after the logout response`);
     expect({ delayMs: delay, withinBound: delay < LOGOUT_TO_SESSION_END_MS }).toEqual({ delayMs: delay, withinBound: true });
     const journal = t.app.get(SseJournal);
     await waitUntil(() => journal.tornDown(tag) === 1, 10_000, 'the producer to be torn down');

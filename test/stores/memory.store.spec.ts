@@ -7,10 +7,13 @@ import { SlotTable } from '../../lib/stores/memory/slot-table.js';
 import { MemoryStore } from '../../lib/stores/memory/memory.store.js';
 import type { SessionRecord } from '../../lib/stores/session-record.js';
 import type { StoreLimits, StoreRemoval } from '../../lib/stores/session-store.js';
+import { captureNestLogs } from '../support/captured-log.js';
 import { makeRecord, newKey, runStoreContract } from './store-contract.js';
 
 const NO_LIMIT: StoreLimits = { maxAnonymous: Number.MAX_SAFE_INTEGER };
 const HOUR = 3_600_000;
+/** What the store logs (snapshot files read, written, ignored): asserted where it matters, never printed. */
+const log = captureNestLogs();
 
 runStoreContract(
   'MemoryStore',
@@ -559,9 +562,12 @@ describe('MemoryStore', () => {
         ['missing arrays', '{"version":1}'],
       ])('%s', async (_, text) => {
         await writeFile(file, text);
+        const warned = log.matching('Ignored a corrupt snapshot file').length;
         const reader = await reopen();
         expect(reader.size).toBe(0);
         expect(await reader.listUser('alice')).toEqual([]);
+        // Said once, so that an operator knows the sessions of the last run were not restored.
+        expect(log.matching('Ignored a corrupt snapshot file')).toHaveLength(warned + 1);
       });
 
       it('of another version', async () => {

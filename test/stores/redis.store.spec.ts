@@ -7,6 +7,8 @@ import { RedisStore, type RedisStoreOptions } from '../../lib/stores/redis/redis
 import { EXPIRY_GRACE_MS, USER_FLOOR_MS } from '../../lib/stores/redis/redis-ttl.js';
 import type { StoreLimits, StoreRemoval } from '../../lib/stores/session-store.js';
 import { TimedStore } from '../../lib/stores/timed-store.js';
+import { captureNestLogs } from '../support/captured-log.js';
+import { reportMeasurement } from '../support/measurement.js';
 import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from '../support/redis-server.js';
 import { makeRecord, newKey, runStoreContract } from './store-contract.js';
 
@@ -58,6 +60,8 @@ function adminClient(url: string): Redis {
 let server: RedisServer;
 let admin: Redis;
 const openStores: RedisStore[] = [];
+/** What the stores log (connection losses, corrupt keys, missed deadlines): asserted where it matters, never printed. */
+const log = captureNestLogs();
 
 beforeAll(async () => {
   server = await startRedisServer();
@@ -156,6 +160,7 @@ describe('RedisStore', () => {
       const { freePort } = await import('../support/redis-server.js');
       const store = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}`, prefix });
       await expect(store.open()).rejects.toThrow(/could not connect to Redis/);
+      expect(log.matching('ECONNREFUSED')).not.toHaveLength(0);
       const closing = Date.now();
       await store.close();
       expect(Date.now() - closing).toBeLessThan(500);
@@ -494,6 +499,7 @@ describe('RedisStore', () => {
       await expect(store.touch(key, Date.now(), Date.now() + HOUR)).resolves.toBe(false);
       await expect(store.destroy(key)).resolves.toBeUndefined();
       expect(await store.create(key, makeRecord(), NO_LIMIT)).toBe(false);
+      expect(log.matching('Ignored a session key in Redis that is not a hash')).not.toHaveLength(0);
     });
 
     it('a corrupt epoch refuses the user’s sessions instead of serving them', async () => {
@@ -602,9 +608,8 @@ describe('RedisStore faults', () => {
     const recovery = Date.now() - resumedAt;
     expect(await calls.call('get', key)).toEqual(record);
     expect(await calls.call('setField', key, 's:after', '1')).toBe(true);
-    // For the report: how long each phase took.
-    process.stdout.write(
-      `RedisStore fault timing: first call ${first.ms} ms, later calls at most ${Math.max(...further.map((c) => c.ms))} ms, recovered ${recovery} ms after SIGCONT\n`,
+    reportMeasurement(
+      `RedisStore fault timing: first call ${first.ms} ms, later calls at most ${Math.max(...further.map((c) => c.ms))} ms, recovered ${recovery} ms after SIGCONT`,
     );
   });
 
@@ -656,7 +661,7 @@ describe('RedisStore faults', () => {
       async () => (await store.get(key).catch(() => undefined)) !== undefined,
       15_000,
     );
-    process.stdout.write(`RedisStore restart: reading again ${Date.now() - restartedAt} ms after redis-server answered PING\n`);
+    reportMeasurement(`RedisStore restart: reading again ${Date.now() - restartedAt} ms after redis-server answered PING`);
     expect(await store.get(key)).toEqual(record);
     // Scripts are loaded again (NOSCRIPT after a restart) and pub/sub resubscribed.
     const other = new RedisStore({ url: faulty.url, prefix });
@@ -685,7 +690,7 @@ describe('RedisStore on a Redis Cluster', () => {
   beforeAll(async () => {
     const started = Date.now();
     cluster = await startRedisCluster(3);
-    process.stdout.write(`Redis Cluster of 3 masters formed in ${Date.now() - started} ms\n`);
+    reportMeasurement(`Redis Cluster of 3 masters formed in ${Date.now() - started} ms`);
     nodes = cluster.nodes.map((node) => adminClient(node.url));
   }, 30_000);
 

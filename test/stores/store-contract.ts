@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SessionRecord } from '../../lib/stores/session-record.js';
 import type { SessionStore, StoreLimits, StoreRemoval } from '../../lib/stores/session-store.js';
+import { captureNestLogs } from '../support/captured-log.js';
 import { describeReauthContract } from './store-contract-reauth.js';
 
 /**
@@ -91,6 +92,8 @@ export interface ContractOptions {
  */
 export function runStoreContract(name: string, makeStore: () => Promise<StoreUnderTest>, options: ContractOptions = {}): void {
   describe(`${name} — store contract`, () => {
+    // The faults below (a throwing listener) are logged by the store: into this, not onto the console.
+    const log = captureNestLogs();
     let store: SessionStore;
     let cleanup: () => Promise<void>;
     let removals: StoreRemoval[];
@@ -652,6 +655,8 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
         await expect(store.destroy(key)).resolves.toBeDefined();
         await waitForRemoval(key, 'destroyed');
         expect(await store.get(key)).toBeUndefined();
+        // Not swallowed: the operator learns of the bug.
+        expect(log.errors).toContain('A store listener failed: listener bug');
         off();
       });
     });

@@ -125,8 +125,3 @@ export async function endWithin(socket: TestSocket, ms: number): Promise<Ended> 
     clearTimeout(timer);
   }
 }
-
-/** Writes one line to stdout (Jest's console adds a stack trace per call): the timings the report asks for. */
-export function report(line: string): void {
-  process.stdout.write(`${line}\n`);
-}

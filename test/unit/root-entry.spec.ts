@@ -36,14 +36,18 @@ describe('the root entry and the optional peers', () => {
 
   afterAll(() => rm(out, { recursive: true, force: true }));
 
-  it('loads nestjs-connected without any optional peer', async () => {
-    expect(await importWithoutPeers('index.js')).toEqual({ ok: true, output: 'loaded\n' });
+  it.each([
+    ['nestjs-connected', 'index.js'],
+    ['nestjs-connected/testing', 'testing/login-as.js'],
+  ])('loads %s without any optional peer', async (_entry, file) => {
+    expect(await importWithoutPeers(file)).toEqual({ ok: true, output: 'loaded\n' });
   });
 
   it.each([
     ['nestjs-connected/graphql', 'transports/graphql/session-subscriptions.js', 'graphql'],
     ['nestjs-connected/redis', 'stores/redis/redis.store.js', 'ioredis'],
     ['nestjs-connected/ws', 'transports/ws/session-ws.adapter.js', '@nestjs/platform-ws'],
+    ['nestjs-connected/terminus', 'health/session-store.health.js', '@nestjs/terminus'],
   ])('while %s does load its peer (the check can fail)', async (_entry, file, peer) => {
     const result = await importWithoutPeers(file);
     expect(result.ok).toBe(false);
