@@ -114,6 +114,7 @@ describe.each(ADAPTERS)('session checks on %s', (adapter) => {
       expect(seen).toHaveLength(1);
       const { info, request } = seen[0]!;
       expect(Object.keys(info).sort()).toEqual([
+        'actorId',
         'authenticatedAt',
         'createdAt',
         'current',
@@ -129,6 +130,8 @@ describe.each(ADAPTERS)('session checks on %s', (adapter) => {
       expect(info.createdAt).toBeInstanceOf(Date);
       expect(info.lastSeenAt).toBeInstanceOf(Date);
       expect(info.authenticatedAt).toEqual(info.createdAt);
+      // Not impersonated.
+      expect(info.actorId).toBeUndefined();
       expect(typeof info.handle).toBe('string');
       const text = JSON.stringify(info);
       expect(text).not.toContain(id);
