@@ -21,7 +21,10 @@ const LAYERS = [
   { name: 'exceptions', files: ['lib/exceptions/**'] },
   { name: 'stores', files: ['lib/stores/**'] },
   { name: 'context', files: ['lib/context/**'] },
-  { name: 'policy and tokens', files: ['lib/session-policy.ts', 'lib/csrf-policy.ts', 'lib/session.tokens.ts'] },
+  {
+    name: 'policy and tokens',
+    files: ['lib/session-policy.ts', 'lib/csrf-policy.ts', 'lib/impersonation-policy.ts', 'lib/session.tokens.ts'],
+  },
   { name: 'events', files: ['lib/events/**'] },
   { name: 'session engine', files: ['lib/session/**'] },
   { name: 'transports, guards, decorators', files: ['lib/transports/**', 'lib/guards/**', 'lib/decorators/**'] },

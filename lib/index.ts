@@ -6,6 +6,7 @@ export { SESSION_STORE } from './session.tokens.js';
 export { SessionPolicyError } from './session-policy.js';
 export type { SessionCheckRequest, SessionCookieOptions, SessionPolicy } from './session-policy.js';
 export type { CsrfOptions } from './csrf-policy.js';
+export type { ImpersonationOptions } from './impersonation-policy.js';
 
 export { SessionKey } from './stores/session-key.js';
 export type { SessionKeyOptions, SessionScope, SessionValueCodec } from './stores/session-key.js';

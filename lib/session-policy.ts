@@ -1,4 +1,5 @@
 import { resolveCsrfOptions, type CsrfOptions, type ResolvedCsrfOptions } from './csrf-policy.js';
+import { resolveImpersonationOptions, type ImpersonationOptions, type ResolvedImpersonationOptions } from './impersonation-policy.js';
 import type { SessionStore } from './stores/session-store.js';
 import type { SessionInfo } from './stores/session-info.js';
 
@@ -84,6 +85,11 @@ export interface SessionPolicy {
    * `false` turns it off. See {@link CsrfOptions}.
    */
   csrf?: false | CsrfOptions;
+  /**
+   * Lets members of `allow` groups act as another user (`SessionService.impersonate()`), for at most `maxDuration`
+   * seconds. Absent (the default): `impersonate()` is refused with 403. See {@link ImpersonationOptions}.
+   */
+  impersonation?: ImpersonationOptions;
 }
 
 /** A policy with every default filled in and every value checked. */
@@ -114,6 +120,8 @@ export interface ResolvedSessionPolicy {
   readonly maxSessionBytes: number;
   /** Undefined when `policy.csrf` is `false`. */
   readonly csrf: ResolvedCsrfOptions | undefined;
+  /** Undefined when `policy.impersonation` is absent: impersonation is refused. */
+  readonly impersonation: ResolvedImpersonationOptions | undefined;
 }
 
 /** Thrown at start-up for a policy that cannot work; the message names the option. */
@@ -241,5 +249,6 @@ export function resolveSessionPolicy(policy: SessionPolicy): ResolvedSessionPoli
     maxValueBytes: count('maxValueBytes', policy.maxValueBytes, 64 * 1024),
     maxSessionBytes: count('maxSessionBytes', policy.maxSessionBytes, 1024 * 1024),
     csrf: resolveCsrfOptions(policy.csrf, (option, problem) => new SessionPolicyError(option, problem)),
+    impersonation: resolveImpersonationOptions(policy.impersonation, (option, problem) => new SessionPolicyError(option, problem)),
   };
 }

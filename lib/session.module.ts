@@ -14,6 +14,7 @@ import { SessionConnection } from './session/session-connection.js';
 import { SessionCookie } from './session/session-cookie.js';
 import { SessionDisconnectAll } from './session/session-disconnect-all.js';
 import { SessionGroups } from './session/session-groups.js';
+import { SessionImpersonation } from './session/session-impersonation.js';
 import { SessionLog } from './session/session-log.js';
 import { SessionOpener } from './session/session-opener.js';
 import { SessionReauthentication } from './session/session-reauthentication.js';
@@ -77,6 +78,7 @@ import { SocketSessions } from './transports/socket/socket-sessions.js';
     SessionConnection,
     SessionDisconnectAll,
     SessionReauthentication,
+    SessionImpersonation,
     SessionValues,
     SessionGroups,
     SessionService,

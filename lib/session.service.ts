@@ -6,6 +6,7 @@ import { SessionEvents } from './events/session-events.js';
 import { CsrfTokens } from './session/csrf-tokens.js';
 import { SessionConnection } from './session/session-connection.js';
 import { SessionDisconnectAll, type DisconnectAllOptions } from './session/session-disconnect-all.js';
+import { SessionImpersonation } from './session/session-impersonation.js';
 import { SessionReauthentication } from './session/session-reauthentication.js';
 import { SessionValues } from './session/session-values.js';
 import type { SessionInfo } from './stores/session-info.js';
@@ -24,6 +25,7 @@ export class SessionService {
     private readonly connection: SessionConnection,
     private readonly everywhere: SessionDisconnectAll,
     private readonly reauthentication: SessionReauthentication,
+    private readonly impersonation: SessionImpersonation,
     private readonly data: SessionValues,
     private readonly context: SessionContext,
     private readonly csrf: CsrfTokens,
@@ -68,9 +70,38 @@ export class SessionService {
     return this.reauthentication.reauthenticate();
   }
 
-  /** The connected user of the current request, if any. */
+  /**
+   * Acts as `userId` (support staff looking at what a user sees), for a connected user in one of
+   * `policy.impersonation.allow`'s groups: the browser gets a new session and cookie, whose user
+   * (`currentUserId()`, `@CurrentUser()`) is `userId` and whose {@link actorId} is the caller. It ends with
+   * {@link stopImpersonating}, after `maxDuration` (reason `impersonation-ended`), or like any session of `userId`
+   * (`disconnectAll`, `revoke`). It never passes `@Connected({ fresh })`. Refused with `PermissionDeniedException`
+   * (403) without `policy.impersonation`, outside `allow`, for a user in `deny`, for oneself and while impersonating;
+   * `NotConnectedException` (401) without a connected session. Needs an HTTP request.
+   */
+  impersonate(userId: string): Promise<void> {
+    return this.impersonation.impersonate(userId);
+  }
+
+  /**
+   * Ends the current impersonation: its session closes (reason `impersonation-ended`) and the actor is connected
+   * again under a new id and cookie, with the `authenticatedAt` they had before impersonating (stopping never makes
+   * them fresh). `PermissionDeniedException` (403) when the session is not impersonated, `NotConnectedException` (401)
+   * without a connected session, or when the actor's sessions were closed meanwhile (`disconnectAll`): the
+   * impersonation then ends and the browser is left logged out. Needs an HTTP request.
+   */
+  stopImpersonating(): Promise<void> {
+    return this.impersonation.stopImpersonating();
+  }
+
+  /** The connected user of the current request, if any (while impersonating: the user acted as). */
   currentUserId(): string | undefined {
     return this.context.current()?.session?.record.userId;
+  }
+
+  /** While impersonating, the real user behind the current request's session; undefined otherwise. */
+  actorId(): string | undefined {
+    return this.context.current()?.session?.record.actorId;
   }
 
   /** The value of `key` in its scope for the current request; undefined when absent. */

@@ -32,7 +32,8 @@ export type SessionEventReason =
   | 'not-connected'
   | 'forbidden'
   | 'stale-authentication'
-  | 'csrf';
+  | 'csrf'
+  | 'impersonation-ended';
 
 interface SessionEventBase<K extends SessionEventType> {
   readonly type: K;
@@ -40,6 +41,11 @@ interface SessionEventBase<K extends SessionEventType> {
   readonly transport: TransportKind;
   /** The connected user, when there is one. */
   readonly userId?: string;
+  /**
+   * The real user behind an impersonated session (`SessionService.impersonate()`), on every event of that session;
+   * `userId` is then the user being acted as. Absent otherwise.
+   */
+  readonly actorId?: string;
   /** The opaque handle of the session (as in `listSessions()`), never its id. */
   readonly session?: string;
   /** The client process (tab) id, when the request carried one. */

@@ -9,6 +9,7 @@ import { NotConnectedException } from '../exceptions/not-connected.exception.js'
 import { SessionStoreUnavailableException } from '../exceptions/session-store-unavailable.exception.js';
 import { isFresh } from '../session/session-freshness.js';
 import { hasGroups, SessionGroups } from '../session/session-groups.js';
+import { actorOf } from '../session/record-fields.js';
 import { SessionResolver } from '../session/session-resolver.js';
 import type { ResolvedSessionPolicy } from '../session-policy.js';
 import { SESSION_POLICY } from '../session.tokens.js';
@@ -163,6 +164,7 @@ function eventBase(context: RequestContext, session: LiveSession | undefined) {
   return {
     transport: context.transport.kind,
     ...(userId === undefined ? {} : { userId }),
+    ...actorOf(session?.record),
     ...(session === undefined ? {} : { session: session.key }),
     ...(context.processId === undefined ? {} : { process: context.processId }),
   };

@@ -31,3 +31,8 @@ export function browserFields(record: SessionRecord): Record<string, string> {
 export function fieldOf(key: SessionKey<unknown>): string {
   return (key.scope === 'browser' ? FIELD_PREFIX.browser : FIELD_PREFIX.session) + key.name;
 }
+
+/** The `actorId` of an event about this session: present only on an impersonated one. */
+export function actorOf(record: SessionRecord | undefined): { actorId?: string } {
+  return record?.actorId === undefined ? {} : { actorId: record.actorId };
+}

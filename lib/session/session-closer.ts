@@ -8,7 +8,7 @@ import type { StoreRemoval } from '../stores/session-store.js';
 import { TimedStore } from '../stores/timed-store.js';
 import { describeError } from '../util/describe-error.js';
 import { LocalValues, type DroppedValue } from './local-values.js';
-import { persistedValues, type PersistedValue } from './record-fields.js';
+import { actorOf, persistedValues, type PersistedValue } from './record-fields.js';
 import { SessionLog } from './session-log.js';
 
 /**
@@ -55,8 +55,9 @@ export class SessionCloser implements OnModuleInit, OnApplicationShutdown {
   ): Promise<DroppedValue[]> {
     const { moveBrowser = false, announce = true } = options;
     const userId = announce ? record.userId : undefined;
+    const actor = actorOf(record);
     if (userId !== undefined) {
-      await this.events.emit({ type: 'pre-close-session', transport, userId, session: key, reason });
+      await this.events.emit({ type: 'pre-close-session', transport, userId, ...actor, session: key, reason });
     }
     const values = this.locals.takeAll(key);
     let removed: SessionRecord | undefined;
@@ -70,7 +71,7 @@ export class SessionCloser implements OnModuleInit, OnApplicationShutdown {
     const dropped = moveBrowser ? values.filter((value) => value.key.scope !== 'browser') : values;
     await this.runOnDeletes(dropped, removed === undefined ? [] : persistedValues(removed, moveBrowser));
     if (userId !== undefined) {
-      await this.events.emit({ type: 'post-close-session', transport, userId, session: key, reason });
+      await this.events.emit({ type: 'post-close-session', transport, userId, ...actor, session: key, reason });
     }
     return moved;
   }
@@ -92,7 +93,9 @@ export class SessionCloser implements OnModuleInit, OnApplicationShutdown {
     reason: SessionEventReason,
     transport: TransportKind,
   ): Promise<string[]> {
-    for (const [key] of candidates) await this.events.emit({ type: 'pre-close-session', transport, userId, session: key, reason });
+    for (const [key, record] of candidates) {
+      await this.events.emit({ type: 'pre-close-session', transport, userId, ...actorOf(record), session: key, reason });
+    }
     const taken = new Map(candidates.map(([key]) => [key, this.locals.takeAll(key)] as const));
     let removed: Array<[string, SessionRecord]>;
     try {
@@ -105,7 +108,7 @@ export class SessionCloser implements OnModuleInit, OnApplicationShutdown {
     for (const [key, values] of taken) if (!closed.includes(key)) await this.giveBack(key, values);
     for (const [key, record] of removed) {
       await this.runOnDeletes(taken.get(key) ?? this.locals.takeAll(key), persistedValues(record, false));
-      await this.events.emit({ type: 'post-close-session', transport, userId, session: key, reason });
+      await this.events.emit({ type: 'post-close-session', transport, userId, ...actorOf(record), session: key, reason });
     }
     return closed;
   }
@@ -167,13 +170,23 @@ export class SessionCloser implements OnModuleInit, OnApplicationShutdown {
     const cleanup = (async () => {
       await this.runOnDeletes(values, persisted);
       if (userId === undefined) return;
+      const actor = actorOf(record);
       if (reason === 'expired') {
-        await this.events.emitDetached({ type: 'session-expired', transport: 'http', userId, session: key, reason });
+        const why = endedImpersonation(record) ? 'impersonation-ended' : reason;
+        await this.events.emitDetached({ type: 'session-expired', transport: 'http', userId, ...actor, session: key, reason: why });
       } else if (reason === 'evicted') {
-        await this.events.emitDetached({ type: 'post-close-session', transport: 'http', userId, session: key, reason });
+        await this.events.emitDetached({ type: 'post-close-session', transport: 'http', userId, ...actor, session: key, reason });
       }
     })();
     this.cleanups.add(cleanup);
     void cleanup.finally(() => this.cleanups.delete(cleanup));
   }
+}
+
+/**
+ * An impersonated session that expired at its absolute end, which `impersonate()` set to its `maxDuration` (or the
+ * actor's own session's end, if sooner): the impersonation is over. One that went idle first just expired.
+ */
+function endedImpersonation(record: SessionRecord | undefined): boolean {
+  return record?.actorId !== undefined && record.absoluteExpiresAt <= record.idleExpiresAt;
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { LiveSession, RequestContext } from '../context/request-context.js';
 import { SessionContext } from '../context/session-context.js';
+import type { SessionEventReason } from '../events/session-event.js';
 import { SessionEvents } from '../events/session-events.js';
 import type { ResolvedSessionPolicy } from '../session-policy.js';
 import { SESSION_POLICY } from '../session.tokens.js';
@@ -9,12 +10,12 @@ import { LONE_SURROGATE } from '../stores/session-record.js';
 import { TimedStore } from '../stores/timed-store.js';
 import { describeError } from '../util/describe-error.js';
 import { LocalValues, type DroppedValue } from './local-values.js';
-import { browserFields } from './record-fields.js';
+import { actorOf, browserFields } from './record-fields.js';
 import { SessionCloser } from './session-closer.js';
 import { SessionCookie } from './session-cookie.js';
 import { isSessionIdShape } from './session-id.js';
 import { SessionLog } from './session-log.js';
-import { SessionOpener } from './session-opener.js';
+import { SessionOpener, type OpenOptions } from './session-opener.js';
 import { SessionResolver } from './session-resolver.js';
 
 const MAX_USER_ID = 256;
@@ -44,17 +45,33 @@ export class SessionConnection {
    * data; a login whose hooks fail is undone as a logout would be.
    */
   async connect(userId: string, options: { expire?: boolean } = {}): Promise<void> {
-    const context = this.context.require('connect()');
-    if (!context.transport.canSetCookies) {
-      throw new Error('nestjs-connected: connect() needs an HTTP request, whose response can carry the new cookie');
-    }
-    assertUserId(userId);
+    const context = requireCookies(this.context.require('connect()'), 'connect()');
+    assertUserId(userId, 'connect()');
     const current = await this.resolver.current(context);
+    const session = await this.openInstead(context, current, userId, 'login', options);
+    // Best effort: the login has happened; a failure here must not answer as if it had not.
+    await this.enforceMaxSessions(userId, session.key).catch((error: unknown) => {
+      this.log.error(`Closing the oldest sessions past maxSessionsPerUser: ${describeError(error)}`);
+    });
+  }
+
+  /**
+   * The steps of a login, for `connect()` and the engine's other ones (`impersonate()`, `stopImpersonating()`): a
+   * session for `userId` under a new id, then the current one closed (`reason`) with its browser data moved over,
+   * the cookie, `open-session` and `start-connected-process`.
+   */
+  async openInstead(
+    context: RequestContext,
+    current: LiveSession | undefined,
+    userId: string,
+    reason: SessionEventReason,
+    options: OpenOptions,
+  ): Promise<LiveSession> {
     const next = await this.opener.create(context, userId, current === undefined ? {} : browserFields(current.record), options);
     let moved: DroppedValue[] = [];
     if (current !== undefined) {
       try {
-        moved = await this.closer.close(current.key, current.record, 'login', context.transport.kind, { moveBrowser: true });
+        moved = await this.closer.close(current.key, current.record, reason, context.transport.kind, { moveBrowser: true });
       } catch (error) {
         // The copy of the browser data in `next` is not a value leaving: no onDelete (the store reports nothing
         // for its own destroy).
@@ -62,23 +79,27 @@ export class SessionConnection {
         throw error;
       }
     }
-    const session = this.opener.handOver(context, next, moved, options.expire === true ? undefined : this.policy.absoluteTimeoutMs);
-    const base = { transport: context.transport.kind, userId, session: session.key, ...processOf(context) };
+    // A session that ends before the policy's absolute timeout (an impersonation) gets a cookie that ends with it.
+    const maxAgeMs =
+      options.expire === true
+        ? undefined
+        : options.endsAt === undefined
+          ? this.policy.absoluteTimeoutMs
+          : next.record.absoluteExpiresAt - Date.now();
+    const session = this.opener.handOver(context, next, moved, maxAgeMs);
+    const base = { transport: context.transport.kind, userId, ...actorOf(session.record), session: session.key, ...processOf(context) };
     try {
       await this.events.emit({ type: 'open-session', ...base });
       await this.events.emit({ type: 'start-connected-process', ...base });
     } catch (error) {
-      await this.endConnected(context, session, 'login', false).catch((undo: unknown) => {
+      await this.endConnected(context, session, reason, false).catch((undo: unknown) => {
         this.log.error(`Undoing a login whose hook failed: ${describeError(undo)}`);
         context.adopt(undefined);
         this.cookie.clear(context.transport);
       });
       throw error;
     }
-    // Best effort: the login has happened; a failure here must not answer as if it had not.
-    await this.enforceMaxSessions(userId, session.key).catch((error: unknown) => {
-      this.log.error(`Closing the oldest sessions past maxSessionsPerUser: ${describeError(error)}`);
-    });
+    return session;
   }
 
   /** `disconnect()`: closes the current session; browser data stays, under a new anonymous session. */
@@ -93,7 +114,7 @@ export class SessionConnection {
    * Ends a connected session of the request. Its browser data, if any, goes to a new anonymous session written
    * before the old one closes (so a store failing half-way loses nothing); otherwise the cookie is expired.
    */
-  private async endConnected(context: RequestContext, current: LiveSession, reason: 'login' | 'logout', announce: boolean): Promise<void> {
+  private async endConnected(context: RequestContext, current: LiveSession, reason: SessionEventReason, announce: boolean): Promise<void> {
     const { kind } = context.transport;
     if (!context.transport.canSetCookies) {
       // A WebSocket message cannot hand the browser a new cookie: its browser data stays under the cookie it has,
@@ -175,7 +196,16 @@ export class SessionConnection {
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\0-\x1f]/;
 
-function assertUserId(userId: unknown): asserts userId is string {
+/** A login's new cookie needs a response to carry it: an HTTP request, not a socket message. */
+export function requireCookies(context: RequestContext, method: string): RequestContext {
+  if (!context.transport.canSetCookies) {
+    throw new Error(`nestjs-connected: ${method} needs an HTTP request, whose response can carry the new cookie`);
+  }
+  return context;
+}
+
+/** Throws a TypeError unless `userId` is a user id the stores and log lines can take. */
+export function assertUserId(userId: unknown, method: string): asserts userId is string {
   if (
     typeof userId !== 'string' ||
     userId.length === 0 ||
@@ -184,7 +214,7 @@ function assertUserId(userId: unknown): asserts userId is string {
     LONE_SURROGATE.test(userId)
   ) {
     // A lone surrogate is not text: a store that keeps UTF-8 (Redis) would give back another user id.
-    throw new TypeError(`nestjs-connected: connect() needs a user id of 1-${MAX_USER_ID} characters without control characters`);
+    throw new TypeError(`nestjs-connected: ${method} needs a user id of 1-${MAX_USER_ID} characters without control characters`);
   }
 }
 

@@ -6,7 +6,7 @@ import { NotConnectedException } from '../exceptions/not-connected.exception.js'
 import type { SessionRecord } from '../stores/session-record.js';
 import { TimedStore } from '../stores/timed-store.js';
 import { LocalValues } from './local-values.js';
-import { persistedValues } from './record-fields.js';
+import { actorOf, persistedValues } from './record-fields.js';
 import { SessionCloser } from './session-closer.js';
 import { SessionCookie } from './session-cookie.js';
 import { SessionOpener } from './session-opener.js';
@@ -50,7 +50,7 @@ export class SessionDisconnectAll {
     const transport = context?.transport.kind ?? 'http';
     const base = { type: 'pre-close-session', transport, userId, reason: 'disconnect-all' } as const;
     const listed = (await this.store.call('listUser', userId)).filter(([key]) => key !== keep?.key);
-    for (const [key] of listed) await this.events.emit({ ...base, session: key });
+    for (const [key, record] of listed) await this.events.emit({ ...base, ...actorOf(record), session: key });
     const taken = new Map(listed.map(([key]) => [key, this.locals.takeAll(key)] as const));
     let closed: Array<[string, SessionRecord]>;
     try {
@@ -64,7 +64,7 @@ export class SessionDisconnectAll {
     const currentKey = context?.session?.key;
     for (const [key, record] of closed) {
       // Sessions opened after the listing were not announced: they get both events, late but in order.
-      if (!taken.has(key)) await this.events.emit({ ...base, session: key });
+      if (!taken.has(key)) await this.events.emit({ ...base, ...actorOf(record), session: key });
       const values = taken.get(key) ?? this.locals.takeAll(key);
       const kept = keepBrowser ? await this.opener.keepBrowserData(key, record, values) : undefined;
       const moved = kept === undefined ? [] : values.filter((value) => value.key.scope === 'browser');
@@ -77,7 +77,9 @@ export class SessionDisconnectAll {
         if (kept === undefined) this.cookie.clear(context.transport);
       }
     }
-    for (const [key] of closed) await this.events.emit({ ...base, type: 'post-close-session', session: key });
+    for (const [key, record] of closed) {
+      await this.events.emit({ ...base, type: 'post-close-session', ...actorOf(record), session: key });
+    }
     if (context !== undefined && keep !== undefined && !closed.some(([key]) => key === keep.key)) await this.reread(context, keep);
     return closed.length;
   }

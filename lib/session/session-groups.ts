@@ -37,20 +37,33 @@ export class SessionGroups {
    * than a list denies.
    */
   async admits(context: RequestContext, userId: string, rule: GroupRule): Promise<boolean> {
+    context.groups ??= this.lookUp(userId);
+    return this.matches(await context.groups, rule);
+  }
+
+  /**
+   * The same rule for a user other than the request's (the target of `impersonate()`), asked afresh: the request's
+   * memoised groups are its own user's.
+   */
+  async admitsUser(userId: string, rule: GroupRule): Promise<boolean> {
+    return this.matches(await this.lookUp(userId), rule);
+  }
+
+  private lookUp(userId: string): Promise<readonly string[]> {
     const groupsOf = this.policy.groups;
-    context.groups ??=
-      groupsOf === undefined
-        ? Promise.resolve([])
-        : this.deadlines.bound(
-            Promise.resolve().then(() => groupsOf(userId)),
-            (error, late) => {
-              this.log.error(
-                `policy.groups could not answer, the request is refused: ${late ? 'no answer within storeTimeout' : describeError(error)}`,
-              );
-              return new SessionStoreUnavailableException('Session groups unavailable');
-            },
-          );
-    const groups = await context.groups;
+    if (groupsOf === undefined) return Promise.resolve([]);
+    return this.deadlines.bound(
+      Promise.resolve().then(() => groupsOf(userId)),
+      (error, late) => {
+        this.log.error(
+          `policy.groups could not answer, the request is refused: ${late ? 'no answer within storeTimeout' : describeError(error)}`,
+        );
+        return new SessionStoreUnavailableException('Session groups unavailable');
+      },
+    );
+  }
+
+  private matches(groups: readonly string[], rule: GroupRule): boolean {
     if (!Array.isArray(groups)) {
       this.log.error('policy.groups must return an array of strings; the request is denied');
       return false;

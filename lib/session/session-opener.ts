@@ -18,6 +18,19 @@ export function storeLimitsOf(policy: ResolvedSessionPolicy): StoreLimits {
   return { maxAnonymous: policy.anonymousMaxSessions, maxPerAddress: policy.anonymousMaxPerAddress };
 }
 
+/** How {@link SessionOpener.create} opens a connected session; every field optional. */
+export interface OpenOptions {
+  /** A browser-session cookie. */
+  readonly expire?: boolean;
+  /** `impersonate()`: the real user, who acts as the session's user, and their epoch then. */
+  readonly actorId?: string;
+  readonly actorEpoch?: number;
+  /** When the user (or the actor, for an impersonation) last proved who they are. Default: now, a login. */
+  readonly authenticatedAt?: number;
+  /** An absolute end sooner than the policy's (ms since the epoch), as for an impersonation's `maxDuration`. */
+  readonly endsAt?: number;
+}
+
 /** A session written to the store but not yet handed to the request. */
 export interface NewSession {
   readonly id: string;
@@ -54,12 +67,12 @@ export class SessionOpener {
     context: RequestContext,
     userId: string | undefined,
     data: Record<string, string>,
-    options: { expire?: boolean } = {},
+    options: OpenOptions = {},
   ): Promise<NewSession> {
     const now = Date.now();
     const epoch = userId === undefined ? 0 : await this.store.call('epochOf', userId);
     const idle = userId === undefined ? this.policy.anonymousIdleTimeoutMs : this.policy.idleTimeoutMs;
-    const absoluteExpiresAt = now + this.policy.absoluteTimeoutMs;
+    const absoluteExpiresAt = Math.min(now + this.policy.absoluteTimeoutMs, options.endsAt ?? Number.POSITIVE_INFINITY);
     const record: SessionRecord = {
       epoch,
       createdAt: now,
@@ -70,8 +83,12 @@ export class SessionOpener {
     };
     if (userId !== undefined) {
       record.userId = userId;
-      record.authenticatedAt = now;
+      record.authenticatedAt = options.authenticatedAt ?? now;
       if (options.expire === true) record.browserSessionCookie = true;
+      if (options.actorId !== undefined) {
+        record.actorId = options.actorId;
+        if (options.actorEpoch !== undefined) record.actorEpoch = options.actorEpoch;
+      }
     }
     const { ip } = context.transport;
     if (ip !== undefined) record.ip = ip;
@@ -119,8 +136,10 @@ export class SessionOpener {
       lastSeenAt: now,
       idleExpiresAt: Math.min(now + this.policy.anonymousIdleTimeoutMs, record.absoluteExpiresAt),
     };
-    // Nobody is connected: no user, and no login to be fresh.
+    // Nobody is connected: no user, nobody acting as one, and no login to be fresh.
     delete anonymous.userId;
+    delete anonymous.actorId;
+    delete anonymous.actorEpoch;
     delete anonymous.authenticatedAt;
     try {
       if (!(await this.store.call('create', key, anonymous, storeLimitsOf(this.policy)))) return undefined;

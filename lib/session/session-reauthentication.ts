@@ -3,6 +3,7 @@ import type { RequestContext } from '../context/request-context.js';
 import { SessionContext } from '../context/session-context.js';
 import { SessionEvents } from '../events/session-events.js';
 import { NotConnectedException } from '../exceptions/not-connected.exception.js';
+import { PermissionDeniedException } from '../exceptions/permission-denied.exception.js';
 import type { ResolvedSessionPolicy } from '../session-policy.js';
 import { SESSION_POLICY } from '../session.tokens.js';
 import type { SessionRecord } from '../stores/session-record.js';
@@ -46,6 +47,8 @@ export class SessionReauthentication {
     const current = await this.resolver.current(context);
     const userId = current?.record.userId;
     if (current === undefined || userId === undefined) throw new NotConnectedException();
+    // The actor's password proves nothing about the user acted as: an impersonated session must never become fresh.
+    if (current.record.actorId !== undefined) throw new PermissionDeniedException('An impersonated session cannot be reauthenticated');
     // Read again rather than trust the request's copy: its epoch may have moved on (disconnectAll keeping it), and
     // its data since the request began.
     const latest = await this.store.call('get', current.key);

@@ -10,6 +10,11 @@ export interface SessionInfo {
   readonly lastSeenAt: Date;
   /** When the user last proved who they are in this session: the login, or the last `reauthenticate()`. */
   readonly authenticatedAt: Date;
+  /**
+   * Set on an impersonated session: the real user acting as `userId` (`SessionService.impersonate()`), so that the
+   * user's own session list shows who is acting as them. Undefined otherwise.
+   */
+  readonly actorId: string | undefined;
   readonly ip: string | undefined;
   readonly userAgent: string | undefined;
   /** True for the session of the request that asked. */
@@ -24,6 +29,7 @@ export function sessionInfo(key: string, record: SessionRecord, current: boolean
     createdAt: new Date(record.createdAt),
     lastSeenAt: new Date(record.lastSeenAt),
     authenticatedAt: new Date(authenticatedAtOf(record)),
+    actorId: record.actorId,
     ip: record.ip,
     userAgent: record.userAgent,
     current,

@@ -16,6 +16,16 @@ export interface SessionRecord {
    * issued again for the same session (`reauthenticate()`) is one too. Absent: a persistent cookie.
    */
   browserSessionCookie?: boolean;
+  /**
+   * Set on an impersonated session (`SessionService.impersonate()`): the real user acting as `userId`. Absent: not
+   * impersonated (records written before the field existed included).
+   */
+  actorId?: string;
+  /**
+   * With `actorId`: the actor's epoch when the impersonation began, so that `stopImpersonating()` cannot log back in
+   * an actor whose sessions a `disconnectAll` closed meanwhile.
+   */
+  actorEpoch?: number;
   /** The user's epoch when the session opened; a later `disconnectAll` makes it dead. 0 for anonymous sessions. */
   epoch: number;
   createdAt: number;
@@ -46,6 +56,10 @@ function isTime(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 
+function isEpoch(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
 function isOptionalString(value: unknown): value is string | undefined {
   return value === undefined || typeof value === 'string';
 }
@@ -62,6 +76,8 @@ export function decodeSessionRecord(input: unknown): SessionRecord | undefined {
     userId,
     authenticatedAt,
     browserSessionCookie,
+    actorId,
+    actorEpoch,
     epoch,
     createdAt,
     lastSeenAt,
@@ -74,7 +90,10 @@ export function decodeSessionRecord(input: unknown): SessionRecord | undefined {
   if (!isOptionalString(userId) || userId === '') return undefined;
   if (authenticatedAt !== undefined && !isTime(authenticatedAt)) return undefined;
   if (browserSessionCookie !== undefined && typeof browserSessionCookie !== 'boolean') return undefined;
-  if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 0) return undefined;
+  // An actor without a user it acts as is no session this library wrote.
+  if (!isOptionalString(actorId) || actorId === '' || (actorId !== undefined && userId === undefined)) return undefined;
+  if (actorEpoch !== undefined && (actorId === undefined || !isEpoch(actorEpoch))) return undefined;
+  if (!isEpoch(epoch)) return undefined;
   if (!isTime(createdAt) || !isTime(lastSeenAt) || !isTime(idleExpiresAt) || !isTime(absoluteExpiresAt)) return undefined;
   if (!isOptionalString(ip) || !isOptionalString(userAgent)) return undefined;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined;
@@ -90,6 +109,8 @@ export function decodeSessionRecord(input: unknown): SessionRecord | undefined {
   if (userId !== undefined) record.userId = userId;
   if (authenticatedAt !== undefined) record.authenticatedAt = authenticatedAt;
   if (browserSessionCookie === true) record.browserSessionCookie = true;
+  if (actorId !== undefined) record.actorId = actorId;
+  if (actorEpoch !== undefined) record.actorEpoch = actorEpoch;
   if (ip !== undefined) record.ip = ip;
   if (userAgent !== undefined) record.userAgent = userAgent;
   return record;

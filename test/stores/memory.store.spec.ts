@@ -359,6 +359,8 @@ describe('MemoryStore', () => {
           idleIn: 60_000 + (i % 100) * 1000,
           data: anonymous ? { 'b:n': String(i) } : i % 3 === 0 ? { 's:n': String(i) } : {},
         });
+        // Some impersonated: their actor is kept by slot, and must follow the renumbering.
+        if (!anonymous && i % 7 === 0) Object.assign(record, { actorId: `root${i}`, actorEpoch: i % 3 });
         keys.push(key);
         records.set(key, record);
         await store.create(key, record, NO_LIMIT);
@@ -518,6 +520,17 @@ describe('MemoryStore', () => {
       const read = await reader.get(older);
       expect(read?.userId).toBe('alice');
       expect(read).not.toHaveProperty('authenticatedAt');
+    });
+
+    it('keeps the actor of an impersonated session across a restart', async () => {
+      const writer = new MemoryStore({ snapshotFile: file });
+      await writer.open();
+      const key = newKey();
+      const record: SessionRecord = { ...makeRecord({ userId: 'alice' }), actorId: 'root', actorEpoch: 2 };
+      await writer.create(key, record, NO_LIMIT);
+      await writer.close();
+      const reader = await reopen();
+      expect(await reader.get(key)).toEqual(record);
     });
 
     it('keeps the epoch rule across a restart: a session older than its user’s epoch stays dead', async () => {

@@ -456,6 +456,10 @@ describe('RedisStore', () => {
       ['a missing createdAt', ({ createdAt: _c, ...f }) => f],
       ['a missing epoch', ({ epoch: _e, ...f }) => f],
       ['a non-numeric authenticatedAt', (f) => ({ ...f, authenticatedAt: 'recently' })],
+      ['an empty actorId', (f) => ({ ...f, actorId: '' })],
+      ['an actorId without a userId', ({ userId: _u, ...f }) => ({ ...f, actorId: 'root' })],
+      ['an actorEpoch without an actorId', (f) => ({ ...f, actorEpoch: '1' })],
+      ['a fractional actorEpoch', (f) => ({ ...f, actorId: 'root', actorEpoch: '1.5' })],
       ['a browserSessionCookie other than 1', (f) => ({ ...f, browserSessionCookie: 'true' })],
       ['only data', () => ({ 'd:s:a': '1' })],
     ];

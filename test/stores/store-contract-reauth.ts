@@ -43,6 +43,33 @@ export function describeReauthContract(c: ReauthContractContext): void {
     });
   });
 
+  describe('actorId (impersonation)', () => {
+    it('keeps the actor of an impersonated session in get, listUser, closeUser and the removal it reports', async () => {
+      const store = c.store();
+      const [impersonated, own] = [c.newKey(), c.newKey()];
+      const record: SessionRecord = { ...c.makeRecord({ userId: 'alice', data: { 's:a': '1' } }), actorId: 'root', actorEpoch: 3, authenticatedAt: Date.now() - 1000 };
+      await store.create(impersonated, record, NO_LIMIT);
+      await store.create(own, c.makeRecord({ userId: 'alice' }), NO_LIMIT);
+      expect(await store.get(impersonated)).toEqual(record);
+      expect(await store.listUser('alice')).toEqual(expect.arrayContaining([[impersonated, record]]));
+      expect((await store.get(own))?.actorId).toBeUndefined();
+      // Listed under the user it acts as, never the actor: the actor's sessions are theirs only.
+      expect(await store.listUser('root')).toEqual([]);
+      const closed = await store.closeUser('alice');
+      expect(closed).toEqual(expect.arrayContaining([[impersonated, record]]));
+      await c.waitForRemoval(impersonated, 'destroyed');
+      expect(await store.get(impersonated)).toBeUndefined();
+    });
+
+    it('gives back a record written without it without it (not impersonated)', async () => {
+      const store = c.store();
+      const key = c.newKey();
+      await store.create(key, c.makeRecord({ userId: 'alice' }), NO_LIMIT);
+      expect(Object.keys((await store.get(key))!)).not.toContain('actorId');
+      expect(Object.keys((await store.get(key))!)).not.toContain('actorEpoch');
+    });
+  });
+
   describe('destroy with movedTo', () => {
     it('reports the removal with the new key, leaves the new session alone, and a plain destroy has none', async () => {
       const store = c.store();

@@ -215,3 +215,38 @@ describe('resolveSessionPolicy', () => {
     expect(() => resolveSessionPolicy(null as unknown as SessionPolicy)).toThrow(SessionPolicyError);
   });
 });
+
+describe('policy.impersonation', () => {
+  it('is off by default', () => {
+    expect(resolve({}).impersonation).toBeUndefined();
+  });
+
+  it('fills in deny and maxDuration (3600 s)', () => {
+    expect(resolve({ impersonation: { allow: ['support'] } }).impersonation).toEqual({
+      allow: ['support'],
+      deny: [],
+      maxDurationMs: 3_600_000,
+    });
+    expect(resolve({ impersonation: { allow: ['support'], deny: ['admin'], maxDuration: 1.5 } }).impersonation).toEqual({
+      allow: ['support'],
+      deny: ['admin'],
+      maxDurationMs: 1500,
+    });
+  });
+
+  it.each([
+    ['an empty allow', { allow: [] }, 'impersonation.allow'],
+    ['a missing allow', {}, 'impersonation.allow'],
+    ['an allow of non-strings', { allow: [1] }, 'impersonation.allow'],
+    ['an empty group name', { allow: [''] }, 'impersonation.allow'],
+    ['a deny that is not a list', { allow: ['support'], deny: 'admin' }, 'impersonation.deny'],
+    ['a zero maxDuration', { allow: ['support'], maxDuration: 0 }, 'impersonation.maxDuration'],
+    ['a negative maxDuration', { allow: ['support'], maxDuration: -1 }, 'impersonation.maxDuration'],
+    ['an infinite maxDuration', { allow: ['support'], maxDuration: Number.POSITIVE_INFINITY }, 'impersonation.maxDuration'],
+    ['a string maxDuration', { allow: ['support'], maxDuration: '60' }, 'impersonation.maxDuration'],
+    ['a list', [], 'impersonation'],
+    ['null', null, 'impersonation'],
+  ])('refuses %s at start-up', (_, impersonation, option) => {
+    expectRejected({ impersonation: impersonation as never }, option);
+  });
+});

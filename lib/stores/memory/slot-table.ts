@@ -23,6 +23,12 @@ const LINKS = 2;
 
 const INITIAL_CAPACITY = 64;
 
+/** Who acts as the user of an impersonated session (the record's `actorId` and `actorEpoch`). */
+interface Actor {
+  readonly id: string;
+  readonly epoch: number | undefined;
+}
+
 /**
  * The sessions of a MemoryStore as columns indexed by a slot number, instead of one record object per session: the
  * numbers in typed arrays, the references (key, owner, address, User-Agent, data) in plain arrays. An idle session
@@ -43,6 +49,8 @@ export class SlotTable<Owner extends SlotOwner> {
   private owners: Array<Owner | undefined> = [];
   private ips: Array<string | undefined> = [];
   private agents: Array<string | undefined> = [];
+  /** The actor of each impersonated session, by slot: they are rare, so a map costs the others nothing. */
+  private actors = new Map<number, Actor>();
   /** Undefined while a session has no data field, which is the usual case. */
   private fields: Array<Record<string, string> | undefined> = [];
   private capacity = INITIAL_CAPACITY;
@@ -97,6 +105,7 @@ export class SlotTable<Owner extends SlotOwner> {
     numbers[at + EPOCH] = record.epoch;
     numbers[at + AUTHENTICATED] = record.authenticatedAt ?? Number.NaN;
     this.flags[slot] = record.browserSessionCookie === true ? BROWSER_SESSION_COOKIE : 0;
+    if (record.actorId !== undefined) this.actors.set(slot, { id: record.actorId, epoch: record.actorEpoch });
     this.links[slot * LINKS + PREV] = NO_SLOT;
     this.links[slot * LINKS + NEXT] = NO_SLOT;
     this.occupied++;
@@ -110,6 +119,7 @@ export class SlotTable<Owner extends SlotOwner> {
     this.ips[slot] = undefined;
     this.agents[slot] = undefined;
     this.fields[slot] = undefined;
+    this.actors.delete(slot);
     this.links[slot * LINKS + NEXT] = this.freeHead;
     this.freeHead = slot;
     this.occupied--;
@@ -197,6 +207,11 @@ export class SlotTable<Owner extends SlotOwner> {
     const authenticatedAt = numbers[at + AUTHENTICATED];
     if (!Number.isNaN(authenticatedAt)) record.authenticatedAt = authenticatedAt;
     if ((this.flags[slot] & BROWSER_SESSION_COOKIE) !== 0) record.browserSessionCookie = true;
+    const actor = this.actors.get(slot);
+    if (actor !== undefined) {
+      record.actorId = actor.id;
+      if (actor.epoch !== undefined) record.actorEpoch = actor.epoch;
+    }
     const ip = this.ips[slot];
     if (ip !== undefined) record.ip = ip;
     const userAgent = this.agents[slot];
@@ -287,6 +302,9 @@ export class SlotTable<Owner extends SlotOwner> {
     this.ips = ips;
     this.agents = agents;
     this.fields = fields;
+    const actors = new Map<number, Actor>();
+    for (const [slot, actor] of this.actors) actors.set(renumber[slot], actor);
+    this.actors = actors;
     this.capacity = capacity;
     this.freeHead = NO_SLOT;
     return renumber;

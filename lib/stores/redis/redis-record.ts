@@ -5,8 +5,8 @@ export const DATA_FIELD = 'd:';
 
 const NUMBERS = ['epoch', 'createdAt', 'lastSeenAt', 'idleExpiresAt', 'absoluteExpiresAt'] as const;
 /** Numbers a record may lack (written before the field existed, or not applying to it). */
-const OPTIONAL_NUMBERS = ['authenticatedAt'] as const;
-const STRINGS = ['userId', 'ip', 'userAgent'] as const;
+const OPTIONAL_NUMBERS = ['authenticatedAt', 'actorEpoch'] as const;
+const STRINGS = ['userId', 'ip', 'userAgent', 'actorId'] as const;
 /** Booleans that are true when present, as `1`. */
 const FLAGS = ['browserSessionCookie'] as const;
 const META = new Set<string>([...NUMBERS, ...OPTIONAL_NUMBERS, ...STRINGS, ...FLAGS]);

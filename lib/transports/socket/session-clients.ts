@@ -2,6 +2,7 @@ import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nest
 import { ProcessRegistry } from '../../context/process-registry.js';
 import { SessionEvents } from '../../events/session-events.js';
 import { LocalValues } from '../../session/local-values.js';
+import { actorOf } from '../../session/record-fields.js';
 import { SessionCloser } from '../../session/session-closer.js';
 import { SessionLog } from '../../session/session-log.js';
 import type { StoreRemoval } from '../../stores/session-store.js';
@@ -92,6 +93,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
       transport: client.transport.kind,
       process,
       ...(userId === undefined ? {} : { userId }),
+      ...actorOf(session?.record),
       ...(session === undefined ? {} : { session: session.key }),
     };
     const isNew = this.processes.isNew(process);
@@ -140,6 +142,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
         session: session.key,
         process: client.processId,
         ...(userId === undefined ? {} : { userId }),
+        ...actorOf(session.record),
       });
     });
   }

@@ -34,6 +34,12 @@ describe('decodeSessionRecord', () => {
     expect(record).not.toHaveProperty('userId');
   });
 
+  it('keeps the actor of an impersonated session, and reads a record without one as not impersonated', () => {
+    expect(decodeSessionRecord(raw({ actorId: 'root' }))).toEqual(raw({ actorId: 'root' }));
+    expect(decodeSessionRecord(raw({ actorId: 'root', actorEpoch: 4 }))).toEqual(raw({ actorId: 'root', actorEpoch: 4 }));
+    expect(decodeSessionRecord(raw())).not.toHaveProperty('actorId');
+  });
+
   it('keeps authenticatedAt and a browser-session cookie, and reads a record without authenticatedAt as created then', () => {
     const record = decodeSessionRecord(raw({ authenticatedAt: 1_500, browserSessionCookie: true }))!;
     expect(record).toEqual(raw({ authenticatedAt: 1_500, browserSessionCookie: true }));
@@ -94,6 +100,11 @@ describe('decodeSessionRecord', () => {
     ['a negative authenticatedAt', { authenticatedAt: -1 }],
     ['a NaN authenticatedAt', { authenticatedAt: Number.NaN }],
     ['a string browserSessionCookie', { browserSessionCookie: 'true' }],
+    ['an empty actorId', { actorId: '' }],
+    ['a numeric actorId', { actorId: 7 }],
+    ['an actorId without a userId', { userId: undefined, actorId: 'root' }],
+    ['an actorEpoch without an actorId', { actorEpoch: 1 }],
+    ['a fractional actorEpoch', { actorId: 'root', actorEpoch: 0.5 }],
     ['a numeric ip', { ip: 127001 }],
     ['an object userAgent', { userAgent: {} }],
     ['missing data', { data: undefined }],

@@ -35,6 +35,8 @@ describe('SlotTable', () => {
       lastSeenAt: Number.MAX_SAFE_INTEGER,
       idleExpiresAt: 0,
       absoluteExpiresAt: 8.64e15,
+      actorId: 'root',
+      actorEpoch: 7,
     });
     const slot = table.allocate('k', alice, stored, '192.0.2.1', 'agent', { 's:a': '1' });
     expect(table.record(slot)).toEqual({ ...stored, userId: 'alice', ip: '192.0.2.1', userAgent: 'agent', data: { 's:a': '1' } });
@@ -76,7 +78,7 @@ describe('SlotTable', () => {
 
   it('reuses the last freed slot first, and a reused slot starts clean', () => {
     const table = new SlotTable<Owner>();
-    const a = table.allocate('a', { id: 'alice' }, record({ authenticatedAt: 5, browserSessionCookie: true }), '192.0.2.1', 'agent', {
+    const a = table.allocate('a', { id: 'alice' }, record({ authenticatedAt: 5, browserSessionCookie: true, actorId: 'root' }), '192.0.2.1', 'agent', {
       's:a': '1',
     });
     const b = put(table, 'b');
