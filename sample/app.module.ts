@@ -3,6 +3,7 @@ import { MemoryStore, SessionModule } from 'nestjs-connected';
 import { AccountController } from './api/account.controller.js';
 import { AuthController } from './api/auth.controller.js';
 import { CartController } from './api/cart.controller.js';
+import { ImpersonationController } from './api/impersonation.controller.js';
 import { LiveController } from './api/live.controller.js';
 import { ProfileController } from './api/profile.controller.js';
 import { ChatGateway } from './chat.gateway.js';
@@ -30,6 +31,8 @@ const DEMO_SECRET = 'demo-secret-do-not-use-in-production-0123456789';
         // Cross-origin unsafe requests are refused (the default), and every unsafe request that carries the session
         // cookie must carry csrfToken() in x-csrf-token: the pages put it there (public/app.js), curl gets it from /api/csrf.
         csrf: { token: true },
+        // Admins may act as a user for 15 minutes at most; nobody may act as an admin.
+        impersonation: { allow: ['admin'], deny: ['admin'], maxDuration: 15 * 60 },
         store: new MemoryStore(process.env['SNAPSHOT_FILE'] ? { snapshotFile: process.env['SNAPSHOT_FILE'] } : {}),
       }),
     }),
@@ -42,6 +45,7 @@ const DEMO_SECRET = 'demo-secret-do-not-use-in-production-0123456789';
     AuthController,
     AccountController,
     CartController,
+    ImpersonationController,
     ProfileController,
     LiveController,
   ],

@@ -18,6 +18,8 @@ export interface LiveLine {
   reason?: string;
   /** The event is about the session of this stream (else another of the user's sessions). */
   here: boolean;
+  /** An admin acting as the user did it. */
+  actor?: string;
 }
 
 /**
@@ -40,6 +42,7 @@ export class LiveController {
         if (event.type === 'reauthenticated' && event.previousSession === mine) mine = event.session;
         const line: LiveLine = { type: event.type, at: event.at.toISOString(), here: event.session === mine };
         if ('reason' in event) line.reason = event.reason;
+        if (event.actorId !== undefined) line.actor = event.actorId;
         return { data: line };
       }),
       startWith({ data: start }),

@@ -59,6 +59,7 @@ export class AccountPages {
         html`<tr class="${session.current ? 'current' : ''}" data-handle="${session.handle}">
           <td title="${session.userAgent ?? ''}">
             ${describeAgent(session.userAgent)}${session.current ? html` <b class="this-one">(this device)</b>` : ''}
+            ${session.actorId === undefined ? '' : html`<br /><b class="actor">${session.actorId} acting as you</b>`}
           </td>
           <td>${session.ip ?? '?'}</td>
           <td><time datetime="${session.createdAt.toISOString()}">${ago(session.createdAt)}</time></td>
@@ -94,7 +95,9 @@ export class AccountPages {
           ${rows}
         </tbody>
       </table>
-      <form method="post" action="/api/logout-everywhere" data-then="/login"><button class="danger">Log out everywhere</button></form>
+      <form method="post" action="/api/logout-everywhere" data-then="/login" data-ends-session>
+        <button class="danger">Log out everywhere</button>
+      </form>
       <p>
         <small
           >Revoking a session ends it on the server: that device's next request has no session, and its open pages go to the login page at

@@ -20,10 +20,17 @@ export class AdminPages {
     const rows = await Promise.all(
       DEMO_USERS.map(async (demo) => {
         const live = (await this.sessions.listSessions(demo.id)).length;
-        return html`<tr>
+        // policy.impersonation denies admins as targets; the page offers no button the library would refuse.
+        const actAs = demo.groups.includes('admin')
+          ? html`<i>not for admins</i>`
+          : html`<form method="post" action="/api/impersonation" data-then="/profile" data-ends-session>
+              <input type="hidden" name="user" value="${demo.id}" /><button>Act as ${demo.id}</button>
+            </form>`;
+        return html`<tr data-user="${demo.id}">
           <td>${demo.id}</td>
           <td>${demo.groups.join(', ')}</td>
           <td>${live}</td>
+          <td>${actAs}</td>
         </tr>`;
       }),
     );
@@ -34,12 +41,20 @@ export class AdminPages {
             <th>user</th>
             <th>groups</th>
             <th>live sessions</th>
+            <th></th>
           </tr>
         </thead>
         <tbody>
           ${rows}
         </tbody>
-      </table>`;
+      </table>
+      <p>
+        <small
+          >Acting as a user opens a session of theirs in this browser for 15 minutes at most, with a banner to stop. It never passes a
+          <code>fresh</code> check: the password page stays closed to you. The user sees it in their sessions list, and every event of it
+          names you.</small
+        >
+      </p>`;
     return this.layout.render({ title: 'Admin', body, nav: '/admin' });
   }
 }

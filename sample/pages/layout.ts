@@ -47,7 +47,8 @@ export class Layout {
       user === undefined
         ? html`<a href="/login">Log in</a>`
         : html`<span class="who">Signed in as <b id="current-user">${user}</b></span>
-            <form method="post" action="/api/logout" data-then="/login"><button>Log out</button></form>`;
+            <form method="post" action="/api/logout" data-then="/login" data-ends-session><button>Log out</button></form>`;
+    const actor = this.sessions.actorId();
     return html`<!doctype html>
       <html lang="en">
         <head>
@@ -64,6 +65,7 @@ export class Layout {
             <nav>${nav}</nav>
             <span class="account">${who}</span>
           </header>
+          ${actor === undefined ? '' : banner(user ?? '', actor)}
           <div class="page">
             <main>
               <h1>${view.title}</h1>
@@ -75,6 +77,14 @@ export class Layout {
         </body>
       </html>`.text;
   }
+}
+
+/** While an admin acts as a user: who, and the way back. */
+function banner(user: string, actor: string): Html {
+  return html`<div class="banner" id="impersonation-banner" role="alert">
+    <span>Acting as <b>${user}</b> (signed in as ${actor}) —</span>
+    <form method="post" action="/api/impersonation/stop" data-then="/admin" data-ends-session><button>Stop</button></form>
+  </div>`;
 }
 
 function livePanel(): Html {

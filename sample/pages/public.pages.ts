@@ -72,7 +72,7 @@ export class PublicPages {
     const notice = ended !== undefined && ENDED[ended] !== undefined ? html`<p class="notice" id="ended">${ENDED[ended]}</p>` : '';
     const already = user === undefined ? '' : html`<p>You are signed in as <b>${user}</b>; logging in again replaces that session.</p>`;
     const body = html`${notice}${already}
-      <form method="post" action="/api/login" data-then="${safeNext(next)}" class="card" id="login-form">
+      <form method="post" action="/api/login" data-then="${safeNext(next)}" data-ends-session class="card" id="login-form">
         <label>User <input name="user" autocomplete="username" required /></label>
         <label>Password <input name="password" type="password" autocomplete="current-password" required /></label>
         <label class="check"><input name="remember" type="checkbox" /> Remember me (a cookie that outlives the browser)</label>

@@ -3,7 +3,8 @@
 // 1. Sends every <form method="post"> with fetch, as JSON, with the page's CSRF token in the x-csrf-token header
 //    (the sample runs with csrf: { token: true }). A form says what happens next: data-then="/path" (go there) or
 //    data-done="text with {field}s of the answer" (stay and say it), data-remove="tr" (remove the form's row);
-//    data-method="DELETE" changes the method.
+//    data-method="DELETE" changes the method; data-ends-session: the form ends this page's session (logout, login,
+//    impersonation), so the live panel's session_end is expected.
 //    A 401 with code 'reauthenticate' shows the #reauthenticate form; once it succeeds, the first form is sent again.
 // 2. Opens the live panel: an EventSource on the user's session events. The library ends the stream with a
 //    `session_end` event when the session closes; unless this page closed it itself, the page says so and goes to
@@ -43,7 +44,7 @@ async function send(form) {
 }
 
 async function submit(form) {
-  if (form.dataset.then === '/login') leaving = true;
+  if (form.hasAttribute('data-ends-session')) leaving = true;
   const { ok, status, reply } = await send(form);
   if (!ok) {
     leaving = false;
@@ -101,7 +102,8 @@ function openLivePanel(panel) {
     const item = document.createElement('li');
     item.dataset.type = line.type;
     const where = line.here ? 'this device' : 'another device';
-    item.textContent = `${new Date(line.at).toLocaleTimeString()} ${where}: ${(LINES[line.type] || (() => line.type))(line)}`;
+    const by = line.actor ? ` (by ${line.actor})` : '';
+    item.textContent = `${new Date(line.at).toLocaleTimeString()} ${where}: ${(LINES[line.type] || (() => line.type))(line)}${by}`;
     list.prepend(item);
   };
   source.addEventListener('session_end', (event) => {

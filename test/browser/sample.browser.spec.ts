@@ -256,4 +256,41 @@ describe.each(ADAPTERS)('the sample in Chromium on %s', (adapter: AdapterName) =
     await phone.fill('#login-form [name=password]', 'a new password');
     await Promise.all([phone.waitForURL(`${t.url}/profile`), phone.click('#login-form button')]);
   });
+
+  it('an admin acts as a user under a banner; the user sees it; Stop returns to the admin', async () => {
+    const phone = await device('phone');
+    await logIn(phone, 'bob', 'act-bob-phone');
+    await live(phone);
+    const laptop = await device('laptop');
+    await logIn(laptop, 'alice', 'act-admin-login');
+    await visit(laptop, '/admin', 'act-admin');
+    expect(await laptop.textContent('tr[data-user="mallory"]')).toContain('not for admins');
+
+    await Promise.all([laptop.waitForURL(`${t.url}/profile`), laptop.click('tr[data-user="bob"] button')]);
+    await shot(laptop, 'act-as-bob');
+    expect(await laptop.textContent('#impersonation-banner')).toContain('Acting as bob (signed in as alice)');
+    expect(await laptop.textContent('#profile-user')).toBe('bob');
+    await phone.waitForSelector('#live li:has-text("another device: a new login (by alice)")', WAIT);
+    await visit(phone, '/sessions', 'act-bob-sessions');
+    expect(await phone.textContent('.actor')).toBe('alice acting as you');
+
+    // As bob: no admin page, and no password change (an impersonated session is never fresh).
+    expect(await visit(laptop, '/admin', 'act-admin-refused')).toBe(403);
+    expect(await laptop.isVisible('#impersonation-banner')).toBe(true);
+    await visit(laptop, '/account/password', 'act-password');
+    await laptop.fill('#password-form input', 'an admin chose this');
+    await laptop.click('#password-form button');
+    await laptop.fill('#reauthenticate input', 'bob-password');
+    await laptop.click('#reauthenticate button');
+    await laptop.waitForSelector('.message:text("An impersonated session cannot be reauthenticated")');
+    await shot(laptop, 'act-password-refused');
+
+    await Promise.all([laptop.waitForURL(`${t.url}/admin`), laptop.click('#impersonation-banner button')]);
+    await shot(laptop, 'act-stopped');
+    expect(await laptop.isVisible('#impersonation-banner')).toBe(false);
+    expect(await laptop.textContent('#current-user')).toBe('alice');
+    await phone.waitForSelector('#live li:has-text("session ended (impersonation-ended) (by alice)")', WAIT);
+    expect(phone.url()).toBe(`${t.url}/sessions`);
+    expect(await visit(phone, '/profile', 'act-bob-still-in')).toBe(200);
+  });
 });
