@@ -47,7 +47,12 @@ export function describeReauthContract(c: ReauthContractContext): void {
     it('keeps the actor of an impersonated session in get, listUser, closeUser and the removal it reports', async () => {
       const store = c.store();
       const [impersonated, own] = [c.newKey(), c.newKey()];
-      const record: SessionRecord = { ...c.makeRecord({ userId: 'alice', data: { 's:a': '1' } }), actorId: 'root', actorEpoch: 3, authenticatedAt: Date.now() - 1000 };
+      const record: SessionRecord = {
+        ...c.makeRecord({ userId: 'alice', data: { 's:a': '1' } }),
+        actorId: 'root',
+        actorEpoch: 3,
+        authenticatedAt: Date.now() - 1000,
+      };
       await store.create(impersonated, record, NO_LIMIT);
       await store.create(own, c.makeRecord({ userId: 'alice' }), NO_LIMIT);
       expect(await store.get(impersonated)).toEqual(record);

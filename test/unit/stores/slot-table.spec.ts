@@ -78,9 +78,16 @@ describe('SlotTable', () => {
 
   it('reuses the last freed slot first, and a reused slot starts clean', () => {
     const table = new SlotTable<Owner>();
-    const a = table.allocate('a', { id: 'alice' }, record({ authenticatedAt: 5, browserSessionCookie: true, actorId: 'root' }), '192.0.2.1', 'agent', {
-      's:a': '1',
-    });
+    const a = table.allocate(
+      'a',
+      { id: 'alice' },
+      record({ authenticatedAt: 5, browserSessionCookie: true, actorId: 'root' }),
+      '192.0.2.1',
+      'agent',
+      {
+        's:a': '1',
+      },
+    );
     const b = put(table, 'b');
     const c = put(table, 'c');
     table.release(a);
