@@ -113,12 +113,25 @@ describe.each(ADAPTERS)('session checks on %s', (adapter) => {
       expect((await b.get('/me', { headers: { 'x-extra': 'yes' } })).body).toEqual({ user: 'check-user' });
       expect(seen).toHaveLength(1);
       const { info, request } = seen[0]!;
-      expect(Object.keys(info).sort()).toEqual(['createdAt', 'current', 'handle', 'ip', 'lastSeenAt', 'userAgent', 'userId']);
+      expect(Object.keys(info).sort()).toEqual([
+        'actorId',
+        'authenticatedAt',
+        'createdAt',
+        'current',
+        'handle',
+        'ip',
+        'lastSeenAt',
+        'userAgent',
+        'userId',
+      ]);
       expect(info.userId).toBe('check-user');
       expect(info.userAgent).toBe('check-agent/3.1');
       expect(info.ip).toMatch(/127\.0\.0\.1$/);
       expect(info.createdAt).toBeInstanceOf(Date);
       expect(info.lastSeenAt).toBeInstanceOf(Date);
+      expect(info.authenticatedAt).toEqual(info.createdAt);
+      // Not impersonated.
+      expect(info.actorId).toBeUndefined();
       expect(typeof info.handle).toBe('string');
       const text = JSON.stringify(info);
       expect(text).not.toContain(id);
