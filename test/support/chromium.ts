@@ -28,10 +28,12 @@ function which(command: string): string | undefined {
 /**
  * Headless Chromium in which every `*.example.test` and `*.attacker.test` name is loopback: pages of several sites
  * (and sibling subdomains of one site) served by local test servers, as a browser sees them on the Internet.
+ * `backForwardCache`: keep Chromium's back-forward cache on, as in a user's browser (playwright turns it off).
  */
-export function launchChromium(): Promise<Browser> {
+export function launchChromium(options: { backForwardCache?: boolean } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath(),
+    ...(options.backForwardCache ? { ignoreDefaultArgs: ['--disable-back-forward-cache'] } : {}),
     args: [
       '--headless',
       '--no-sandbox',

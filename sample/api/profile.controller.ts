@@ -1,9 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
 import { Connected, CurrentUser, SessionData, SessionService } from 'nestjs-connected';
-import { VISITS } from './keys.js';
-import { groupsOf } from './users.js';
+import { VISITS } from '../keys.js';
+import { groupsOf } from '../users.js';
 
-@Controller()
+@Controller('api')
 export class ProfileController {
   constructor(private readonly sessions: SessionService) {}
 
@@ -28,11 +28,14 @@ export class ProfileController {
   home(@CurrentUser() user: string | undefined) {
     return {
       hello: user ?? 'stranger',
+      pages: 'open / in a browser',
       try: [
-        'POST /cart {"item":"tea"}   (before login: browser data)',
-        'POST /login {"user":"alice","password":"alice-password"}',
-        'GET /profile, GET /admin, GET /cart, GET /sessions',
-        'POST /logout, POST /logout-everywhere, DELETE /sessions/:handle',
+        'GET /api/csrf   (the token for the x-csrf-token header of every POST and DELETE that carries the cookie)',
+        'POST /api/cart {"item":"tea"}   (before login: browser data)',
+        'POST /api/login {"user":"alice","password":"alice-password"}',
+        'GET /api/profile, GET /api/admin, GET /api/cart, GET /api/sessions, GET /api/live (SSE)',
+        'POST /api/logout, POST /api/logout-everywhere, DELETE /api/sessions/:handle',
+        'POST /api/account/reauthenticate {"password"}, POST /api/account/password {"password"}',
       ],
     };
   }

@@ -1,8 +1,8 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { SessionData, SessionService } from 'nestjs-connected';
-import { CART } from './keys.js';
+import { CART } from '../keys.js';
 
-@Controller('cart')
+@Controller('api/cart')
 export class CartController {
   constructor(private readonly sessions: SessionService) {}
 
@@ -21,5 +21,12 @@ export class CartController {
     const items = [...((await this.sessions.get(CART)) ?? []), body.item].slice(-50);
     await this.sessions.set(CART, items);
     return { items };
+  }
+
+  @Post('empty')
+  @HttpCode(200)
+  async empty() {
+    await this.sessions.remove(CART);
+    return { items: [] };
   }
 }

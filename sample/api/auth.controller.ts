@@ -1,26 +1,41 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, UnauthorizedException } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Post, UnauthorizedException } from '@nestjs/common';
 import { Connected, CurrentUser, SessionService } from 'nestjs-connected';
-import { findUser } from './users.js';
+import { UsersService } from '../users.js';
 
-@Controller()
+/**
+ * Login, logout and the user's sessions, as JSON: what the pages' forms post to (through public/app.js, which adds
+ * the CSRF token) and what curl or a script calls.
+ */
+@Controller('api')
 export class AuthController {
-  constructor(private readonly sessions: SessionService) {}
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly users: UsersService,
+  ) {}
+
+  /** The CSRF token of this browser's session, as text (for curl and scripts; the pages carry theirs). */
+  @Get('csrf')
+  @Header('Content-Type', 'text/plain; charset=utf-8')
+  csrf() {
+    return this.sessions.csrfToken();
+  }
 
   /** Checks the demo password, then hands the user to the session library. */
   @Post('login')
   @HttpCode(200)
   async login(@Body() body: { user?: unknown; password?: unknown; remember?: unknown }) {
-    const user = findUser(body?.user, body?.password);
+    const user = this.users.check(body?.user, body?.password);
     if (user === undefined) throw new UnauthorizedException('Unknown user or wrong password');
-    await this.sessions.connect(user.id, { expire: body.remember === false });
-    return { user: user.id };
+    // Without "remember me" the cookie lasts as long as the browser.
+    await this.sessions.connect(user.id, { expire: body.remember !== true });
+    return { user: user.id, csrfToken: this.sessions.csrfToken() };
   }
 
   @Post('logout')
   @HttpCode(200)
   async logout() {
     await this.sessions.disconnect();
-    return { ok: true };
+    return { ok: true, csrfToken: this.sessions.csrfToken() };
   }
 
   /** Closes every session of the user, on every browser and device. */
@@ -37,7 +52,7 @@ export class AuthController {
     return this.sessions.listSessions(user);
   }
 
-  /** Revokes one of the user's own sessions (the handle comes from GET /sessions). */
+  /** Revokes one of the user's own sessions (the handle comes from GET /api/sessions). */
   @Connected()
   @Delete('sessions/:handle')
   async revoke(@CurrentUser() user: string, @Param('handle') handle: string) {
