@@ -121,6 +121,8 @@ describe('the package as npm packs it', () => {
       'bench/RESULTS.md',
       'bench/ratio-chart.svg',
       'docs/ARCHITECTURE.md',
+      'docs/images/sample-revoked-phone.png',
+      'docs/images/sample-sessions.png',
       'package.json',
     ]);
   });
