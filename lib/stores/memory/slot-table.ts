@@ -1,5 +1,5 @@
 import type { SessionRecord } from '../session-record.js';
-import { NO_SLOT, type SlotList, type SlotOwner } from './slot-list.js';
+import { NO_SLOT, SlotLinks, type SlotList, type SlotOwner } from './slot-list.js';
 
 // The numbers of a slot, side by side in one Float64Array: a record's times need a double each (milliseconds since
 // the epoch do not fit a small integer, and a JS object would box each of them in a heap number of its own).
@@ -14,20 +14,12 @@ const DUE = 5;
 const AUTHENTICATED = 6;
 const NUMBERS = 7;
 
-/** Bits of the `flags` column. */
-const BROWSER_SESSION_COOKIE = 1;
-
-const PREV = 0;
-const NEXT = 1;
-const LINKS = 2;
+const BROWSER_SESSION_COOKIE = 1; // a bit of the `flags` column
 
 const INITIAL_CAPACITY = 64;
 
 /** Who acts as the user of an impersonated session (the record's `actorId` and `actorEpoch`). */
-interface Actor {
-  readonly id: string;
-  readonly epoch: number | undefined;
-}
+type Actor = { readonly id: string; readonly epoch: number | undefined };
 
 /**
  * The sessions of a MemoryStore as columns indexed by a slot number, instead of one record object per session: the
@@ -35,13 +27,13 @@ interface Actor {
  * then costs its columns and nothing else: no object headers, no boxed numbers, no empty `data` object.
  *
  * Slots freed by a removal are reused (last freed, first reused). Every slot is in exactly one list, threaded through
- * the `links` column: its owner's, the anonymous one (both kept by the caller) or the free list (kept here).
+ * {@link SlotLinks}: its owner's, the anonymous one (both kept by the caller) or the free list (kept here).
  *
  * Slot numbers stay valid until {@link compact}, which renumbers them and tells the caller how.
  */
 export class SlotTable<Owner extends SlotOwner> {
   private numbers = new Float64Array(INITIAL_CAPACITY * NUMBERS);
-  private links = new Int32Array(INITIAL_CAPACITY * LINKS);
+  private readonly links = new SlotLinks(INITIAL_CAPACITY);
   /** One byte a slot for the record's booleans: a column of references would cost eight. */
   private flags = new Uint8Array(INITIAL_CAPACITY);
   // Grown by push only: setting a larger length would turn a big array into a slow dictionary.
@@ -81,7 +73,7 @@ export class SlotTable<Owner extends SlotOwner> {
   ): number {
     let slot = this.freeHead;
     if (slot !== NO_SLOT) {
-      this.freeHead = this.links[slot * LINKS + NEXT];
+      this.freeHead = this.links.next(slot);
       this.keys[slot] = key;
       this.owners[slot] = owner;
       this.ips[slot] = ip;
@@ -106,8 +98,7 @@ export class SlotTable<Owner extends SlotOwner> {
     numbers[at + AUTHENTICATED] = record.authenticatedAt ?? Number.NaN;
     this.flags[slot] = record.browserSessionCookie === true ? BROWSER_SESSION_COOKIE : 0;
     if (record.actorId !== undefined) this.actors.set(slot, { id: record.actorId, epoch: record.actorEpoch });
-    this.links[slot * LINKS + PREV] = NO_SLOT;
-    this.links[slot * LINKS + NEXT] = NO_SLOT;
+    this.links.push(slot, NO_SLOT);
     this.occupied++;
     return slot;
   }
@@ -120,7 +111,7 @@ export class SlotTable<Owner extends SlotOwner> {
     this.agents[slot] = undefined;
     this.fields[slot] = undefined;
     this.actors.delete(slot);
-    this.links[slot * LINKS + NEXT] = this.freeHead;
+    this.links.push(slot, this.freeHead);
     this.freeHead = slot;
     this.occupied--;
   }
@@ -219,33 +210,19 @@ export class SlotTable<Owner extends SlotOwner> {
     return record;
   }
 
-  /** Links `slot` at the end of `list`. */
+  /** See {@link SlotLinks.append} and {@link SlotLinks.unlink}: the lists are the caller's, the links the table's. */
   append(list: SlotList, slot: number): void {
-    const links = this.links;
-    links[slot * LINKS + PREV] = list.tail;
-    links[slot * LINKS + NEXT] = NO_SLOT;
-    if (list.tail === NO_SLOT) list.head = slot;
-    else links[list.tail * LINKS + NEXT] = slot;
-    list.tail = slot;
-    list.count++;
+    this.links.append(list, slot);
   }
 
-  /** Takes `slot` out of `list`, which must hold it. */
   unlink(list: SlotList, slot: number): void {
-    const links = this.links;
-    const prev = links[slot * LINKS + PREV];
-    const next = links[slot * LINKS + NEXT];
-    if (prev === NO_SLOT) list.head = next;
-    else links[prev * LINKS + NEXT] = next;
-    if (next === NO_SLOT) list.tail = prev;
-    else links[next * LINKS + PREV] = prev;
-    list.count--;
+    this.links.unlink(list, slot);
   }
 
   /** The keys of a list's sessions, oldest first: a copy, so that removing them one by one is safe. */
   keysOf(list: SlotList): string[] {
     const keys: string[] = [];
-    for (let slot = list.head; slot !== NO_SLOT; slot = this.links[slot * LINKS + NEXT]) keys.push(this.keys[slot]!);
+    for (let slot = list.head; slot !== NO_SLOT; slot = this.links.next(slot)) keys.push(this.keys[slot]!);
     return keys;
   }
 
@@ -272,7 +249,6 @@ export class SlotTable<Owner extends SlotOwner> {
     }
     const capacity = Math.max(INITIAL_CAPACITY, count + (count >> 1));
     const numbers = new Float64Array(capacity * NUMBERS);
-    const links = new Int32Array(capacity * LINKS);
     const flags = new Uint8Array(capacity);
     const keys: Array<string | undefined> = [];
     const owners: Array<Owner | undefined> = [];
@@ -284,10 +260,6 @@ export class SlotTable<Owner extends SlotOwner> {
       if (to === NO_SLOT) continue;
       for (let i = 0; i < NUMBERS; i++) numbers[to * NUMBERS + i] = this.numbers[slot * NUMBERS + i];
       flags[to] = this.flags[slot];
-      const prev = this.links[slot * LINKS + PREV];
-      const next = this.links[slot * LINKS + NEXT];
-      links[to * LINKS + PREV] = prev === NO_SLOT ? NO_SLOT : renumber[prev];
-      links[to * LINKS + NEXT] = next === NO_SLOT ? NO_SLOT : renumber[next];
       keys.push(this.keys[slot]);
       owners.push(this.owners[slot]);
       ips.push(this.ips[slot]);
@@ -295,7 +267,7 @@ export class SlotTable<Owner extends SlotOwner> {
       fields.push(this.fields[slot]);
     }
     this.numbers = numbers;
-    this.links = links;
+    this.links.compact(renumber, capacity);
     this.flags = flags;
     this.keys = keys;
     this.owners = owners;
@@ -317,12 +289,12 @@ export class SlotTable<Owner extends SlotOwner> {
   private grow(): void {
     this.capacity += this.capacity >> 3;
     this.numbers = grown(this.numbers, new Float64Array(this.capacity * NUMBERS));
-    this.links = grown(this.links, new Int32Array(this.capacity * LINKS));
+    this.links.grow(this.capacity);
     this.flags = grown(this.flags, new Uint8Array(this.capacity));
   }
 }
 
-function grown<T extends Float64Array | Int32Array | Uint8Array>(from: T, to: T): T {
+function grown<T extends Float64Array | Uint8Array>(from: T, to: T): T {
   to.set(from);
   return to;
 }
