@@ -17,6 +17,11 @@ export class UsersService {
   async groupsOf(userId: string): Promise<string[]> {
     return this.users.get(userId)?.groups ?? [];
   }
+
+  async setPassword(userId: string, password: string): Promise<void> {
+    const user = this.users.get(userId);
+    if (user) user.password = password;
+  }
 }
 
 @Module({ providers: [UsersService], exports: [UsersService] })
