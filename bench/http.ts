@@ -9,6 +9,7 @@ import { describe } from './support/children.js';
 import type { BenchConfig } from './support/config.js';
 import { checkAnswers, login, probe } from './support/http.js';
 import { interleave, SlicedCell } from './support/load.js';
+import { processCpuUs, type CpuReading } from './support/cpu.js';
 import type { RedisServer } from './support/redis.js';
 import type { CellName, Results, VariantResult } from './support/results.js';
 import { startHttpServer, type RunningServer } from './support/servers.js';
@@ -21,7 +22,7 @@ export interface RedisContext {
   storeUnavailable?: string;
 }
 
-const CELLS: Array<{ name: CellName; method: 'GET' | 'POST'; path: string; many: boolean }> = [
+export const CELLS: Array<{ name: CellName; method: 'GET' | 'POST'; path: string; many: boolean }> = [
   { name: 'read-1', method: 'GET', path: '/read', many: false },
   { name: 'write-1', method: 'POST', path: '/write', many: false },
   { name: 'read-many', method: 'GET', path: '/read', many: true },
@@ -86,6 +87,23 @@ async function start(spec: VariantSpec, config: BenchConfig, redis: RedisContext
   }
 }
 
+const us = (value: number | undefined) => (value === undefined ? '–' : value.toFixed(1));
+
+/**
+ * The CPU counters of one variant's slices: the server's own `process.cpuUsage()` (asked through its stdin), and
+ * redis-server's from /proc for the Redis variants. The other servers are idle meanwhile, so redis-server's work in
+ * a slice is this variant's.
+ */
+function cpuProbe(running: Running, redis: RedisContext): () => Promise<CpuReading> {
+  const redisPid = running.spec.store === 'redis' ? redis.server?.pid : undefined;
+  return async () => {
+    const reply = await running.server.child.query('cpu');
+    const reading: CpuReading = { serverUs: Number(reply['total']) };
+    if (redisPid !== undefined) reading.redisUs = processCpuUs(redisPid);
+    return reading;
+  };
+}
+
 /** After the write cells: the last write over many sessions reached every cookie, the last one included. */
 async function checkWrites(running: Running, log: Log): Promise<void> {
   if (!running.guarded) return;
@@ -116,7 +134,7 @@ async function benchFramework(specs: VariantSpec[], config: BenchConfig, redis: 
         results.push(started);
       }
     }
-    for (const cell of CELLS) {
+    for (const cell of CELLS.filter((c) => config.cells.includes(c.name))) {
       const measured = running.map(
         (r) =>
           new SlicedCell({
@@ -125,6 +143,7 @@ async function benchFramework(specs: VariantSpec[], config: BenchConfig, redis: 
             path: cell.path,
             cookies: cell.many ? r.many : r.single,
             connections: config.connections,
+            cpu: cpuProbe(r, redis),
           }),
       );
       await interleave(measured, config.warmup, config.seconds, config.rounds);
@@ -140,25 +159,29 @@ async function benchFramework(specs: VariantSpec[], config: BenchConfig, redis: 
         log(
           `${tag(r.spec)} ${cell.name.padEnd(10)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
             `p50 ${result.p50.toFixed(2).padStart(6)} ms  p99 ${result.p99.toFixed(2).padStart(6)} ms  ` +
-            `slices ${(result.slices ?? []).map((rate) => rate.toFixed(0)).join('/')}` +
+            `cpu ${us(result.serverCpuUsPerRequest)} µs/req` +
+            (result.redisCpuUsPerRequest === undefined ? '' : ` (redis-server ${us(result.redisCpuUsPerRequest)})`) +
+            `  slices ${(result.slices ?? []).map((rate) => rate.toFixed(0)).join('/')}` +
             (result.non2xx + result.errors > 0 ? `  NON-2XX ${result.non2xx} ERRORS ${result.errors}` : ''),
         );
       });
     }
-    for (const r of running) await checkWrites(r, log);
+    if (config.cells.includes('write-many')) for (const r of running) await checkWrites(r, log);
   } finally {
     for (const r of running) await r.server.stop();
   }
   return results;
 }
 
-/** Each cell's req/s over its framework's ceiling's, in this run. */
+/** Each cell's req/s over its framework's ceiling's, and the ceiling's server CPU per request over its own, in this run. */
 function addRatios(variants: VariantResult[]): void {
   for (const variant of variants) {
     const ceiling = variants.find((v) => v.framework === variant.framework && v.id.endsWith('-ceiling'));
     for (const cell of variant.cells) {
-      const base = ceiling?.cells.find((c) => c.name === cell.name)?.result.requestsPerSecond;
-      if (base !== undefined && base > 0) cell.ratio = cell.result.requestsPerSecond / base;
+      const base = ceiling?.cells.find((c) => c.name === cell.name)?.result;
+      if (base !== undefined && base.requestsPerSecond > 0) cell.ratio = cell.result.requestsPerSecond / base.requestsPerSecond;
+      const cpu = cell.result.serverCpuUsPerRequest;
+      if (base?.serverCpuUsPerRequest !== undefined && cpu !== undefined && cpu > 0) cell.cpuRatio = base.serverCpuUsPerRequest / cpu;
     }
   }
 }

@@ -1,40 +1,29 @@
 /**
- * The benchmark, in one run (`npm run bench`): HTTP variants side by side, memory per session, growth with the
- * number of sessions, WebSockets; then bench/results.json, bench/RESULTS.md and bench/ratio-chart.svg.
- * See bench/README.md.
+ * One Node.js line's run of the benchmark, under the Node that runs this file (every child process uses the same
+ * binary): HTTP variants side by side with their server and redis-server CPU, the near cache's invalidation window,
+ * memory per session (store API and live server), growth with the number of sessions, WebSockets. bench/lines.ts
+ * starts one per line with BENCH_LINE_OUT, where this run writes its JSON; without it, the run writes
+ * bench/results.json, bench/RESULTS.md and bench/ratio-chart.svg for its line alone. See bench/README.md.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem, type as osType } from 'node:os';
 import { join, relative } from 'node:path';
 import { growthSection } from './growth.js';
+import { liveMemorySection } from './live-memory.js';
 import { memorySection } from './memory.js';
 import { writeReport } from './report.js';
 import { httpSection, type RedisContext } from './http.js';
 import { loadRedisStore } from './servers/shared.js';
 import { socketSection } from './sockets.js';
 import { BENCH_DIR, describe, ROOT_DIR, stopAll } from './support/children.js';
-import { benchEnv, readConfig, type BenchConfig } from './support/config.js';
+import { benchEnv, isHeadline, readConfig, type BenchConfig } from './support/config.js';
 import { redisServerVersion, startRedis } from './support/redis.js';
-import type { Machine, Results } from './support/results.js';
+import { machine } from './support/machine.js';
+import type { BenchRun, Results } from './support/results.js';
+import { windowSection } from './window.js';
 
 const log = (line: string) => console.log(line);
 
 const message = describe;
-
-function osName(): string {
-  try {
-    const pretty = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1];
-    if (pretty) return `${pretty} (${osType()} ${release()})`;
-  } catch {
-    // Not Linux.
-  }
-  return `${osType()} ${release()}`;
-}
-
-function machine(): Machine {
-  const list = cpus();
-  return { cpu: list[0]?.model.trim() ?? 'unknown', cores: list.length, ramBytes: totalmem(), os: osName(), node: process.version };
-}
 
 function packageVersion(name: string): string {
   try {
@@ -102,6 +91,8 @@ async function main(): Promise<void> {
       env: benchEnv(),
       machine: machine(),
       versions: versions(),
+      line: process.versions.node.split('.')[0]!,
+      headline: isHeadline(),
     },
     config: { ...config },
     failures: [],
@@ -122,17 +113,29 @@ async function main(): Promise<void> {
 
   let redis: RedisContext = {};
   try {
+    if (config.sections.includes('http') || config.sections.includes('window')) redis = await prepareRedis(config);
     if (config.sections.includes('http')) {
-      redis = await prepareRedis(config);
       await section('http', async () => {
         results.http = await httpSection(config, redis, log);
       });
-      await redis.server?.stop();
-      redis.server = undefined;
     }
+    if (config.sections.includes('window')) {
+      await section('window', async () => {
+        const pending = redis.unavailable ?? redis.storeUnavailable;
+        if (pending !== undefined || redis.server === undefined) results.window = { pending: pending ?? 'no redis-server' };
+        else results.window = await windowSection(config, redis.server, log);
+      });
+    }
+    await redis.server?.stop();
+    redis.server = undefined;
     if (config.sections.includes('memory')) {
       await section('memory', async () => {
         results.memory = await memorySection(config, log);
+      });
+    }
+    if (config.sections.includes('live-memory')) {
+      await section('live-memory', async () => {
+        results.liveMemory = await liveMemorySection(config, log);
       });
     }
     if (config.sections.includes('growth')) {
@@ -151,9 +154,17 @@ async function main(): Promise<void> {
   }
 
   results.run.durationSeconds = Math.round((Date.now() - started) / 1000);
-  writeFileSync(join(BENCH_DIR, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeReport(results, BENCH_DIR);
-  log(`bench   done in ${results.run.durationSeconds} s: bench/RESULTS.md, bench/results.json, bench/ratio-chart.svg`);
+  const out = process.env['BENCH_LINE_OUT'];
+  if (out !== undefined && out !== '') {
+    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+    log(`bench   Node ${process.version} done in ${results.run.durationSeconds} s`);
+  } else {
+    const { date, command, env, machine, durationSeconds } = results.run;
+    const document: BenchRun = { run: { date, command, env, machine, durationSeconds, lines: [results.run.line!] }, lines: [results] };
+    writeFileSync(join(BENCH_DIR, 'results.json'), `${JSON.stringify(document, null, 2)}\n`);
+    writeReport(document, BENCH_DIR);
+    log(`bench   done in ${results.run.durationSeconds} s: bench/RESULTS.md, bench/results.json, bench/ratio-chart.svg`);
+  }
   const flagged = (results.http?.variants ?? []).filter(
     (v) => v.status === 'failed' || v.problems.length > 0 || v.cells.some((c) => c.result.non2xx > 0 || c.result.errors > 0),
   );

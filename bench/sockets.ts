@@ -1,7 +1,8 @@
 /**
  * WebSockets (socket.io): BENCH_WS_SOCKETS sockets held open by one server process, each with its own logged-in
  * session (`connected`), or without sessions on Nest's plain IoAdapter (`plain`, the floor). Reports the server's
- * heap per socket (its own `heapUsed + arrayBuffers` after gc, through GET /bench/heap) and messages per second through an
+ * memory per socket (its own heapUsed + arrayBuffers after gc, asked through its stdin: socket buffers and parsers
+ * keep Buffers, which heapUsed alone leaves out) and messages per second through an
  * unguarded handler and a `@Connected()` one: BENCH_WS_SENDERS sockets each send a message and await its ack, in a
  * loop, for BENCH_WARMUP (thrown away) then BENCH_SECONDS.
  */
@@ -14,10 +15,10 @@ import type { SocketHeapResult, SocketMessagesResult } from './support/results.j
 
 const ACK_TIMEOUT_MS = 5000;
 
-async function heapOf(url: string): Promise<number> {
-  const response = await fetch(`${url}/bench/heap`);
-  if (response.status !== 200) throw new Error(`GET /bench/heap answered ${response.status}`);
-  return ((await response.json()) as { heapUsed: number }).heapUsed;
+async function heapOf(child: NodeChild): Promise<number> {
+  const reply = await child.query('heap');
+  if (typeof reply['bytes'] !== 'number') throw new Error(`heap query: ${JSON.stringify(reply)}`);
+  return reply['bytes'];
 }
 
 function openSocket(url: string, cookie: string | undefined): Promise<Socket> {
@@ -91,19 +92,19 @@ async function runMode(
 ): Promise<{ heap: SocketHeapResult; messages: SocketMessagesResult[] }> {
   const child: NodeChild = await startNode(buildPath('servers/socket-server.js'), {
     nodeArgs: ['--expose-gc'],
-    env: { BENCH_WS_MODE: mode, BENCH_HEAP_ROUTE: '1', NODE_ENV: 'production' },
+    env: { BENCH_WS_MODE: mode, NODE_ENV: 'production' },
     label: `socket server ${mode}`,
   });
   const url = `http://127.0.0.1:${Number(child.ready['port'])}`;
   const sockets: Socket[] = [];
   try {
-    const heapStart = await heapOf(url);
+    const heapStart = await heapOf(child);
     const cookies = mode === 'connected' ? await login(url, config.sockets, { prefix: 'ws-user', expectCookie: true }) : undefined;
-    const heapAfterLogins = await heapOf(url);
+    const heapAfterLogins = await heapOf(child);
     await pool(config.sockets, 50, async (i) => {
       sockets.push(await openSocket(url, cookies?.[i]));
     });
-    const heapAfterSockets = await heapOf(url);
+    const heapAfterSockets = await heapOf(child);
     const heap: SocketHeapResult = {
       mode,
       sockets: config.sockets,

@@ -3,9 +3,11 @@
  * Listens on 127.0.0.1, on a port the kernel picks, and prints `BENCH_READY {"port":…}`. Routes: `POST /login`
  * (`?user=` the user id), `GET /read`, `POST /write`.
  *
- * Environment: BENCH_VARIANT; BENCH_REDIS_URL and BENCH_REDIS_STORE_MODULE for the Redis variants; BENCH_PREFILL=N
- * (nestjs-connected + MemoryStore only) stores N extra connected sessions through the store's `create()` before
- * listening, for the growth test.
+ * Answers `cpu` and `heap` queries on its stdin (support/children.ts `answerQueries`).
+ *
+ * Environment: BENCH_VARIANT; BENCH_REDIS_URL, BENCH_REDIS_STORE_MODULE and BENCH_REDIS_STORE_OPTIONS for the Redis
+ * variants; BENCH_PREFILL=N (nestjs-connected + MemoryStore only) stores N extra connected sessions through the
+ * store's `create()` before listening, for the growth test.
  */
 import 'reflect-metadata';
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
@@ -13,14 +15,14 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { MemoryStore, type SessionStore } from 'nestjs-connected';
-import { announce, exitWithParent, READY } from '../support/children.js';
+import { announce, answerQueries, exitWithParent, READY } from '../support/children.js';
 import { fillUser, LOGIN_LIMITS, loginRecord, memoryStoreOptions, storeKey } from '../support/records.js';
 import { installAsyncContext } from './async-context.js';
 import { CeilingModule } from './ceiling.js';
 import { connectedModule } from './connected.js';
 import { ExpressSessionModule, installExpressSession } from './express-session.js';
 import { FastifySessionModule, installFastifySession } from './fastify-session.js';
-import { env, loadRedisStore, variantById, type VariantSpec } from './shared.js';
+import { env, loadRedisStore, redisStoreOptions, variantById, type VariantSpec } from './shared.js';
 
 /** Fills `store` with `count` connected sessions over 10,000 users, as logins would have; resolves the time taken. */
 async function prefill(store: MemoryStore, count: number): Promise<number> {
@@ -35,7 +37,7 @@ async function prefill(store: MemoryStore, count: number): Promise<number> {
 async function sessionStore(variant: VariantSpec, prefilled: number): Promise<SessionStore> {
   if (variant.store === 'redis') {
     const { RedisStore } = await loadRedisStore(env('BENCH_REDIS_STORE_MODULE'));
-    return new RedisStore({ url: env('BENCH_REDIS_URL'), prefix: 'bench-nc:' });
+    return new RedisStore({ ...redisStoreOptions(), url: env('BENCH_REDIS_URL'), prefix: 'bench-nc:' });
   }
   // Room for the prefill, the logins of the benchmark and a margin: the default cap (1,000,000) must not evict.
   return new MemoryStore(memoryStoreOptions(prefilled + 20_000));
@@ -85,6 +87,7 @@ async function main(): Promise<void> {
     await app.close();
     await closeExtra();
   });
+  answerQueries();
 
   let prefillMs = 0;
   if (prefilled > 0) prefillMs = await prefill(store as MemoryStore, prefilled);

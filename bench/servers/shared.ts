@@ -112,7 +112,21 @@ export function importSpecifier(specifier: string): string {
 
 /** What the harness needs of `nestjs-connected/redis` (imported at run time: the entry may not exist yet). */
 export interface RedisStoreModule {
-  RedisStore: new (options: { url: string; prefix?: string }) => SessionStore;
+  RedisStore: new (options: { url: string; prefix?: string } & Record<string, unknown>) => SessionStore;
+}
+
+/**
+ * Extra `RedisStore` options for every store the benchmark creates (servers and the invalidation window), as JSON in
+ * BENCH_REDIS_STORE_OPTIONS (e.g. `{"nearCache":true}`); `{}` by default, so that the store's defaults are measured.
+ */
+export function redisStoreOptions(): Record<string, unknown> {
+  const raw = process.env['BENCH_REDIS_STORE_OPTIONS'];
+  if (raw === undefined || raw.trim() === '') return {};
+  const parsed: unknown = JSON.parse(raw);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error('BENCH_REDIS_STORE_OPTIONS must be a JSON object');
+  }
+  return parsed as Record<string, unknown>;
 }
 
 export async function loadRedisStore(specifier: string): Promise<RedisStoreModule> {

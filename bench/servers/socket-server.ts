@@ -5,32 +5,20 @@
  *   a gateway with an unguarded `open` handler and a `@Connected()` `guarded` one; `POST /login?user=` logs in.
  * - `plain`: Nest's own `IoAdapter`, no sessions, the same `open` handler: the floor.
  *
- * Both have `GET /bench/heap` (only with BENCH_HEAP_ROUTE=1, which only the benchmark sets): `heapUsed + arrayBuffers` after gc().
+ * Both answer the `heap` query on stdin (heapUsed + arrayBuffers after gc; support/children.ts `answerQueries`).
  * Prints `BENCH_READY {"port":…}`.
  */
 import 'reflect-metadata';
-import { Controller, Get, Module, NotFoundException, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { Connected, CurrentUser, MemoryStore } from 'nestjs-connected';
 import { SessionIoAdapter } from 'nestjs-connected/socket.io';
-import { announce, exitWithParent, READY } from '../support/children.js';
+import { announce, answerQueries, exitWithParent, READY } from '../support/children.js';
 import { CeilingModule } from './ceiling.js';
 import { connectedModule } from './connected.js';
-
-@Controller('bench')
-class HeapController {
-  @Get('heap')
-  heap() {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    if (process.env['BENCH_HEAP_ROUTE'] !== '1' || gc === undefined) throw new NotFoundException();
-    for (let i = 0; i < 4; i++) gc();
-    const { heapUsed, arrayBuffers } = process.memoryUsage();
-    return { heapUsed: heapUsed + arrayBuffers };
-  }
-}
 
 @WebSocketGateway()
 class PlainGateway {
@@ -58,7 +46,6 @@ function appModule(mode: 'plain' | 'connected'): DynamicModule {
   const sessions = mode === 'connected' ? connectedModule(new MemoryStore()) : { module: CeilingModule };
   @Module({
     imports: [sessions],
-    controllers: [HeapController],
     providers: [mode === 'connected' ? ConnectedGateway : PlainGateway],
   })
   class SocketBenchModule {}
@@ -71,6 +58,7 @@ async function main(): Promise<void> {
   const app = await NestFactory.create(appModule(mode), new ExpressAdapter(), { logger: false });
   app.useWebSocketAdapter(mode === 'connected' ? new SessionIoAdapter(app) : new IoAdapter(app));
   exitWithParent(() => app.close());
+  answerQueries();
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   announce(READY, { mode, port: address.port, pid: process.pid });

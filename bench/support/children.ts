@@ -14,6 +14,8 @@ let hooked = false;
 /** A line a child prints on stdout when it is ready (servers) or done (measurements), followed by JSON. */
 export const READY = 'BENCH_READY ';
 export const RESULT = 'BENCH_RESULT ';
+/** A server child's answer to a query on its stdin (see `answerQueries`), followed by JSON. */
+export const REPLY = 'BENCH_REPLY ';
 
 /** bench/ (this file runs as bench/.build/support/children.js). */
 export const BENCH_DIR = fileURLToPath(new URL('../../', import.meta.url));
@@ -101,6 +103,11 @@ export interface NodeChild {
   readonly ready: Record<string, unknown>;
   /** The last lines the child printed (for error messages). */
   output(): string;
+  /**
+   * Asks a server child that runs `answerQueries` (`cpu`: its `process.cpuUsage()`; `heap`: heapUsed + arrayBuffers
+   * after gc) through its stdin, so that measuring adds no route to the app under test.
+   */
+  query(command: 'cpu' | 'heap'): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -141,6 +148,21 @@ export function startNode(script: string, options: NodeChildOptions = {}, marker
     for (const line of parts) remember(line);
   });
 
+  // Replies come back in the order the queries were written.
+  const waiting: Array<{ resolve: (reply: Record<string, unknown>) => void; reject: (error: Error) => void }> = [];
+  child.once('exit', () => {
+    for (const waiter of waiting.splice(0)) waiter.reject(new Error(`${label} exited before it answered a query`));
+  });
+  const query = (command: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      if (!isRunning(child)) {
+        reject(new Error(`${label} is not running`));
+        return;
+      }
+      waiting.push({ resolve, reject });
+      child.stdin!.write(`${command}\n`);
+    });
+
   return new Promise<NodeChild>((resolve, reject) => {
     let settled = false;
     let stdoutRest = '';
@@ -163,7 +185,14 @@ export function startNode(script: string, options: NodeChildOptions = {}, marker
       const parts = (stdoutRest + chunk).split('\n');
       stdoutRest = parts.pop() ?? '';
       for (const line of parts) {
-        if (!settled && line.startsWith(marker)) {
+        if (line.startsWith(REPLY)) {
+          const waiter = waiting.shift();
+          try {
+            waiter?.resolve(JSON.parse(line.slice(REPLY.length)) as Record<string, unknown>);
+          } catch {
+            waiter?.reject(new Error(`${label}: unreadable reply: ${line}`));
+          }
+        } else if (!settled && line.startsWith(marker)) {
           let ready: Record<string, unknown>;
           try {
             ready = JSON.parse(line.slice(marker.length)) as Record<string, unknown>;
@@ -173,7 +202,7 @@ export function startNode(script: string, options: NodeChildOptions = {}, marker
           }
           settled = true;
           clearTimeout(timer);
-          resolve({ process: child, ready, output, stop: () => stopChild(child) });
+          resolve({ process: child, ready, output, query, stop: () => stopChild(child) });
         } else {
           remember(line);
         }
@@ -211,6 +240,38 @@ export function exitWithParent(onStop?: () => Promise<void>, keepAlive = true): 
   if (!keepAlive) (process.stdin as unknown as { unref?: () => void }).unref?.();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+/**
+ * In a server child: answers the orchestrator's queries, one per stdin line (`NodeChild.query`): `cpu` with
+ * `process.cpuUsage()` (µs, user and system, every thread of the process), `heap` with heapUsed + arrayBuffers after
+ * full collections (needs `--expose-gc`; ArrayBuffer contents live outside the V8 heap, and leaving them out would
+ * flatter whoever keeps data in typed arrays or Buffers).
+ */
+export function answerQueries(): void {
+  let rest = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line === 'cpu') {
+        const { user, system } = process.cpuUsage();
+        announce(REPLY, { user, system, total: user + system });
+      } else if (line === 'heap') {
+        const gc = (globalThis as { gc?: () => void }).gc;
+        if (gc === undefined) {
+          announce(REPLY, { error: 'run with --expose-gc' });
+          continue;
+        }
+        for (let i = 0; i < 4; i++) gc();
+        const { heapUsed, arrayBuffers } = process.memoryUsage();
+        announce(REPLY, { heapUsed, arrayBuffers, bytes: heapUsed + arrayBuffers });
+      } else if (line !== '') {
+        announce(REPLY, { error: `unknown query '${line}'` });
+      }
+    }
+  });
 }
 
 /** In a child: prints the ready line. */

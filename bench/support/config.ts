@@ -1,3 +1,5 @@
+import type { CellName } from './results.js';
+
 /**
  * Every knob of the benchmark, read from the environment once. The defaults are the numbers the benchmark issue
  * asks for; smaller values are for trying the harness out (they are written into RESULTS.md with the results).
@@ -23,17 +25,40 @@ function ints(name: string, fallback: number[]): number[] {
   });
 }
 
-export const SECTIONS = ['http', 'memory', 'growth', 'sockets'] as const;
+export const SECTIONS = ['http', 'memory', 'live-memory', 'growth', 'sockets', 'window'] as const;
 export type Section = (typeof SECTIONS)[number];
+/** What the lines after the headline run: the sections the targets need, not the store-API memory or the growth. */
+const OTHER_LINE_SECTIONS: readonly Section[] = ['http', 'live-memory', 'sockets', 'window'];
+
+export const CELL_NAMES = ['read-1', 'write-1', 'read-many', 'write-many'] as const;
+/** The lines after the headline measure the guarded reads only (the targets' cells). */
+const OTHER_LINE_CELLS: readonly CellName[] = ['read-1', 'read-many'];
+
+/** True in the run of the headline Node.js line (bench/lines.ts sets BENCH_LINE_ROLE=other for the others). */
+export function isHeadline(): boolean {
+  return process.env['BENCH_LINE_ROLE'] !== 'other';
+}
 
 function sections(): Section[] {
   const raw = process.env['BENCH_ONLY'];
-  if (raw === undefined || raw.trim() === '') return [...SECTIONS];
+  const own = isHeadline() ? SECTIONS : OTHER_LINE_SECTIONS;
+  if (raw === undefined || raw.trim() === '') return [...own];
   const wanted = raw.split(',').map((part) => part.trim());
   for (const part of wanted) {
     if (!(SECTIONS as readonly string[]).includes(part)) throw new Error(`BENCH_ONLY: unknown section '${part}' (${SECTIONS.join(', ')})`);
   }
-  return SECTIONS.filter((section) => wanted.includes(section));
+  return own.filter((section) => wanted.includes(section));
+}
+
+function cells(): CellName[] {
+  const raw = process.env['BENCH_CELLS'];
+  if (raw === undefined || raw.trim() === '') return [...(isHeadline() ? CELL_NAMES : OTHER_LINE_CELLS)];
+  const wanted = raw.split(',').map((part) => part.trim());
+  for (const part of wanted) {
+    if (!(CELL_NAMES as readonly string[]).includes(part))
+      throw new Error(`BENCH_CELLS: unknown cell '${part}' (${CELL_NAMES.join(', ')})`);
+  }
+  return CELL_NAMES.filter((cell) => wanted.includes(cell));
 }
 
 export interface BenchConfig {
@@ -63,8 +88,14 @@ export interface BenchConfig {
   sockets: number;
   /** Sockets sending request/ack messages in a loop. */
   socketSenders: number;
-  /** Which parts run (BENCH_ONLY=http,memory,growth,sockets). */
+  /** Which parts run (BENCH_ONLY=http,memory,live-memory,growth,sockets,window). */
   sections: Section[];
+  /** Which HTTP cells run (BENCH_CELLS). */
+  cells: CellName[];
+  /** Logins (one user each) of the live-server memory measurement. */
+  liveSessions: number;
+  /** Writes timed by the invalidation window measurement. */
+  windowWrites: number;
   /** Where RedisStore is imported from. */
   redisStoreModule: string;
   /** Only these HTTP variants (BENCH_VARIANTS=id,id; the frameworks' ceilings always run), or all. */
@@ -89,6 +120,9 @@ export function readConfig(): BenchConfig {
     sockets,
     socketSenders: Math.min(int('BENCH_WS_SENDERS', 50, 1), sockets),
     sections: sections(),
+    cells: cells(),
+    liveSessions: int('BENCH_LIVE_SESSIONS', 10_000, 1),
+    windowWrites: int('BENCH_WINDOW_WRITES', 1000, 1),
     redisStoreModule: process.env['BENCH_REDIS_STORE_MODULE'] ?? 'nestjs-connected/redis',
     variants: process.env['BENCH_VARIANTS']?.trim() ? process.env['BENCH_VARIANTS'].split(',').map((id) => id.trim()) : undefined,
   };

@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import type { CpuReading } from './cpu.js';
 
 /** One measured cell. Latencies in milliseconds. */
 export interface LoadResult {
@@ -15,6 +16,10 @@ export interface LoadResult {
   seconds: number;
   /** req/s of each measured slice, in order, when the cell was measured in slices (see {@link SlicedCell}). */
   slices?: number[];
+  /** µs of the server process's CPU (user + system) per response over the measured slices. */
+  serverCpuUsPerRequest?: number;
+  /** µs of redis-server's CPU per response over the measured slices (Redis variants). */
+  redisCpuUsPerRequest?: number;
 }
 
 export interface LoadOptions {
@@ -24,6 +29,8 @@ export interface LoadOptions {
   /** Session cookies (`name=value`): one is sent by every connection; more are spread round-robin over requests. */
   cookies: string[];
   connections: number;
+  /** Reads CPU counters (µs) around every measured slice (support/cpu.ts). */
+  cpu?: () => Promise<CpuReading>;
 }
 
 /** The value at quantile `q` of sorted `values`. */
@@ -109,6 +116,9 @@ export class SlicedCell {
   private errors = 0;
   private timeouts = 0;
   private seconds = 0;
+  private sliceResponses = 0;
+  private serverCpu = 0;
+  private redisCpu: number | undefined;
 
   constructor(private readonly options: LoadOptions) {}
 
@@ -118,9 +128,21 @@ export class SlicedCell {
   }
 
   async slice(seconds: number): Promise<void> {
+    const before = await this.options.cpu?.();
     const result = await once(this.options, seconds, this.latencies);
+    const after = await this.options.cpu?.();
     this.rates.push(result.requests.average);
-    for (const [code, { count }] of Object.entries(result.statusCodeStats)) this.statuses[code] = (this.statuses[code] ?? 0) + count;
+    let responses = 0;
+    for (const [code, { count }] of Object.entries(result.statusCodeStats)) {
+      this.statuses[code] = (this.statuses[code] ?? 0) + count;
+      responses += count;
+    }
+    this.sliceResponses += responses;
+    if (before !== undefined && after !== undefined) {
+      this.serverCpu += after.serverUs - before.serverUs;
+      if (before.redisUs !== undefined && after.redisUs !== undefined)
+        this.redisCpu = (this.redisCpu ?? 0) + after.redisUs - before.redisUs;
+    }
     this.non2xx += result.non2xx;
     this.errors += result.errors;
     this.timeouts += result.timeouts;
@@ -140,6 +162,10 @@ export class SlicedCell {
       statuses: this.statuses,
       seconds: this.seconds,
       slices: [...this.rates],
+      ...(this.options.cpu === undefined || this.sliceResponses === 0
+        ? {}
+        : { serverCpuUsPerRequest: this.serverCpu / this.sliceResponses }),
+      ...(this.redisCpu === undefined || this.sliceResponses === 0 ? {} : { redisCpuUsPerRequest: this.redisCpu / this.sliceResponses }),
     };
   }
 }

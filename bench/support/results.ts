@@ -18,6 +18,9 @@ export interface RunInfo {
   versions: Record<string, string>;
   /** Wall-clock seconds of the whole run. */
   durationSeconds?: number;
+  /** The Node.js major line this run measured (`24`), and whether it is the headline one. */
+  line?: string;
+  headline?: boolean;
 }
 
 export type CellName = 'read-1' | 'write-1' | 'read-many' | 'write-many';
@@ -30,6 +33,8 @@ export interface Cell {
   result: LoadResult;
   /** req/s over the same cell of the framework's ceiling in this run. */
   ratio?: number;
+  /** Server CPU per request of the framework's ceiling over this variant's, same cell, same run (1 = no cost). */
+  cpuRatio?: number;
 }
 
 export interface VariantResult {
@@ -90,9 +95,42 @@ export interface SweepResult {
   app?: TimingResult & { expired: number[]; untilIdleMs: number[]; medianUntilIdleMs: number };
 }
 
+/** Memory of a running HTTP server after real logins (bench/live-memory.ts). Bytes are heapUsed + arrayBuffers after gc. */
+export interface LiveMemoryResult {
+  id: string;
+  framework: 'express' | 'fastify';
+  label: string;
+  sessions: number;
+  baseline: number;
+  afterLogins: number;
+  afterRequests: number;
+  bytesPerSessionAfterLogins: number;
+  /** The figure of the target: after one guarded request per session. */
+  bytesPerSession: number;
+  problems: string[];
+}
+
+/** How long after server A's write server B's `get` shows it (bench/window.ts). Milliseconds. */
+export interface WindowResult {
+  writes: number;
+  /** The options the two RedisStore instances were given (BENCH_REDIS_STORE_OPTIONS). */
+  storeOptions: Record<string, unknown>;
+  p50: number;
+  p99: number;
+  max: number;
+  mean: number;
+  /** Writes whose first read on B already showed the new value. */
+  firstReadFresh: number;
+  /** Writes B had still not shown after a second (counted in p99 as a second). */
+  neverSeen: number;
+  /** p50 of one `get` on B while nothing changes (a near-cache hit, or a round trip without one). */
+  steadyGetP50: number;
+}
+
 export interface SocketHeapResult {
   mode: 'plain' | 'connected';
   sockets: number;
+  /** heapUsed + arrayBuffers after gc, at start, after the logins and after opening the sockets. */
   heapStart: number;
   heapAfterLogins: number;
   heapAfterSockets: number;
@@ -135,6 +173,21 @@ export interface Results {
     messages: SocketMessagesResult[];
     problems: string[];
   };
+  liveMemory?: LiveMemoryResult[];
+  window?: WindowResult | { pending: string };
   /** Sections that failed as a whole, with why. */
   failures: Array<{ section: string; error: string }>;
+}
+
+/** results.json: one {@link Results} per Node.js line, the headline line first. */
+export interface BenchRun {
+  run: Pick<RunInfo, 'date' | 'command' | 'env' | 'durationSeconds'> & { machine: Machine; lines: string[] };
+  lines: Results[];
+}
+
+/** A results.json of either shape (before lines, a single run). */
+export function asBenchRun(json: BenchRun | Results): BenchRun {
+  if ('lines' in json && Array.isArray(json.lines)) return json;
+  const single = json as Results;
+  return { run: { ...single.run, lines: [single.run.machine.node] }, lines: [single] };
 }

@@ -1,0 +1,92 @@
+/** The HTTP part of one line's report: ratios to the ceiling by server CPU and by req/s, and every cell. */
+import { CHART_FILE } from './report-chart.js';
+import { cellTitle, fixed, flagged, int, table, variantFlag } from './report-format.js';
+import type { Cell, CellName, Results, VariantResult } from './support/results.js';
+
+const CELL_NAMES: readonly CellName[] = ['read-1', 'write-1', 'read-many', 'write-many'];
+
+/** One row per variant, one column per cell that ran, `value` of each cell. */
+function ratioTable(variants: VariantResult[], cells: CellName[], sessions: number, value: (cell: Cell) => number | undefined): string {
+  const rows = variants.map((variant) => [
+    variant.framework === 'express' ? 'Express' : 'Fastify',
+    variant.label,
+    ...cells.map((name) => {
+      const cell = variant.cells.find((c) => c.name === name);
+      const figure = cell === undefined ? undefined : value(cell);
+      if (figure === undefined) return variant.status === 'ok' ? '–' : variant.status;
+      return `${figure.toFixed(2)}${flagged(cell!.result) ? ' ⚠' : ''}`;
+    }),
+  ]);
+  return table(['framework', 'variant', ...cells.map((n) => cellTitle(n, sessions))], rows, `ll${'r'.repeat(cells.length)}`);
+}
+
+export function httpSection(results: Results): string {
+  const http = results.http;
+  if (http === undefined) return '## HTTP\n\nNot run.';
+  const { variants, sessions } = http;
+  const cellNames = CELL_NAMES.filter((name) => variants.some((v) => v.cells.some((c) => c.name === name)));
+  const out: string[] = [
+    '## HTTP: guarded read and write, side by side',
+    '',
+    `Every variant is a NestJS app in its own process on 127.0.0.1; autocannon, ${http.connections} connections, ` +
+      `${http.warmupSeconds} s warm-up then ${http.seconds} s measured per cell` +
+      (http.rounds !== undefined && http.rounds > 1
+        ? `, in ${http.rounds} slices interleaved with the other variants of the same framework (all running at once; req/s is the median slice)`
+        : '') +
+      `. \`read\` = \`GET /read\` (guarded: 401 ` +
+      `without a logged-in session, else the session's counter); \`write\` = \`POST /write\` (guarded, increments the ` +
+      `counter and stores it). "1 session": every request carries the same cookie; "${int(sessions)} sessions": ` +
+      `${int(sessions)} logins, each connection cycling round-robin through the cookies from its own offset. ` +
+      "**Server CPU**: the server process's own `process.cpuUsage()` (user + system) read before and after each " +
+      "measured slice, over the responses of the slices; redis-server's from `/proc/<pid>/stat` the same way. " +
+      "**Ratio by server CPU** = the same framework's no-session ceiling's µs per request ÷ the variant's; " +
+      "**ratio by req/s** = req/s ÷ the ceiling's, in this run.",
+    '',
+    `![Guarded read over ${int(sessions)} sessions, ratio to the ceiling](${CHART_FILE})`,
+    '',
+    '### Ratio to the ceiling by server CPU',
+    '',
+    ratioTable(variants, cellNames, sessions, (cell) => cell.cpuRatio),
+    '',
+    '### Ratio to the ceiling by req/s',
+    '',
+    ratioTable(variants, cellNames, sessions, (cell) => cell.ratio),
+    '',
+    '⚠ = non-2xx responses or errors in that cell: the variant is misconfigured and its number means nothing.',
+    '',
+    '### Details',
+    '',
+  ];
+  const rows: string[][] = [];
+  for (const variant of variants) {
+    const flag = variantFlag(variant);
+    if (variant.cells.length === 0) {
+      rows.push([`${variant.framework} · ${variant.label}`, '–', '–', '–', '–', '–', '–', '–', '–', flag]);
+      continue;
+    }
+    for (const cell of variant.cells) {
+      const r = cell.result;
+      const bad = r.non2xx + r.errors + r.timeouts;
+      rows.push([
+        `${variant.framework} · ${variant.label}`,
+        cellTitle(cell.name, cell.sessions),
+        int(r.requestsPerSecond),
+        fixed(r.p50),
+        fixed(r.p99),
+        fixed(r.serverCpuUsPerRequest, 1),
+        fixed(r.redisCpuUsPerRequest, 1),
+        fixed(cell.cpuRatio),
+        bad > 0 ? `**${int(r.non2xx)} non-2xx, ${int(r.errors)} errors** ${JSON.stringify(r.statuses)}` : '0',
+        flag,
+      ]);
+    }
+  }
+  out.push(
+    table(
+      ['variant', 'cell', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'redis-server CPU µs/req', 'ratio by CPU', 'non-2xx', 'notes'],
+      rows,
+      'llrrrrrrll',
+    ),
+  );
+  return out.join('\n');
+}
