@@ -128,11 +128,13 @@ export function readConfig(): BenchConfig {
   };
 }
 
+/** Variables lines.ts sets for each line's run: not settings of the user's. */
+const INTERNAL = ['BENCH_LINE_OUT', 'BENCH_LINE_ROLE'];
+
 /** The BENCH_* variables of this run, for the report. */
 export function benchEnv(): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (name.startsWith('BENCH_') && value !== undefined) env[name] = value;
-  }
+  const names = Object.keys(process.env).filter((name) => name.startsWith('BENCH_') && !INTERNAL.includes(name));
+  for (const name of names.sort()) env[name] = process.env[name]!;
   return env;
 }
