@@ -59,7 +59,7 @@ function targetsSection(document: BenchRun): string {
     first.target,
     ...checks.map((line) => {
       const check = line[i]!;
-      return `${verdict(check)}: ${check.figure}`;
+      return check.met === undefined ? check.figure : `${verdict(check)}: ${check.figure}`;
     }),
   ]);
   return [
