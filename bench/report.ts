@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CHART_FILE, ratioChart } from './report-chart.js';
-import { flagged, gb, int, table, variantFlag } from './report-format.js';
+import { fixed, flagged, gb, int, table, variantFlag } from './report-format.js';
 import { httpSection } from './report-http.js';
 import { growthSection, liveMemorySection, memorySection, socketsSection, windowSection } from './report-sections.js';
 import { BENCH_DIR } from './support/children.js';
@@ -72,6 +72,39 @@ function targetsSection(document: BenchRun): string {
   ].join('\n');
 }
 
+/** Server CPU per guarded read of every variant, one column per line and read cell. */
+function linesCpuSection(document: BenchRun): string {
+  const lines = document.lines.filter((results) => results.http !== undefined);
+  const ids = [...new Set(lines.flatMap((results) => results.http!.variants.map((v) => v.id)))];
+  if (lines.length === 0 || ids.length === 0) return '';
+  const reads = ['read-1', 'read-many'] as const;
+  const rows = ids.map((id) => {
+    const found = lines.map((results) => results.http!.variants.find((v) => v.id === id));
+    const label = found.find((v) => v !== undefined)!;
+    return [
+      `${label.framework === 'express' ? 'Express' : 'Fastify'} · ${label.label}`,
+      ...found.flatMap((v) =>
+        reads.map((name) => {
+          const cell = v?.cells.find((c) => c.name === name);
+          const cpu = cell?.result.serverCpuUsPerRequest;
+          if (cell === undefined || cpu === undefined) return v === undefined || v.status === 'ok' ? '–' : v.status;
+          const redis = cell.result.redisCpuUsPerRequest;
+          return `${fixed(cpu, 1)} (${fixed(cell.cpuRatio)})${redis === undefined ? '' : ` + redis ${fixed(redis, 1)}`}`;
+        }),
+      ),
+    ];
+  });
+  const header = ['variant', ...lines.flatMap((results) => reads.map((name) => `${lineName(results)}, ${name}`))];
+  return [
+    '## Server CPU per guarded read, line by line',
+    '',
+    "µs of the server's CPU per request (in brackets: the ratio by server CPU to the same line's ceiling); for the " +
+      "Redis rows, `+ redis` is redis-server's µs per request.",
+    '',
+    table(header, rows, `l${'r'.repeat(header.length - 1)}`),
+  ].join('\n');
+}
+
 function problemsSection(results: Results): string {
   const lines: string[] = [];
   for (const variant of results.http?.variants ?? []) {
@@ -124,6 +157,8 @@ export function renderMarkdown(document: BenchRun): string {
       '**ratios within one line of this run**.',
     '',
     targetsSection(document),
+    '',
+    linesCpuSection(document),
     '',
     machineSection(document),
     '',
