@@ -1,6 +1,8 @@
+import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import { RedisKeys } from '../../lib/stores/redis/redis-keys.js';
 import { RedisStore } from '../../lib/stores/redis/redis.store.js';
-import type { StoreLimits } from '../../lib/stores/session-store.js';
+import type { StoreLimits, StoreRemoval } from '../../lib/stores/session-store.js';
 import { ADAPTERS } from '../support/app.js';
 import { Browser } from '../support/browser.js';
 import { captureNestLogs } from '../support/captured-log.js';
@@ -18,6 +20,14 @@ import { makeRecord, newKey } from './store-contract.js';
 
 const NO_LIMIT: StoreLimits = { maxAnonymous: Number.MAX_SAFE_INTEGER };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function eventually(what: string, check: () => Promise<boolean>, deadlineMs = 10_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
 
 let server: RedisServer;
 let tap: RedisCommandTap;
@@ -112,6 +122,37 @@ describe('RedisStore: the commands of each store operation', () => {
     // The script reads the times, finds none, and writes nothing: the session is not brought back.
     for (const cost of [written, touched]) expect(cost.calls.map((call) => call.inner.map(([name]) => name))).toEqual([['hmget']]);
     expect(await store.get(key)).toBeUndefined();
+  });
+
+  it('leaves a key of another type alone in every script, which catches its type instead of asking for it', async () => {
+    const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    try {
+      const heard: StoreRemoval[] = [];
+      store.subscribe((removal) => heard.push(removal));
+      // A session indexed for alice whose hash someone replaced with a string.
+      const key = newKey();
+      await store.create(key, makeRecord({ userId: 'alice' }), NO_LIMIT);
+      const hash = `${prefix}s:${key}`;
+      await admin.set(hash, 'not a hash', 'PX', 3_600_000);
+      expect(await store.setField(key, 's:x', '1')).toBe(false);
+      expect(await store.deleteField(key, 's:x')).toBe(false);
+      expect(await store.touch(key, Date.now(), Date.now() + 60_000)).toBe(false);
+      expect(await store.closeUser('alice')).toEqual([]);
+      // Listed: the entry, back in the index, is dropped as stale.
+      const index = `${prefix}{u:alice}:sessions`;
+      await admin.zadd(index, '1', key);
+      expect(await store.listUser('alice')).toEqual([]);
+      expect(await admin.zscore(index, key)).toBeNull();
+      expect(await store.destroy(key)).toBeUndefined();
+      // Due on the expiry schedule: the sweeper claims the entry and takes nothing.
+      const shard = new RedisKeys(prefix).expiryShardOf(key);
+      await admin.zadd(shard, String(Date.now() - 1), key);
+      await eventually('the sweeper to claim the entry', async () => (await admin.zscore(shard, key)) === null);
+      expect(await admin.get(hash)).toBe('not a hash');
+      expect(heard).toEqual([]);
+    } finally {
+      admin.disconnect();
+    }
   });
 });
 

@@ -103,7 +103,13 @@ describe('RedisStore: auto-pipelining on one server', () => {
 
   it('pipelines on a client passed in only when it is created with enableAutoPipelining', async () => {
     for (const enableAutoPipelining of [false, true]) {
-      const client = new Redis(server.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining });
+      const client = new Redis(server.url, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        commandTimeout: 1000,
+        enableAutoPipelining,
+      });
       const store = new RedisStore({ client, prefix: freshPrefix() });
       await store.open();
       try {
@@ -136,7 +142,7 @@ describe('RedisStore on a Redis Cluster client with auto-pipelining', () => {
   async function connect(): Promise<Cluster> {
     const client = new Cluster(
       cluster!.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })),
-      { enableAutoPipelining: true, enableOfflineQueue: false, redisOptions: { maxRetriesPerRequest: 1 } },
+      { enableAutoPipelining: true, enableOfflineQueue: false, redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 1000 } },
     );
     if (client.status !== 'ready') {
       await new Promise<void>((resolve, reject) => {
