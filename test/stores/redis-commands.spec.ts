@@ -65,7 +65,7 @@ describe('RedisStore: the commands of each store operation', () => {
     await store.close();
   });
 
-  const cost = (operation: () => Promise<unknown>) => tap.cost(store, prefix, operation);
+  const cost = (operation: () => Promise<unknown>) => tap.cost(store, operation);
 
   it('counts each operation on a connected session', async () => {
     const key = newKey();
@@ -177,7 +177,7 @@ describe.each(ADAPTERS)('RedisStore: the commands of each request (%s)', (adapte
   });
 
   it('counts a login, a guarded read, a field write, a touch and a logout', async () => {
-    const cost = (operation: () => Promise<unknown>) => tap.cost(app.store, prefix, operation);
+    const cost = (operation: () => Promise<unknown>) => tap.cost(app.store, operation);
     const browser = new Browser(app.t.url);
     const login = await cost(async () => expect((await browser.post('/login', { user: `u-${adapter}` })).status).toBe(201));
     report(`${adapter} POST /login`, login);

@@ -71,12 +71,16 @@ describe('RedisStore: the expiry schedule under touches', () => {
 
     const touchedAt = Date.now();
     const later = touchedAt + 4_000;
-    const cost = await tap.cost(store, prefix, async () => expect(await store.touch(key, touchedAt, later)).toBe(true));
+    const cost = await tap.cost(store, async () => expect(await store.touch(key, touchedAt, later)).toBe(true));
     expect(cost.sent).toBe(1);
     expect(await entry(key)).toBe(expiresAt(record));
 
-    // Past the first entry, the sweeper finds the session live and moves its entry to the touched expiry.
-    await eventually('the sweeper to move the entry', async () => (await entry(key)) === later);
+    // Past the first entry, the sweeper finds the session live and moves its entry to the touched expiry: it reads
+    // the session's times (not its whole hash) and schedules it again.
+    const swept = await tap.cost(store, () => eventually('the sweeper to move the entry', async () => (await entry(key)) === later));
+    const [taken, scheduled] = swept.calls.map((call) => call.inner.map(([name]) => name));
+    expect(taken).toEqual(['hmget']);
+    expect(scheduled?.[0]).toBe('zadd');
     expect(heard).toEqual([]);
 
     await eventually('the expiry to be reported', () => heard.length === 1);
@@ -90,7 +94,7 @@ describe('RedisStore: the expiry schedule under touches', () => {
     await store.create(key, makeRecord({ idleIn: 3_600_000 }), NO_LIMIT);
     const touchedAt = Date.now();
     const earlier = touchedAt + 1_000;
-    const cost = await tap.cost(store, prefix, async () => expect(await store.touch(key, touchedAt, earlier)).toBe(true));
+    const cost = await tap.cost(store, async () => expect(await store.touch(key, touchedAt, earlier)).toBe(true));
     // The touch, then the move of the entry.
     expect(cost.sent).toBe(2);
     expect(await entry(key)).toBe(earlier);
@@ -110,7 +114,7 @@ describe('RedisStore: the expiry schedule under touches', () => {
     // A session touched many times keeps its first entry and costs one command sent per touch.
     for (let i = 1; i <= 5; i++) {
       const at = Date.now();
-      const cost = await tap.cost(store, prefix, () => store.touch(key, at, at + 60_000 + i * 1_000));
+      const cost = await tap.cost(store, () => store.touch(key, at, at + 60_000 + i * 1_000));
       expect(cost.sent).toBe(1);
     }
     expect(await entry(key)).toBe(expiresAt(record));

@@ -4,6 +4,8 @@ import type { RedisStore } from '../../lib/stores/redis/redis.store.js';
 
 /** One command a client sent to Redis, with the commands it ran inside Redis when it is a script (lowercase names). */
 export interface TappedCall {
+  /** The client's address: which connection sent it. */
+  readonly source: string;
   readonly name: string;
   readonly args: readonly string[];
   readonly inner: ReadonlyArray<readonly string[]>;
@@ -30,8 +32,8 @@ const DEADLINE_MS = 10_000;
  * connection (a `getUserField` of a field nobody writes): whatever the store sent before the closing marker, even
  * unawaited, is inside the frame, since one connection's commands run in order.
  *
- * Only the commands on keys (or the channel) under the store's prefix count, and never the expiry sweeper's claims
- * (the one script that runs ZRANGEBYSCORE), which run once a second whatever the test does.
+ * Only the commands sent on that connection count (not the test's own, nor another store's), and never the expiry
+ * sweeper's claims (the one script that runs ZRANGEBYSCORE), which run once a second whatever the test does.
  */
 export class RedisCommandTap {
   private readonly calls: TappedCall[] = [];
@@ -45,7 +47,7 @@ export class RedisCommandTap {
         if (last !== undefined) (last.inner as Array<readonly string[]>).push(command);
         return;
       }
-      this.calls.push({ name: command[0], args: rest, inner: [] });
+      this.calls.push({ source, name: command[0], args: rest, inner: [] });
     });
   }
 
@@ -56,12 +58,13 @@ export class RedisCommandTap {
     return new RedisCommandTap(await client.monitor());
   }
 
-  /** The commands `store` (whose prefix is `prefix`) sent for `operation`, and what they ran. */
-  async cost(store: RedisStore, prefix: string, operation: () => Promise<unknown>): Promise<CommandCost> {
+  /** The commands `store` sent for `operation`, and what they ran. */
+  async cost(store: RedisStore, operation: () => Promise<unknown>): Promise<CommandCost> {
     const from = await this.mark(store);
     await operation();
     const to = await this.mark(store);
-    const calls = this.calls.slice(from + 1, to).filter((call) => counts(call, prefix));
+    const { source } = this.calls[from];
+    const calls = this.calls.slice(from + 1, to).filter((call) => call.source === source && counts(call));
     const run = calls.reduce((sum, call) => sum + 1 + call.inner.length, 0);
     const detail = calls
       .map((call) => (call.inner.length === 0 ? call.name : `${call.name}[${call.inner.map(([name]) => name).join(' ')}]`))
@@ -87,9 +90,8 @@ export class RedisCommandTap {
   }
 }
 
-/** Whether a call is the store's, and part of an operation (not a marker, not the sweeper's claim). */
-function counts(call: TappedCall, prefix: string): boolean {
-  if (!call.args.some((arg) => arg.startsWith(prefix))) return false;
+/** Whether a call of the store's connection is part of an operation (not a marker, not the sweeper's claim). */
+function counts(call: TappedCall): boolean {
   if (call.args.some((arg) => arg.startsWith(MARK_FIELD))) return false;
   return !call.inner.some(([name]) => name === 'zrangebyscore');
 }

@@ -100,18 +100,16 @@ return record`,
   },
   /**
    * KEYS: session. ARGV: now → {0} absent; {1, expiresAt, absoluteExpiresAt} not due (touched meanwhile); {2, record}
-   * due, and deleted by this call alone. A hash whose times are not numbers is due: it is no session anyway.
+   * due, and deleted by this call alone. A hash whose times are not numbers is due: it is no session anyway. The
+   * times come first: a session touched meanwhile, what the sweeper finds most, costs one HMGET, not its whole hash.
    */
   TakeDue: {
     keys: 1,
     lua: `
+local at, t = expiry(KEYS[1])
+if at ~= nil and at > tonumber(ARGV[1]) then return {1, int(at), int(tonumber(t[2]))} end
 local record = hashOf(KEYS[1])
 if #record == 0 then return {0} end
-local idle = tonumber(valueIn(record, 'idleExpiresAt') or '')
-local absolute = tonumber(valueIn(record, 'absoluteExpiresAt') or '')
-if idle ~= nil and absolute ~= nil and math.min(idle, absolute) > tonumber(ARGV[1]) then
-  return {1, int(math.min(idle, absolute)), int(absolute)}
-end
 redis.call('DEL', KEYS[1])
 return {2, record}`,
   },
