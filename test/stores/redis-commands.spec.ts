@@ -109,6 +109,9 @@ describe('RedisStore: the commands of each store operation', () => {
     ] as const) {
       expect({ what, sent: cost.sent, run: cost.run }).toEqual({ what, sent: 1, run: commands });
     }
+    // Listing: the index, then each session's plain HGETALL (and the user's epoch, unless cached).
+    expect(listed.calls.filter((call) => call.name === 'hgetall')).toHaveLength(2);
+    expect(listed.run).toBeLessThanOrEqual(6);
     // Destroy: the take, then the index entries and the message together.
     expect(destroyed.sent).toBe(4);
     expect(destroyed.run).toBeLessThanOrEqual(6);

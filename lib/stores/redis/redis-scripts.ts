@@ -64,13 +64,6 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, to
 if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
 return due`,
   },
-  /** KEYS: session → its HGETALL, flat. */
-  Read: {
-    keys: 1,
-    readOnly: true,
-    lua: `
-return hashOf(KEYS[1])`,
-  },
   /** KEYS: session → its HGETALL, deleted; empty when absent. */
   Take: {
     keys: 1,
@@ -225,7 +218,6 @@ export interface ScriptedClient extends LimitScripts {
   ): Promise<number>;
   nestjsConnectedSchedule(shard: string, key: string, expiresAt: string, keepUntil: string): Promise<number>;
   nestjsConnectedClaimDue(shard: string, now: string, limit: string): Promise<string[]>;
-  nestjsConnectedRead(session: string): Promise<Reply>;
   nestjsConnectedTake(session: string): Promise<Reply>;
   nestjsConnectedTakeOfUser(session: string, userId: string): Promise<Reply>;
   nestjsConnectedTakeIfEpochBelow(session: string, epoch: string): Promise<Reply>;

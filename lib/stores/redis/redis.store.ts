@@ -166,10 +166,7 @@ export class RedisStore implements SessionStore {
   async listUser(userId: string): Promise<Array<[string, SessionRecord]>> {
     const keys = await this.run((c) => c.zrange(this.keys.userSessions(userId), '0', '-1'));
     if (keys.length === 0) return [];
-    const [epoch, replies] = await Promise.all([
-      this.epochs.of(userId),
-      Promise.all(keys.map((key) => this.run((c) => c.nestjsConnectedRead(this.keys.session(key))))),
-    ]);
+    const [epoch, replies] = await Promise.all([this.epochs.of(userId), Promise.all(keys.map((key) => this.readHash(key)))]);
     const now = Date.now();
     const live: Array<[string, SessionRecord]> = [];
     const stale: string[] = [];
@@ -190,6 +187,14 @@ export class RedisStore implements SessionStore {
     if (stale.length > 0) cleanups.push(this.run((c) => c.zrem(this.keys.userSessions(userId), ...stale)));
     await Promise.all(cleanups).catch((error: unknown) => this.logger.warn(`Cleaning a user's index: ${describeError(error)}`));
     return live.sort((a, b) => a[1].createdAt - b[1].createdAt);
+  }
+
+  /** A session's hash, flat: a plain HGETALL, one command; a key of another type reads as none (an empty list). */
+  private readHash(key: string): Promise<unknown> {
+    return this.run((c) => c.call('HGETALL', this.keys.session(key))).catch((error: unknown) => {
+      if (isWrongType(error)) return [];
+      throw error;
+    });
   }
 
   trimUser(userId: string, max: number, candidates: readonly string[]): Promise<Array<[string, SessionRecord]>> {
