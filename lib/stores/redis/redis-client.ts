@@ -31,6 +31,11 @@ export function createClient(url: string): Redis {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     retryStrategy,
+    // The commands issued within one turn of the event loop (the requests that arrived together) leave in one
+    // write, which Redis reads at once: many commands per socket read instead of about one. Each command waits for
+    // the turn to end (a setImmediate) first. Outages are unchanged: with no offline queue a command fails at
+    // once while the connection is down, pipelined or not.
+    enableAutoPipelining: true,
     // No ioredis commandTimeout: it arms a timer per command, while `storeTimeout` already bounds every call made
     // for a request and the store bounds its own background commands.
   };

@@ -1,6 +1,6 @@
 /*
  * The Lua of the bounds RedisStore applies (StoreLimits, trimUser), with the other scripts in redis-scripts.ts,
- * which defines them all and provides the helpers they use (`int`, `extend`). Each touches one Cluster slot only: the
+ * which defines them all and provides the helpers they use (`int`, `extendWritten`). Each touches one Cluster slot only: the
  * anonymous sets share the slot of the `anon` set (see RedisKeys.anonymousOf), a user's index is the user's.
  */
 
@@ -24,8 +24,8 @@ local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if top[2] and tonumber(top[2]) >= score then score = tonumber(top[2]) + 1 end
 redis.call('ZADD', KEYS[1], int(score), ARGV[1])
 redis.call('ZADD', KEYS[2], int(score), ARGV[1])
-extend(KEYS[1], ARGV[3])
-extend(KEYS[2], ARGV[3])
+extendWritten(KEYS[1], ARGV[3])
+extendWritten(KEYS[2], ARGV[3])
 local evicted = {}
 local perAddress = tonumber(ARGV[4])
 local over = redis.call('ZCARD', KEYS[2]) - perAddress

@@ -32,9 +32,13 @@ export class RedisRemovals {
     return record;
   }
 
-  /** Puts the session on the expiry schedule at `expiry` (its earlier entry, if any, is moved). */
-  schedule(key: string, expiry: number, run: RunCommand): Promise<unknown> {
-    return run((c) => c.nestjsConnectedSchedule(this.keys.expiryShardOf(key), key, String(expiry), redisTime(expiry + EXPIRY_GRACE_MS)));
+  /**
+   * Puts the session on the expiry schedule at `expiry`, unless its entry there is earlier already (the sweeper then
+   * finds it not due and puts it back at its real expiry). The shard lives as long as the session can.
+   */
+  schedule(key: string, expiry: number, absoluteExpiresAt: number, run: RunCommand): Promise<unknown> {
+    const keepUntil = redisTime(absoluteExpiresAt + EXPIRY_GRACE_MS);
+    return run((c) => c.nestjsConnectedSchedule(this.keys.expiryShardOf(key), key, String(expiry), keepUntil));
   }
 
   /** After a session hash was taken: its index entries go, this server's listeners and the others are told. */
@@ -74,7 +78,7 @@ export class RedisRemovals {
     if (!Array.isArray(reply)) return;
     if (reply[0] === 1) {
       // Touched since it was scheduled (or read): back on the schedule at its real expiry.
-      await this.schedule(key, Number(reply[1]), run);
+      await this.schedule(key, Number(reply[1]), Number(reply[2]), run);
     } else if (reply[0] === 2) {
       await this.report(key, reply[1], 'expired', run);
     }

@@ -1,37 +1,16 @@
 import type { Cluster, Redis } from 'ioredis';
 import { LIMIT_SCRIPTS, type LimitScripts } from './redis-limit-scripts.js';
+import { LUA_HELPERS } from './redis-lua-helpers.js';
 
 /*
  * The conditional writes of RedisStore, one Lua script each, so that a check and the write it guards are one atomic
  * step. Each script touches the keys of one Cluster slot only (a session hash, an expiry shard, the anonymous sets,
- * or one user's `{u:...}` keys), and names them all in KEYS. The scripts of the bounds are in redis-limit-scripts.ts.
+ * or one user's `{u:...}` keys), and names them all in KEYS. The scripts of the bounds are in redis-limit-scripts.ts,
+ * the helpers they share in redis-lua-helpers.ts.
  *
- * Numbers cross into Redis as decimal strings: Lua turns a number argument of redis.call into text with too few
- * digits for a millisecond timestamp, so computed times go through `int()`.
+ * Every command a script runs is one more for Redis: a script reads what its check needs in one command and writes
+ * in as few as it can (see the README's table of costs, asserted by test/stores/redis-commands.spec.ts).
  */
-
-const HELPERS = `
-local function int(n) return string.format('%.0f', n) end
--- Moves the key's expiry later, never earlier; a key without a TTL gets one; an absent key stays absent.
-local function extend(key, at)
-  local current = redis.call('PEXPIRETIME', key)
-  if current == -1 or (current >= 0 and current < tonumber(at)) then
-    redis.call('PEXPIREAT', key, int(tonumber(at)))
-  end
-end
--- False for an absent key, and for a key of another type (written by someone else): no session either way.
-local function isHash(key)
-  return redis.call('TYPE', key)['ok'] == 'hash'
-end
--- The session's expiry, or nil when the hash is absent or its times are not numbers.
-local function expiry(key)
-  if not isHash(key) then return nil, nil end
-  local t = redis.call('HMGET', key, 'idleExpiresAt', 'absoluteExpiresAt')
-  local idle, absolute = tonumber(t[1]), tonumber(t[2])
-  if idle == nil or absolute == nil then return nil, t[2] end
-  return math.min(idle, absolute), t[2]
-end
-`;
 
 interface ScriptSpec {
   readonly keys: number;
@@ -61,16 +40,20 @@ local current = 0
 if stored then current = tonumber(stored) end
 if current == nil or current > tonumber(ARGV[3]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-extend(KEYS[1], ARGV[4])
+extendWritten(KEYS[1], ARGV[4])
 extend(KEYS[2], ARGV[4])
 return 1`,
   },
-  /** KEYS: expiry shard. ARGV: key, expiresAt, keepUntil. */
+  /**
+   * KEYS: expiry shard. ARGV: key, expiresAt, keepUntil (the session's absolute expiry and the grace, so that the
+   * shard outlives every session it schedules). An entry only ever moves earlier (LT): one too early costs the
+   * sweeper a look, one too late a late expiry; the sweeper takes an entry out before it puts it back later.
+   */
   Schedule: {
     keys: 1,
     lua: `
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-extend(KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
+extendWritten(KEYS[1], ARGV[3])
 return 1`,
   },
   /** KEYS: expiry shard. ARGV: now, limit → keys due, removed from the shard: this caller alone handles them. */
@@ -81,20 +64,11 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, to
 if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
 return due`,
   },
-  /** KEYS: session → its HGETALL, flat. */
-  Read: {
-    keys: 1,
-    readOnly: true,
-    lua: `
-if not isHash(KEYS[1]) then return {} end
-return redis.call('HGETALL', KEYS[1])`,
-  },
   /** KEYS: session → its HGETALL, deleted; empty when absent. */
   Take: {
     keys: 1,
     lua: `
-if not isHash(KEYS[1]) then return {} end
-local record = redis.call('HGETALL', KEYS[1])
+local record = hashOf(KEYS[1])
 if #record > 0 then redis.call('DEL', KEYS[1]) end
 return record`,
   },
@@ -102,8 +76,8 @@ return record`,
   TakeOfUser: {
     keys: 1,
     lua: `
-if not isHash(KEYS[1]) or redis.call('HGET', KEYS[1], 'userId') ~= ARGV[1] then return {} end
-local record = redis.call('HGETALL', KEYS[1])
+local record = hashOf(KEYS[1])
+if valueIn(record, 'userId') ~= ARGV[1] then return {} end
 redis.call('DEL', KEYS[1])
 return record`,
   },
@@ -111,24 +85,24 @@ return record`,
   TakeIfEpochBelow: {
     keys: 1,
     lua: `
-if not isHash(KEYS[1]) then return {} end
-local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '')
+local record = hashOf(KEYS[1])
+local epoch = tonumber(valueIn(record, 'epoch') or '')
 if epoch == nil or epoch >= tonumber(ARGV[1]) then return {} end
-local record = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
 return record`,
   },
   /**
-   * KEYS: session. ARGV: now → {0} absent; {1, expiresAt} not due (touched meanwhile); {2, record} due, and deleted
-   * by this call alone. A hash whose times are not numbers is due: it is no session anyway.
+   * KEYS: session. ARGV: now → {0} absent; {1, expiresAt, absoluteExpiresAt} not due (touched meanwhile); {2, record}
+   * due, and deleted by this call alone. A hash whose times are not numbers is due: it is no session anyway. The
+   * times come first: a session touched meanwhile, what the sweeper finds most, costs one HMGET, not its whole hash.
    */
   TakeDue: {
     keys: 1,
     lua: `
-if not isHash(KEYS[1]) then return {0} end
-local at = expiry(KEYS[1])
-if at ~= nil and at > tonumber(ARGV[1]) then return {1, int(at)} end
-local record = redis.call('HGETALL', KEYS[1])
+local at, t = expiry(KEYS[1])
+if at ~= nil and at > tonumber(ARGV[1]) then return {1, int(at), int(tonumber(t[2]))} end
+local record = hashOf(KEYS[1])
+if #record == 0 then return {0} end
 redis.call('DEL', KEYS[1])
 return {2, record}`,
   },
@@ -136,9 +110,9 @@ return {2, record}`,
   SetField: {
     keys: 1,
     lua: `
-local at = expiry(KEYS[1])
+local at, t = expiry(KEYS[1], 'userId')
 if at == nil or at <= tonumber(ARGV[3]) then return 0 end
-if ARGV[4] == '1' and redis.call('HEXISTS', KEYS[1], 'userId') == 0 then return 0 end
+if ARGV[4] == '1' and not t[3] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1`,
   },
@@ -152,17 +126,21 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 return 1`,
   },
   /**
-   * KEYS: session. ARGV: lastSeenAt, idleExpiresAt, now, grace → {1, absoluteExpiresAt} when the live session was
-   * touched (its TTL follows), {0} otherwise.
+   * KEYS: session. ARGV: lastSeenAt, idleExpiresAt, now, grace → {0} when the session is not live; {1} when it was
+   * touched (its TTL follows); {2, expiresAt, absoluteExpiresAt} when touched and its expiry moved earlier (an idle
+   * timeout shortened, a clock behind): only then must its entry on the expiry schedule move.
    */
   Touch: {
     keys: 1,
     lua: `
-local at, absolute = expiry(KEYS[1])
+local at, t = expiry(KEYS[1])
 if at == nil or at <= tonumber(ARGV[3]) then return {0} end
+local absolute = tonumber(t[2])
+local expires = math.min(tonumber(ARGV[2]), absolute)
 redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1], 'idleExpiresAt', ARGV[2])
-redis.call('PEXPIREAT', KEYS[1], int(math.min(tonumber(ARGV[2]), tonumber(absolute)) + tonumber(ARGV[4])))
-return {1, absolute}`,
+redis.call('PEXPIREAT', KEYS[1], int(expires + tonumber(ARGV[4])))
+if expires < at then return {2, int(expires), int(absolute)} end
+return {1}`,
   },
   /**
    * KEYS: user sessions, user. ARGV: floor, keep, keepEpoch, keepCreatedAt, keepUntil → {epoch, keys}: bumps the epoch and
@@ -201,12 +179,12 @@ return {epoch, keys}`,
   CarryEpoch: {
     keys: 1,
     lua: `
-local at = expiry(KEYS[1])
-if at == nil or at <= tonumber(ARGV[4]) or redis.call('HGET', KEYS[1], 'userId') ~= ARGV[1] then return {0} end
-local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '')
+local at, t = expiry(KEYS[1], 'userId', 'epoch', 'createdAt')
+if at == nil or at <= tonumber(ARGV[4]) or t[3] ~= ARGV[1] then return {0} end
+local epoch = tonumber(t[4] or '')
 if epoch == nil or epoch < tonumber(ARGV[2]) then return {0} end
 redis.call('HSET', KEYS[1], 'epoch', ARGV[3])
-return {1, unpack(redis.call('HMGET', KEYS[1], 'createdAt', 'absoluteExpiresAt'))}`,
+return {1, t[5], t[2]}`,
   },
   /** KEYS: user → {epoch or nil, pttl}: the epoch and how long it can be trusted (it resets when the key expires). */
   Epoch: {
@@ -240,7 +218,6 @@ export interface ScriptedClient extends LimitScripts {
   ): Promise<number>;
   nestjsConnectedSchedule(shard: string, key: string, expiresAt: string, keepUntil: string): Promise<number>;
   nestjsConnectedClaimDue(shard: string, now: string, limit: string): Promise<string[]>;
-  nestjsConnectedRead(session: string): Promise<Reply>;
   nestjsConnectedTake(session: string): Promise<Reply>;
   nestjsConnectedTakeOfUser(session: string, userId: string): Promise<Reply>;
   nestjsConnectedTakeIfEpochBelow(session: string, epoch: string): Promise<Reply>;
@@ -270,7 +247,7 @@ export function defineScripts(client: Redis | Cluster): ScriptedClient & (Redis 
   for (const [name, spec] of Object.entries({ ...SCRIPTS, ...LIMIT_SCRIPTS }) as Array<[string, ScriptSpec]>) {
     client.defineCommand(`nestjsConnected${name}`, {
       numberOfKeys: spec.keys,
-      lua: HELPERS + spec.lua,
+      lua: LUA_HELPERS + spec.lua,
       ...(spec.readOnly ? { readOnly: true } : {}),
     });
   }

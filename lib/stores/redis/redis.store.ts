@@ -81,7 +81,10 @@ export class RedisStore implements SessionStore {
     const created = await this.run((c) => c.nestjsConnectedCreate(session, redisTime(expiry + EXPIRY_GRACE_MS), ...encodeRecord(record)));
     if (created !== 1) return false;
     try {
-      const [indexed] = await Promise.all([this.indexes.add(key, record, limits, this.run), this.removals.schedule(key, expiry, this.run)]);
+      const [indexed] = await Promise.all([
+        this.indexes.add(key, record, limits, this.run),
+        this.removals.schedule(key, expiry, record.absoluteExpiresAt, this.run),
+      ]);
       if (!indexed) {
         // Its user was closed after this login read the epoch: the session is dead on arrival.
         await this.run((c) => c.del(session));
@@ -144,13 +147,15 @@ export class RedisStore implements SessionStore {
     const reply = await this.run((c) =>
       c.nestjsConnectedTouch(this.keys.session(key), String(lastSeenAt), String(idleExpiresAt), now, String(EXPIRY_GRACE_MS)),
     );
-    if (!Array.isArray(reply) || reply[0] !== 1) return false;
-    const absolute = Number(reply[1]);
-    // Best effort: should it fail, the schedule keeps the earlier time, and the sweeper, finding the session not
-    // due then, puts it back at its real expiry.
-    await this.removals
-      .schedule(key, Math.min(idleExpiresAt, Number.isFinite(absolute) ? absolute : idleExpiresAt), this.run)
-      .catch((error: unknown) => this.logger.warn(`Rescheduling a touched session's expiry: ${describeError(error)}`));
+    if (!Array.isArray(reply) || (reply[0] !== 1 && reply[0] !== 2)) return false;
+    // A later expiry leaves the schedule alone: the sweeper, finding the session not due at its earlier entry, puts
+    // it back at its real expiry. So a touch is one round trip, and the schedule moves once per idle timeout at most.
+    // Only an expiry moved earlier must move the entry (best effort: should that fail, the session is reported late).
+    if (reply[0] === 2) {
+      await this.removals
+        .schedule(key, Number(reply[1]), Number(reply[2]), this.run)
+        .catch((error: unknown) => this.logger.warn(`Rescheduling a touched session's expiry: ${describeError(error)}`));
+    }
     return true;
   }
 
@@ -161,10 +166,7 @@ export class RedisStore implements SessionStore {
   async listUser(userId: string): Promise<Array<[string, SessionRecord]>> {
     const keys = await this.run((c) => c.zrange(this.keys.userSessions(userId), '0', '-1'));
     if (keys.length === 0) return [];
-    const [epoch, replies] = await Promise.all([
-      this.epochs.of(userId),
-      Promise.all(keys.map((key) => this.run((c) => c.nestjsConnectedRead(this.keys.session(key))))),
-    ]);
+    const [epoch, replies] = await Promise.all([this.epochs.of(userId), Promise.all(keys.map((key) => this.readHash(key)))]);
     const now = Date.now();
     const live: Array<[string, SessionRecord]> = [];
     const stale: string[] = [];
@@ -185,6 +187,14 @@ export class RedisStore implements SessionStore {
     if (stale.length > 0) cleanups.push(this.run((c) => c.zrem(this.keys.userSessions(userId), ...stale)));
     await Promise.all(cleanups).catch((error: unknown) => this.logger.warn(`Cleaning a user's index: ${describeError(error)}`));
     return live.sort((a, b) => a[1].createdAt - b[1].createdAt);
+  }
+
+  /** A session's hash, flat: a plain HGETALL, one command; a key of another type reads as none (an empty list). */
+  private readHash(key: string): Promise<unknown> {
+    return this.run((c) => c.call('HGETALL', this.keys.session(key))).catch((error: unknown) => {
+      if (isWrongType(error)) return [];
+      throw error;
+    });
   }
 
   trimUser(userId: string, max: number, candidates: readonly string[]): Promise<Array<[string, SessionRecord]>> {
