@@ -8,9 +8,12 @@ import type { NearCache } from './redis-near-cache.js';
 /** The channel Redis sends a RESP2 redirect target its invalidation messages on. */
 const INVALIDATE = '__redis__:invalidate';
 /** How often the target connection is asked for a PONG. */
-const HEARTBEAT_MS = 250;
-/** Past this long without a PONG, the invalidation path is taken as down (a hung Redis keeps its sockets open). */
-const LEASE_MS = 1_000;
+const HEARTBEAT_MS = 200;
+/**
+ * Past this long without a PONG, the invalidation path is taken as down: a hung Redis keeps its sockets open, and
+ * only the lease bounds how long copies are served while it hangs.
+ */
+const LEASE_MS = 600;
 
 const retryStrategy = (attempts: number) => Math.min(attempts * 100, 1000);
 
@@ -20,7 +23,7 @@ const retryStrategy = (attempts: number) => Math.min(attempts * 100, 1000);
  * `__redis__:invalidate`, which ioredis hands over; it drops RESP3 invalidation pushes).
  *
  * The cache is trusted ({@link trusted}) only while tracking is confirmed on the current data connection towards the
- * current target connection, and that target answered a PING within the last second. Any close of either connection,
+ * current target connection, and that target answered a PING within the lease (0.6 s, a PING every 0.2 s). Any close of either connection,
  * a lapsed PING, or a flush message flushes the cache, so that no copy made before an outage of the invalidation
  * path is ever used after it. Standalone Redis only: on a Cluster, redirection works within one node, and the store
  * bypasses the cache ({@link supported}).
