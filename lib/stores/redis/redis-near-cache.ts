@@ -17,6 +17,11 @@ interface Entry {
 export interface NearRead {
   readonly key: string;
   readonly generation: number;
+  /**
+   * Whether the cache was trusted when the read began: a read sent before tracking was confirmed on its connection
+   * (queued while it reconnected) is not tracked by Redis, so nothing would ever invalidate its copy.
+   */
+  readonly trusted: boolean;
 }
 
 /** Per entry, besides its strings: the Map slot, the entry, the record and its data object. */
@@ -102,18 +107,18 @@ export class NearCache {
     const mark = this.reading.get(key);
     if (mark === undefined) this.reading.set(key, { count: 1, dirty: false });
     else mark.count++;
-    return { key, generation: this.generation };
+    return { key, generation: this.generation, trusted: this.trusted() };
   }
 
   /**
-   * Ends a read: `record` (what it found, if anything) is kept only when neither its key nor everything was
-   * invalidated since it began. The caller gets its own copy either way, so the one kept is the cache's alone.
+   * Ends a read: `record` (what it found, if anything) is kept only when the cache was trusted as it began and
+   * neither its key nor everything was invalidated since. The caller gets its own copy either way, so the one kept is the cache's alone.
    */
   endRead(read: NearRead, record: SessionRecord | undefined): void {
     const mark = this.reading.get(read.key);
     const dirty = mark?.dirty ?? true;
     if (mark !== undefined && --mark.count === 0) this.reading.delete(read.key);
-    if (record === undefined || dirty || read.generation !== this.generation) return;
+    if (record === undefined || dirty || !read.trusted || read.generation !== this.generation) return;
     this.store(read.key, copyOf(record));
   }
 
