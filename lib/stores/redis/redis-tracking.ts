@@ -86,6 +86,8 @@ export class InvalidationTracking {
         if (target === this.target) this.targetLost();
       });
     }
+    // Not logged: an outage of Redis is logged once by the data and subscriber connections, and what this one's
+    // loss means (copies bypassed until tracking is back) needs no line of its own.
     target.on('error', () => undefined);
     const ready = () => void this.track().catch((error: unknown) => this.failed(error));
     const lost = () => this.lost();
