@@ -1,17 +1,12 @@
-import { Cluster, Redis } from 'ioredis';
-import { RedisStore } from '../../lib/stores/redis/redis.store.js';
-import { captureNestLogs } from '../support/captured-log.js';
 import { cachedOn, commandsOf, eventually, freshPrefix, nearCacheFixture, NO_LIMIT } from '../support/near-cache-fixture.js';
-import { startRedisCluster } from '../support/redis-server.js';
 import { makeRecord, newKey } from './store-contract.js';
 
 /**
  * The near cache of RedisStore when the invalidation path or Redis fails, on a real redis-server: copies are
- * bypassed, never trusted, and a write made meanwhile is never hidden. On a Cluster it is bypassed altogether.
+ * bypassed, never trusted, and a write made meanwhile is never hidden.
  */
 
 const near = nearCacheFixture();
-const log = captureNestLogs();
 
 describe('RedisStore near cache through outages', () => {
   it('bypasses the cache while the invalidation connection is down; a write made meanwhile is never hidden', async () => {
@@ -93,31 +88,4 @@ describe('RedisStore near cache through outages', () => {
     }
     expect((await cachedOn(store, key)).epoch).toBe(0);
   });
-});
-
-describe('RedisStore near cache on a Redis Cluster', () => {
-  it('is bypassed: every read goes to the cluster', async () => {
-    const cluster = await startRedisCluster(3);
-    near.later(() => cluster.stop());
-    const nodes = cluster.nodes.map((node) => new Redis(node.url, { maxRetriesPerRequest: 1 }));
-    near.later(() => nodes.forEach((node) => node.disconnect()));
-    const client = new Cluster(
-      cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })),
-      { enableOfflineQueue: false, redisOptions: { maxRetriesPerRequest: 1 } },
-    );
-    near.later(() => client.disconnect());
-    await new Promise<void>((resolve) => client.once('ready', () => resolve()));
-    const store = new RedisStore({ client, prefix: freshPrefix() });
-    near.later(() => store.close());
-    await store.open();
-    const key = newKey();
-    await store.create(key, makeRecord({ userId: 'frank' }), NO_LIMIT);
-    await store.get(key);
-    const reads = await commandsOf(nodes, async () => {
-      for (let i = 0; i < 5; i++) expect((await store.get(key))?.userId).toBe('frank');
-    });
-    expect(reads.hgetall).toBe(5);
-    expect(store.cached(key)).toBeUndefined();
-    expect(log.matching('Near cache')).toEqual([]);
-  }, 30_000);
 });

@@ -77,10 +77,11 @@ export class RedisStore implements SessionStore {
     this.indexes = new RedisIndexes(this.keys, this.removals, this.logger);
     this.sweeper = new ExpirySweeper(this.keys, this.detector, this.removals, this.logger);
     this.userCloser = new RedisUserCloser(this.keys, this.removals, this.logger);
-    if (nearCache !== undefined && !this.client.isCluster) {
-      const near = new NearCache(nearCache, () => !this.detector.isFailing && this.tracking!.trusted);
+    const near = nearCache === undefined ? undefined : new NearCache(nearCache, () => !this.detector.isFailing && this.tracking!.trusted);
+    const tracking = near === undefined ? undefined : new InvalidationTracking(this.client, near, this.detector, this.logger);
+    if (near !== undefined && tracking?.supported === true) {
       this.near = near;
-      this.tracking = new InvalidationTracking(this.client, near, this.detector, this.logger);
+      this.tracking = tracking;
       // Removals here and on other servers: the copy goes at once, before Redis's invalidation arrives.
       this.listeners.add((removal) => near.invalidate(this.keys.session(removal.key)));
     }
