@@ -143,6 +143,26 @@ describe('RedisStore near cache', () => {
     expect((await store.get(key))?.data).toEqual({});
   });
 
+  it('sees a write from outside the library after a touch of its own, which re-reads the session', async () => {
+    const prefix = freshPrefix();
+    const a = await near.openStore({}, prefix);
+    const b = await near.openStore({}, prefix);
+    const key = newKey();
+    await a.create(key, makeRecord({ userId: 'jane', idleIn: 60_000 }), NO_LIMIT);
+    await cachedOn(a, key);
+    await cachedOn(b, key);
+    const lastSeenAt = Date.now() + 5;
+    expect(await a.touch(key, lastSeenAt, lastSeenAt + 120_000)).toBe(true);
+    expect(a.cached(key)).toBeUndefined();
+    expect((await cachedOn(a, key)).lastSeenAt).toBe(lastSeenAt);
+    await eventually('B to drop its copy', () => b.cached(key) === undefined, 5_000);
+    expect((await b.get(key))?.lastSeenAt).toBe(lastSeenAt);
+    await near.admin.del(`${prefix}s:${key}`);
+    await eventually('A to hear of the removal', () => a.cached(key) === undefined, 5_000);
+    expect(await a.get(key)).toBeUndefined();
+    expect(await a.touch(key, Date.now(), Date.now() + 60_000)).toBe(false);
+  });
+
   it('keeps at most maxEntries records and maxBytes estimated bytes, least recently used first out', async () => {
     const store = await near.openStore({ nearCache: { maxEntries: 3 } });
     const keys = [newKey(), newKey(), newKey(), newKey()];

@@ -108,12 +108,12 @@ export class RedisStore implements SessionStore {
       const [indexed] = await Promise.all([this.indexes.add(key, record, limits, this.run), this.removals.schedule(key, expiry, this.run)]);
       if (!indexed) {
         // Its user was closed after this login read the epoch: the session is dead on arrival.
-        await this.run((c) => c.del(session));
+        await this.changing(key, () => this.run((c) => c.del(session)));
         this.listeners.notify({ key, reason: 'destroyed', record });
       }
     } catch (error) {
       // Not handed out: undo what can be undone; what stays (an index entry) is skipped on read and has a TTL.
-      await this.run((c) => c.del(session)).catch(() => undefined);
+      await this.changing(key, () => this.run((c) => c.del(session))).catch(() => undefined);
       throw error;
     }
     return true;
@@ -204,9 +204,14 @@ export class RedisStore implements SessionStore {
   }
 
   async closeUser(userId: string, keep?: string): Promise<Array<[string, SessionRecord]>> {
-    const keys = await this.userCloser.bump(userId, keep, this.run);
+    let keys: string[];
+    try {
+      keys = await this.userCloser.bump(userId, keep, this.run);
+    } finally {
+      // Stamped with the next epoch, or given its epoch back when the bump failed.
+      if (keep !== undefined) this.near?.invalidate(this.keys.session(keep));
+    }
     this.epochs.forget(userId);
-    if (keep !== undefined) this.near?.invalidate(this.keys.session(keep));
     for (const key of keys) this.near?.invalidate(this.keys.session(key));
     this.channel.publishUserClosed(userId);
     return this.userCloser.takeAll(keys, userId, this.run);
