@@ -53,7 +53,7 @@ export class RedisStore implements SessionStore {
   private readonly indexes: RedisIndexes;
   private readonly sweeper: ExpirySweeper;
   private readonly userCloser: RedisUserCloser;
-  /** Undefined when turned off or on a Cluster. */
+  /** Undefined when turned off, or on a Cluster that reads from replicas. */
   private readonly near: NearCache | undefined;
   private readonly tracking: InvalidationTracking | undefined;
   private readonly reader: RedisSessionReader;
