@@ -3,7 +3,8 @@ import { ADAPTERS, type AdapterName } from '../support/app.js';
 import { Browser } from '../support/browser.js';
 import { reportMeasurement } from '../support/measurement.js';
 import { commandsOf, eventually } from '../support/near-cache-fixture.js';
-import { adminClient, freshPrefix, sameBrowserOn, startRedisApp, type RedisApp } from '../support/redis-apps.js';
+import { adminClient, freshPrefix, sameBrowserOn, startRedisApp, storeKeyOfBrowser, type RedisApp } from '../support/redis-apps.js';
+import { sleep } from '../support/lifecycle-helpers.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 /**
@@ -60,6 +61,18 @@ describe.each(ADAPTERS)('the Redis near cache under two apps on %s', (adapter: A
       }
     });
     expect(sent).toEqual({});
+  });
+
+  it('after the touch a request a second later causes, the next request still sends nothing', async () => {
+    const { onA, user } = await login();
+    expect((await onA.get('/me')).body).toEqual({ user, note: null });
+    const key = storeKeyOfBrowser(onA);
+    const before = a.store.cached(key)!.lastSeenAt;
+    await sleep(1_100);
+    // Served from the copy; its lastSeenAt being a second old, the request touches the session.
+    expect((await onA.get('/me')).body).toEqual({ user, note: null });
+    await eventually('the touched session to be read again', () => (a.store.cached(key)?.lastSeenAt ?? before) > before, 5_000);
+    expect(await commandsOf([admin], async () => expect((await onA.get('/me')).body).toEqual({ user, note: null }))).toEqual({});
   });
 
   it('shows a write of one server on the other, and at once on the writer', async () => {

@@ -157,6 +157,8 @@ export class RedisStore implements SessionStore {
       ),
     );
     if (!Array.isArray(reply) || reply[0] !== 1) return false;
+    // The touch dropped this server's copy: read it again now, off the request path, so the next request finds it.
+    if (this.near !== undefined) void this.reader.read(key).catch(() => undefined);
     const absolute = Number(reply[1]);
     // Best effort: should it fail, the schedule keeps the earlier time, and the sweeper, finding the session not
     // due then, puts it back at its real expiry.
