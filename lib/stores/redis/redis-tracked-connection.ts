@@ -66,6 +66,8 @@ export class TrackedConnection {
       autoResubscribe: false,
       retryStrategy,
       protocol: 2,
+      // Whatever the data connection uses: this one only subscribes and PINGs, in subscriber mode.
+      enableAutoPipelining: false,
     };
     const target = this.client.duplicate(options);
     this.target = target;
