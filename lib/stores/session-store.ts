@@ -48,6 +48,12 @@ export interface SessionStore {
    */
   peek?(key: string): SessionRecord | undefined;
   /**
+   * Optional, for stores that keep copies of records held elsewhere (`RedisStore`'s near cache): the record when it
+   * is known without I/O and passes every check of `get`, or undefined when `get` must answer (then it is called). It
+   * must never wait for I/O nor remove anything; a throw is treated as a rejected `get`.
+   */
+  cached?(key: string): SessionRecord | undefined;
+  /**
    * Writes one data field of a live session; resolves false, writing nothing, when the session is gone, or when it
    * is anonymous and the field is session-scoped (`s:`): a `disconnectAll` that kept a browser's data leaves an
    * anonymous record under the same key, which a late write of the closed session must not reach.

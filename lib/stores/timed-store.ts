@@ -48,16 +48,19 @@ export class TimedStore {
   }
 
   /**
-   * `get`, answered synchronously when the store can `peek` (nothing to time: it cannot wait), so that a request
-   * whose session is in this process's memory costs no promise; otherwise the timed `get`.
+   * `get`, answered synchronously when the store can `peek`, or has the record `cached` (nothing to time: neither
+   * can wait), so that a request whose session is in this process's memory costs no promise; otherwise the timed
+   * `get`.
    */
   read(key: string): SessionRecord | undefined | Promise<SessionRecord | undefined> {
-    if (this.store.peek === undefined) return this.call('get', key);
     try {
-      return this.store.peek(key);
+      if (this.store.peek !== undefined) return this.store.peek(key);
+      const known = this.store.cached?.(key);
+      if (known !== undefined) return known;
     } catch (error) {
       return Promise.reject(this.unavailable('get', error));
     }
+    return this.call('get', key);
   }
 
   /** Whether the store implements `method`, one of the contract's optional ones. */

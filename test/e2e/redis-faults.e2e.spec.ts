@@ -150,6 +150,31 @@ describe.each(ADAPTERS)('Redis outages under an app on %s', (adapter: AdapterNam
     return first.ms;
   }
 
+  /**
+   * SIGSTOP, then /me until it answers 503: the near cache serves a session it holds (unchanged: a paused Redis
+   * applies no write) until its heartbeat lease lapses, never longer. Every answer meanwhile is the session as it was.
+   */
+  async function pauseUntilRefused(browser: Browser, user: string, note: string): Promise<void> {
+    pause();
+    const paused = Date.now();
+    let served = 0;
+    await waitUntil(
+      async () => {
+        const me = await browser.get('/me');
+        if (me.status === 200) {
+          expect(me.body).toEqual({ user, note });
+          served++;
+        } else expectUnavailable(me);
+        return me.status === 503;
+      },
+      RECOVERY_DEADLINE_MS,
+      '/me to answer 503 once the near cache stopped trusting its copy',
+    );
+    reportMeasurement(
+      `redis-faults [${adapter}] paused: near cache served ${served} reads, first 503 ${Date.now() - paused} ms after SIGSTOP`,
+    );
+  }
+
   /** Polls /me with the same cookie until it answers 200; returns how long that took. */
   async function recovery(browser: Browser, since: number, what: string): Promise<number> {
     let lastStatus = 0;
@@ -169,7 +194,7 @@ describe.each(ADAPTERS)('Redis outages under an app on %s', (adapter: AdapterNam
   it('Redis paused (SIGSTOP): 503 on connected routes, 200 on public ones, and the same cookie works after SIGCONT', async () => {
     const { browser, user, cookie } = await loginWithNote('kept through the pause');
 
-    pause();
+    await pauseUntilRefused(browser, user, 'kept through the pause');
     const latency = await expectOutageBehaviour(browser, cookie, 'paused');
     // A write is refused too, and changes nothing.
     expectUnavailable(await browser.post('/note', { note: 'lost' }));
@@ -221,7 +246,7 @@ describe.each(ADAPTERS)('Redis outages under an app on %s', (adapter: AdapterNam
     const { browser, user, cookie } = await loginWithNote('n');
     const handshake = () => openSocket(kind, app.t.url, { cookie: browser.cookieHeader() });
 
-    pause();
+    await pauseUntilRefused(browser, user, 'n');
     const paused = await timed(handshake());
     expect(paused.error).toBeInstanceOf(Refused);
     expect((paused.error as Refused).code).toBe('store_unavailable');

@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import type { NearCacheBounds } from './redis-near-cache.js';
 
 /** Options of `RedisStore`: give `client` or `url`. */
 export interface RedisStoreOptions {
@@ -21,6 +22,15 @@ export interface RedisStoreOptions {
    * `storeTimeout` alone. Default 1000.
    */
   commandTimeoutMs?: number;
+  /**
+   * Keeps the records this server read recently in its memory, invalidated by Redis itself (`CLIENT TRACKING`), so
+   * that a read of a known session costs no round trip. A copy is used only while the invalidation connection is up
+   * (and answered a PING within the last 0.6 s) and has been up since the copy was made, and never while Redis is
+   * failing. Bounded: least recently used first out past `maxEntries` records (default 10,000) or `maxBytes`
+   * estimated bytes (default 16 MiB). `false` turns it off. On a Cluster, every master is tracked; a Cluster client that reads from replicas
+   * (`scaleReads`) gets no near cache.
+   */
+  nearCache?: false | { maxEntries?: number; maxBytes?: number };
 }
 
 /** The options checked, with their defaults. */
@@ -29,6 +39,25 @@ export interface ResolvedOptions {
   readonly url: string | undefined;
   readonly prefix: string;
   readonly commandTimeoutMs: number;
+  /** Undefined: no near cache. */
+  readonly nearCache: NearCacheBounds | undefined;
+}
+
+const NEAR_CACHE_ENTRIES = 10_000;
+const NEAR_CACHE_BYTES = 16 * 1024 * 1024;
+
+function resolveNearCache(option: RedisStoreOptions['nearCache']): NearCacheBounds | undefined {
+  if (option === false) return undefined;
+  if (option !== undefined && (option === null || typeof option !== 'object')) {
+    throw new Error('RedisStore: nearCache must be false or an object');
+  }
+  const maxEntries = option?.maxEntries ?? NEAR_CACHE_ENTRIES;
+  if (!Number.isSafeInteger(maxEntries) || maxEntries <= 0) {
+    throw new Error('RedisStore: nearCache.maxEntries must be a positive integer');
+  }
+  const maxBytes = option?.maxBytes ?? NEAR_CACHE_BYTES;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw new Error('RedisStore: nearCache.maxBytes must be a positive integer');
+  return { maxEntries, maxBytes };
 }
 
 /** Throws, naming the option, when `options` is not usable. */
@@ -43,5 +72,5 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
   if (!Number.isFinite(commandTimeoutMs) || commandTimeoutMs <= 0) {
     throw new Error('RedisStore: commandTimeoutMs must be a positive number');
   }
-  return { client, url, prefix, commandTimeoutMs };
+  return { client, url, prefix, commandTimeoutMs, nearCache: resolveNearCache(options.nearCache) };
 }

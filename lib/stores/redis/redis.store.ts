@@ -4,16 +4,19 @@ import { expiresAt, FIELD_PREFIX, LONE_SURROGATE, type SessionRecord } from '../
 import type { SessionStore, StoreLimits, StoreRemoval } from '../session-store.js';
 import { StoreListeners } from '../store-listeners.js';
 import { RemovalChannel, type ChannelEvents } from './redis-channel.js';
-import { connectClient, createClient, isWrongType, type StoreClient } from './redis-client.js';
+import { connectClient, createClient, type StoreClient } from './redis-client.js';
 import { UserEpochCache } from './redis-epoch-cache.js';
 import { ExpirySweeper } from './redis-expiry-sweeper.js';
 import { RedisFailureDetector, type RunCommand } from './redis-failure-detector.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisIndexes } from './redis-indexes.js';
+import { NearCache } from './redis-near-cache.js';
 import { DATA_FIELD, encodeRecord, parseEpoch } from './redis-record.js';
 import { RedisRemovals } from './redis-removals.js';
+import { RedisSessionReader } from './redis-session-reader.js';
 import { resolveOptions, type RedisStoreOptions } from './redis-store-options.js';
 import { defineScripts } from './redis-scripts.js';
+import { InvalidationTracking } from './redis-tracking.js';
 import { EXPIRY_GRACE_MS, redisTime, USER_FLOOR_MS } from './redis-ttl.js';
 import { RedisUserCloser } from './redis-user-closer.js';
 
@@ -28,7 +31,8 @@ const OPEN_TIMEOUT_MS = 10_000;
  * One hash per session (a field per persisted value, so that two servers writing different keys both win), a
  * per-user index and epoch, Lua scripts for every conditional write, a TTL on every key, pub/sub so that every server
  * hears of closed sessions ({@link RemovalChannel}), an expiry schedule swept once a second ({@link ExpirySweeper}).
- * `get` costs one round trip: the user's epoch comes from a per-server cache ({@link UserEpochCache}).
+ * `get` costs one round trip: the user's epoch comes from a per-server cache ({@link UserEpochCache}); none for a
+ * session read recently, while the near cache can be trusted ({@link NearCache}, {@link InvalidationTracking}).
  *
  * A call made for a request is bounded by the policy's `storeTimeout` alone. When one misses it
  * ({@link callTimedOut}) or a command cannot be sent, every call fails at once until a PING answers
@@ -49,10 +53,14 @@ export class RedisStore implements SessionStore {
   private readonly indexes: RedisIndexes;
   private readonly sweeper: ExpirySweeper;
   private readonly userCloser: RedisUserCloser;
+  /** Undefined when turned off, or on a Cluster that reads from replicas. */
+  private readonly near: NearCache | undefined;
+  private readonly tracking: InvalidationTracking | undefined;
+  private readonly reader: RedisSessionReader;
   private opened = false;
 
   constructor(options: RedisStoreOptions) {
-    const { client, url, prefix, commandTimeoutMs } = resolveOptions(options);
+    const { client, url, prefix, commandTimeoutMs, nearCache } = resolveOptions(options);
     this.keys = new RedisKeys(prefix);
     this.ownsClient = client === undefined;
     this.client = defineScripts(client ?? createClient(url!));
@@ -69,6 +77,20 @@ export class RedisStore implements SessionStore {
     this.indexes = new RedisIndexes(this.keys, this.removals, this.logger);
     this.sweeper = new ExpirySweeper(this.keys, this.detector, this.removals, this.logger);
     this.userCloser = new RedisUserCloser(this.keys, this.removals, this.logger);
+    const near = nearCache === undefined ? undefined : new NearCache(nearCache, () => !this.detector.isFailing && this.tracking!.trusted);
+    const tracking = near === undefined ? undefined : new InvalidationTracking(this.client, near, this.detector, this.logger);
+    if (near !== undefined && tracking?.supported === true) {
+      this.near = near;
+      this.tracking = tracking;
+      // Removals here and on other servers: the copy goes at once, before Redis's invalidation arrives.
+      this.listeners.add((removal) => near.invalidate(this.keys.session(removal.key)));
+    }
+    this.reader = new RedisSessionReader(this.keys, this.run, this.epochs, this.removals, this.near, this.logger);
+  }
+
+  /** `write` of this server to the session `key`: the near cache drops its copy around it. */
+  private changing<T>(key: string, write: () => Promise<T>): Promise<T> {
+    return this.near === undefined ? write() : this.near.changing(this.keys.session(key), write);
   }
 
   async create(key: string, record: SessionRecord, limits: StoreLimits): Promise<boolean> {
@@ -78,7 +100,9 @@ export class RedisStore implements SessionStore {
     }
     const expiry = expiresAt(record);
     const session = this.keys.session(key);
-    const created = await this.run((c) => c.nestjsConnectedCreate(session, redisTime(expiry + EXPIRY_GRACE_MS), ...encodeRecord(record)));
+    const created = await this.changing(key, () =>
+      this.run((c) => c.nestjsConnectedCreate(session, redisTime(expiry + EXPIRY_GRACE_MS), ...encodeRecord(record))),
+    );
     if (created !== 1) return false;
     try {
       const [indexed] = await Promise.all([
@@ -87,67 +111,57 @@ export class RedisStore implements SessionStore {
       ]);
       if (!indexed) {
         // Its user was closed after this login read the epoch: the session is dead on arrival.
-        await this.run((c) => c.del(session));
+        await this.changing(key, () => this.run((c) => c.del(session)));
         this.listeners.notify({ key, reason: 'destroyed', record });
       }
     } catch (error) {
       // Not handed out: undo what can be undone; what stays (an index entry) is skipped on read and has a TTL.
-      await this.run((c) => c.del(session)).catch(() => undefined);
+      await this.changing(key, () => this.run((c) => c.del(session))).catch(() => undefined);
       throw error;
     }
     return true;
   }
 
+  /**
+   * The session's record from the near cache, with the checks of {@link get} (expiry, the user's cached epoch), or
+   * undefined when it must be read from Redis: no I/O, no removal.
+   */
+  cached(key: string): SessionRecord | undefined {
+    return this.reader.cached(key);
+  }
+
   async get(key: string): Promise<SessionRecord | undefined> {
-    // A plain HGETALL, not a script: the read of every request; a key of another type answers WRONGTYPE.
-    let reply: unknown;
-    try {
-      reply = await this.run((c) => c.call('HGETALL', this.keys.session(key)));
-    } catch (error) {
-      if (!isWrongType(error)) throw error;
-      this.logger.warn('Ignored a session key in Redis that is not a hash (no session)');
-      return undefined;
-    }
-    if (!Array.isArray(reply) || reply.length === 0) return undefined;
-    const record = this.removals.decode(reply);
-    if (record === undefined) return undefined;
-    const now = Date.now();
-    if (expiresAt(record) <= now) {
-      await this.removals
-        .expire(key, now, this.run)
-        .catch((error: unknown) => this.logger.warn(`Removing an expired session: ${describeError(error)}`));
-      return undefined;
-    }
-    if (record.userId !== undefined) {
-      const epoch = this.epochs.cached(record.userId, now) ?? (await this.epochs.fetch(record.userId, now));
-      if (epoch === undefined) return undefined;
-      if (record.epoch < epoch) {
-        await this.removals
-          .dropStale(key, epoch, this.run)
-          .catch((error: unknown) => this.logger.warn(`Removing a closed session: ${describeError(error)}`));
-        return undefined;
-      }
-    }
-    return record;
+    return this.reader.cached(key) ?? this.reader.read(key);
   }
 
   async setField(key: string, field: string, value: string): Promise<boolean> {
     const sessionScoped = field.startsWith(FIELD_PREFIX.session) ? '1' : '0';
     const now = String(Date.now());
-    return (await this.run((c) => c.nestjsConnectedSetField(this.keys.session(key), DATA_FIELD + field, value, now, sessionScoped))) === 1;
+    return this.changing(
+      key,
+      async () =>
+        (await this.run((c) => c.nestjsConnectedSetField(this.keys.session(key), DATA_FIELD + field, value, now, sessionScoped))) === 1,
+    );
   }
 
   async deleteField(key: string, field: string): Promise<boolean> {
     const now = String(Date.now());
-    return (await this.run((c) => c.nestjsConnectedDeleteField(this.keys.session(key), DATA_FIELD + field, now))) === 1;
+    return this.changing(
+      key,
+      async () => (await this.run((c) => c.nestjsConnectedDeleteField(this.keys.session(key), DATA_FIELD + field, now))) === 1,
+    );
   }
 
   async touch(key: string, lastSeenAt: number, idleExpiresAt: number): Promise<boolean> {
     const now = String(Date.now());
-    const reply = await this.run((c) =>
-      c.nestjsConnectedTouch(this.keys.session(key), String(lastSeenAt), String(idleExpiresAt), now, String(EXPIRY_GRACE_MS)),
+    const reply = await this.changing(key, () =>
+      this.run((c) =>
+        c.nestjsConnectedTouch(this.keys.session(key), String(lastSeenAt), String(idleExpiresAt), now, String(EXPIRY_GRACE_MS)),
+      ),
     );
     if (!Array.isArray(reply) || (reply[0] !== 1 && reply[0] !== 2)) return false;
+    // The touch dropped this server's copy: read it again now, off the request path, so the next request finds it.
+    if (this.near !== undefined) void this.reader.read(key).catch(() => undefined);
     // A later expiry leaves the schedule alone: the sweeper, finding the session not due at its earlier entry, puts
     // it back at its real expiry. So a touch is one round trip, and the schedule moves once per idle timeout at most.
     // Only an expiry moved earlier must move the entry (best effort: should that fail, the session is reported late).
@@ -160,13 +174,13 @@ export class RedisStore implements SessionStore {
   }
 
   async destroy(key: string, movedTo?: string): Promise<SessionRecord | undefined> {
-    return this.removals.take(key, this.run, movedTo);
+    return this.changing(key, () => this.removals.take(key, this.run, movedTo));
   }
 
   async listUser(userId: string): Promise<Array<[string, SessionRecord]>> {
     const keys = await this.run((c) => c.zrange(this.keys.userSessions(userId), '0', '-1'));
     if (keys.length === 0) return [];
-    const [epoch, replies] = await Promise.all([this.epochs.of(userId), Promise.all(keys.map((key) => this.readHash(key)))]);
+    const [epoch, replies] = await Promise.all([this.epochs.of(userId), Promise.all(keys.map((key) => this.reader.hash(key)))]);
     const now = Date.now();
     const live: Array<[string, SessionRecord]> = [];
     const stale: string[] = [];
@@ -189,21 +203,20 @@ export class RedisStore implements SessionStore {
     return live.sort((a, b) => a[1].createdAt - b[1].createdAt);
   }
 
-  /** A session's hash, flat: a plain HGETALL, one command; a key of another type reads as none (an empty list). */
-  private readHash(key: string): Promise<unknown> {
-    return this.run((c) => c.call('HGETALL', this.keys.session(key))).catch((error: unknown) => {
-      if (isWrongType(error)) return [];
-      throw error;
-    });
-  }
-
   trimUser(userId: string, max: number, candidates: readonly string[]): Promise<Array<[string, SessionRecord]>> {
     return this.indexes.trimUser(userId, max, candidates, this.run);
   }
 
   async closeUser(userId: string, keep?: string): Promise<Array<[string, SessionRecord]>> {
-    const keys = await this.userCloser.bump(userId, keep, this.run);
+    let keys: string[];
+    try {
+      keys = await this.userCloser.bump(userId, keep, this.run);
+    } finally {
+      // Stamped with the next epoch, or given its epoch back when the bump failed.
+      if (keep !== undefined) this.near?.invalidate(this.keys.session(keep));
+    }
     this.epochs.forget(userId);
+    for (const key of keys) this.near?.invalidate(this.keys.session(key));
     this.channel.publishUserClosed(userId);
     return this.userCloser.takeAll(keys, userId, this.run);
   }
@@ -255,12 +268,16 @@ export class RedisStore implements SessionStore {
     if (this.opened) return;
     this.detector.start();
     this.channel.attach();
+    this.tracking?.attach();
     try {
       // A hung server accepts the TCP connection and never completes the handshake: bound the whole start.
-      const connected = connectClient(this.client, this.ownsClient).then(() => this.channel.connect());
+      const connected = connectClient(this.client, this.ownsClient)
+        .then(() => this.channel.connect())
+        .then(() => this.tracking?.connect());
       await this.detector.bound(connected, OPEN_TIMEOUT_MS);
     } catch (error) {
       this.channel.abandon();
+      await this.tracking?.close(this.ownsClient);
       if (this.ownsClient) this.client.disconnect();
       throw new Error(`RedisStore: could not connect to Redis: ${describeError(error)}`);
     }
@@ -277,6 +294,7 @@ export class RedisStore implements SessionStore {
     this.sweeper.stop();
     await this.channel.flush();
     this.detector.stop();
+    await this.tracking?.close(this.ownsClient);
     await Promise.all([this.channel.close(), this.ownsClient ? this.detector.quit(this.client) : undefined]);
   }
 }

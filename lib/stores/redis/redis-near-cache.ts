@@ -1,0 +1,170 @@
+import type { SessionRecord } from '../session-record.js';
+
+/** The bounds of a {@link NearCache}. */
+export interface NearCacheBounds {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+}
+
+interface Entry {
+  readonly record: SessionRecord;
+  readonly bytes: number;
+  /** The cache's generation when the record was read: an entry of an older one is a miss. */
+  readonly generation: number;
+}
+
+/** A read in flight: cached at its end only if nothing invalidated its key (or everything) meanwhile. */
+export interface NearRead {
+  readonly key: string;
+  readonly generation: number;
+  /**
+   * Whether the cache was trusted when the read began: a read sent before tracking was confirmed on its connection
+   * (queued while it reconnected) is not tracked by Redis, so nothing would ever invalidate its copy.
+   */
+  readonly trusted: boolean;
+}
+
+/** Per entry, besides its strings: the Map slot, the entry, the record and its data object. */
+const ENTRY_OVERHEAD_BYTES = 200;
+/** Per string held: V8's header; characters are counted two bytes each (the worst case). */
+const STRING_OVERHEAD_BYTES = 16;
+
+/** What a record costs to hold, estimated from its strings (two bytes a character) and a fixed overhead. */
+export function recordBytes(key: string, record: SessionRecord): number {
+  let bytes = ENTRY_OVERHEAD_BYTES + stringBytes(key);
+  if (record.userId !== undefined) bytes += stringBytes(record.userId);
+  if (record.actorId !== undefined) bytes += stringBytes(record.actorId);
+  if (record.ip !== undefined) bytes += stringBytes(record.ip);
+  if (record.userAgent !== undefined) bytes += stringBytes(record.userAgent);
+  for (const name in record.data) bytes += stringBytes(name) + stringBytes(record.data[name]);
+  return bytes;
+}
+
+function stringBytes(text: string): number {
+  return STRING_OVERHEAD_BYTES + 2 * text.length;
+}
+
+/** A copy the caller may change: the engine writes a record's `data` in place. */
+function copyOf(record: SessionRecord): SessionRecord {
+  const data = Object.create(null) as Record<string, string>;
+  for (const name in record.data) data[name] = record.data[name]!;
+  return { ...record, data };
+}
+
+/**
+ * The session records this server read recently, by Redis key, bounded in entries and estimated bytes (least recently
+ * used first out). It knows nothing of Redis: its owner says when a key changed ({@link invalidate}, {@link changing}),
+ * when everything may have ({@link flush}, also on any outage of the invalidation path) and when it may be trusted.
+ *
+ * A read marks its key before it is sent ({@link beginRead}) and offers its result at the end ({@link endRead}): an
+ * invalidation of that key, or a flush, in between (it may arrive on another connection before the read's reply)
+ * means the result is returned to its caller but not kept.
+ */
+export class NearCache {
+  /** Insertion order is recency: a hit moves its entry to the end. */
+  private readonly entries = new Map<string, Entry>();
+  /**
+   * Reads in flight by key: how many, and whether the key was invalidated since the first of them began (then none
+   * of them is kept: a later read of the same key must not clear an earlier one's mark).
+   */
+  private readonly reading = new Map<string, { count: number; dirty: boolean }>();
+  private generation = 0;
+  private bytes = 0;
+
+  /** `trusted`: whether a copy may be served now (the invalidation path is up, Redis is not failing). */
+  constructor(
+    private readonly bounds: NearCacheBounds,
+    private readonly trusted: () => boolean,
+  ) {}
+
+  /** Entries held now. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Estimated bytes held now. */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
+  /** A copy of the record cached under `key` (made since the last flush), or undefined; none while not trusted. */
+  lookup(key: string): SessionRecord | undefined {
+    if (this.entries.size === 0 || !this.trusted()) return undefined;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.generation !== this.generation) {
+      this.remove(key, entry);
+      return undefined;
+    }
+    // Most recently used: to the end of the insertion order.
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return copyOf(entry.record);
+  }
+
+  /** Marks `key` as being read, before the read is sent. */
+  beginRead(key: string): NearRead {
+    const mark = this.reading.get(key);
+    if (mark === undefined) this.reading.set(key, { count: 1, dirty: false });
+    else mark.count++;
+    return { key, generation: this.generation, trusted: this.trusted() };
+  }
+
+  /**
+   * Ends a read: `record` (what it found, if anything) is kept only when the cache was trusted as it began and
+   * neither its key nor everything was invalidated since. The caller gets its own copy either way, so the one kept is the cache's alone.
+   */
+  endRead(read: NearRead, record: SessionRecord | undefined): void {
+    const mark = this.reading.get(read.key);
+    const dirty = mark?.dirty ?? true;
+    if (mark !== undefined && --mark.count === 0) this.reading.delete(read.key);
+    if (record === undefined || dirty || !read.trusted || read.generation !== this.generation) return;
+    this.store(read.key, copyOf(record));
+  }
+
+  /** `key` changed (here or on another server): its copy goes, and reads in flight of it will not be kept. */
+  invalidate(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry !== undefined) this.remove(key, entry);
+    const mark = this.reading.get(key);
+    if (mark !== undefined) mark.dirty = true;
+  }
+
+  /**
+   * A write of this server to `key`: its copy goes before the write is sent and again once it is done, so that a read
+   * answered in between (with the record as it was) cannot keep it past the write, whatever the invalidation's delay.
+   */
+  async changing<T>(key: string, write: () => Promise<T>): Promise<T> {
+    this.invalidate(key);
+    try {
+      return await write();
+    } finally {
+      this.invalidate(key);
+    }
+  }
+
+  /** Anything may have changed: every copy goes, and no read in flight now will be kept. */
+  flush(): void {
+    this.generation++;
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
+  private store(key: string, record: SessionRecord): void {
+    const bytes = recordBytes(key, record);
+    const old = this.entries.get(key);
+    if (old !== undefined) this.remove(key, old);
+    if (bytes > this.bounds.maxBytes) return;
+    this.entries.set(key, { record, bytes, generation: this.generation });
+    this.bytes += bytes;
+    while (this.entries.size > this.bounds.maxEntries || this.bytes > this.bounds.maxBytes) {
+      const [oldest, entry] = this.entries.entries().next().value as [string, Entry];
+      this.remove(oldest, entry);
+    }
+  }
+
+  private remove(key: string, entry: Entry): void {
+    this.entries.delete(key);
+    this.bytes -= entry.bytes;
+  }
+}

@@ -1,0 +1,88 @@
+import type { Logger } from '@nestjs/common';
+import { describeError } from '../../util/describe-error.js';
+import { expiresAt, type SessionRecord } from '../session-record.js';
+import { isWrongType } from './redis-client.js';
+import type { UserEpochCache } from './redis-epoch-cache.js';
+import type { RunCommand } from './redis-failure-detector.js';
+import type { RedisKeys } from './redis-keys.js';
+import type { NearCache } from './redis-near-cache.js';
+import type { RedisRemovals } from './redis-removals.js';
+
+/**
+ * `get` of RedisStore: the read of every request. A record from the near cache when it has one it may serve, else
+ * one HGETALL (offered to the near cache); either way checked against its expiry and its user's epoch.
+ */
+export class RedisSessionReader {
+  constructor(
+    private readonly keys: RedisKeys,
+    private readonly run: RunCommand,
+    private readonly epochs: UserEpochCache,
+    private readonly removals: RedisRemovals,
+    private readonly near: NearCache | undefined,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * The session's record from the near cache, with the checks of {@link read} (expiry, the user's cached epoch), or
+   * undefined when it must be read from Redis: no I/O, no removal.
+   */
+  cached(key: string): SessionRecord | undefined {
+    const record = this.near?.lookup(this.keys.session(key));
+    if (record === undefined) return undefined;
+    const now = Date.now();
+    if (expiresAt(record) <= now) return undefined;
+    if (record.userId !== undefined) {
+      const epoch = this.epochs.cached(record.userId, now);
+      if (epoch === undefined || record.epoch < epoch) return undefined;
+    }
+    return record;
+  }
+
+  /**
+   * A session's hash, flat, for a listing: a plain HGETALL, one command, never cached; a key of another type reads as
+   * none (an empty list).
+   */
+  hash(key: string): Promise<unknown> {
+    return this.run((c) => c.call('HGETALL', this.keys.session(key))).catch((error: unknown) => {
+      if (isWrongType(error)) return [];
+      throw error;
+    });
+  }
+
+  /** The record from Redis, removed when expired or behind its user's epoch. */
+  async read(key: string): Promise<SessionRecord | undefined> {
+    const session = this.keys.session(key);
+    const near = this.near?.beginRead(session);
+    // A plain HGETALL, not a script: the read of every request; a key of another type answers WRONGTYPE.
+    let reply: unknown;
+    try {
+      reply = await this.run((c) => c.call('HGETALL', session));
+    } catch (error) {
+      if (near !== undefined) this.near!.endRead(near, undefined);
+      if (!isWrongType(error)) throw error;
+      this.logger.warn('Ignored a session key in Redis that is not a hash (no session)');
+      return undefined;
+    }
+    const record = Array.isArray(reply) && reply.length > 0 ? this.removals.decode(reply) : undefined;
+    if (near !== undefined) this.near!.endRead(near, record);
+    if (record === undefined) return undefined;
+    const now = Date.now();
+    if (expiresAt(record) <= now) {
+      await this.removals
+        .expire(key, now, this.run)
+        .catch((error: unknown) => this.logger.warn(`Removing an expired session: ${describeError(error)}`));
+      return undefined;
+    }
+    if (record.userId !== undefined) {
+      const epoch = this.epochs.cached(record.userId, now) ?? (await this.epochs.fetch(record.userId, now));
+      if (epoch === undefined) return undefined;
+      if (record.epoch < epoch) {
+        await this.removals
+          .dropStale(key, epoch, this.run)
+          .catch((error: unknown) => this.logger.warn(`Removing a closed session: ${describeError(error)}`));
+        return undefined;
+      }
+    }
+    return record;
+  }
+}
