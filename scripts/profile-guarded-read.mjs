@@ -1,0 +1,394 @@
+/**
+ * Profiles the guarded read of a built nestjs-connected (MemoryStore) against the same Nest app without the library
+ * (the ceiling), on Express and Fastify: server CPU per request, an optional CPU profile of the measured window, and
+ * the live server's memory per connected session. Not part of the test suite; docs/ARCHITECTURE.md ("Per-request
+ * cost") says what it found.
+ *
+ *   npm run build   # or: npx tsc -p tsconfig.build.json --outDir .build/some-dir
+ *   PATH="$(node scripts/node-line.mjs 24):$PATH" node scripts/profile-guarded-read.mjs [options]
+ *
+ * Options: --lib <dir> (the built library, default dist), --mode cpu|memory|both (default both), --adapters
+ * express,fastify, --route me|read (default me: `@Connected()` + `@CurrentUser()`; read: the bench's
+ * `@SessionData(COUNTER)`), --sessions 1000, --seconds 8, --warmup 3, --rounds 3, --connections 10,
+ * --logins 10000 (memory mode), --profile <dir> (writes a .cpuprofile of each measured window there and prints the
+ * top self-time entries), --snapshots <dir> (memory mode: heap snapshots before, after the logins, after the reads).
+ *
+ * Each server is a child process of this script (the same file, `--serve`), run with `--expose-gc` under the same
+ * Node binary; it answers `cpu` (process.cpuUsage), `mem` (heapUsed + arrayBuffers after four full collections) and
+ * `profile-start` / `profile-stop` (the inspector's CPU profiler) over IPC. Load: autocannon, 10 connections on
+ * 127.0.0.1, each cycling through the logged-in cookies. CPU rounds alternate ceiling and library, so both see the
+ * same machine load.
+ */
+import { fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values: options } = parseArgs({
+  options: {
+    serve: { type: 'boolean', default: false },
+    lib: { type: 'string', default: 'dist' },
+    mode: { type: 'string', default: 'both' },
+    adapters: { type: 'string', default: 'express,fastify' },
+    variant: { type: 'string', default: 'connected' },
+    adapter: { type: 'string', default: 'express' },
+    route: { type: 'string', default: 'me' },
+    sessions: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '8' },
+    warmup: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '10' },
+    logins: { type: 'string', default: '10000' },
+    profile: { type: 'string' },
+    snapshots: { type: 'string' },
+  },
+});
+
+const SECRET = 'profile-secret-0123456789-abcdefghijklmnopqrstu';
+
+if (options.serve) await serve();
+else await main();
+
+// ---------------------------------------------------------------------------------------------------------------
+// The server (child process)
+
+async function serve() {
+  await import('reflect-metadata');
+  const common = await import('@nestjs/common');
+  const { NestFactory } = await import('@nestjs/core');
+  const { Controller, Get, Post, HttpCode, Module, Query, Injectable, UseGuards, Inject } = common;
+  const decorate = (decorators, target, key) =>
+    Reflect.decorate(decorators, target, key, key === undefined ? undefined : Object.getOwnPropertyDescriptor(target, key));
+
+  let module;
+  if (options.variant === 'ceiling') {
+    class AlwaysGuard {
+      canActivate() {
+        return true;
+      }
+    }
+    decorate([Injectable()], AlwaysGuard);
+    class CeilingController {
+      login() {
+        return { ok: true };
+      }
+      me() {
+        return { user: 'ceiling' };
+      }
+      read() {
+        return { counter: 0 };
+      }
+    }
+    decorate([Post('login'), HttpCode(200)], CeilingController.prototype, 'login');
+    decorate([UseGuards(AlwaysGuard), Get('me')], CeilingController.prototype, 'me');
+    decorate([UseGuards(AlwaysGuard), Get('read')], CeilingController.prototype, 'read');
+    decorate([Controller()], CeilingController);
+    class CeilingModule {}
+    decorate([Module({ controllers: [CeilingController], providers: [AlwaysGuard] })], CeilingModule);
+    module = CeilingModule;
+  } else {
+    const lib = await import(pathToFileURL(resolve(options.lib, 'index.js')).href);
+    const { Connected, CurrentUser, SessionData, SessionKey, SessionModule, SessionService, MemoryStore } = lib;
+    const COUNTER = new SessionKey('counter', { persist: true });
+    class ConnectedController {
+      constructor(sessions) {
+        this.sessions = sessions;
+      }
+      async login(user) {
+        await this.sessions.connect(user ?? 'profile-user');
+        await this.sessions.set(COUNTER, 0);
+        return { ok: true };
+      }
+      me(user) {
+        return { user };
+      }
+      read(counter) {
+        return { counter };
+      }
+    }
+    Inject(SessionService)(ConnectedController, undefined, 0);
+    Query('user')(ConnectedController.prototype, 'login', 0);
+    CurrentUser()(ConnectedController.prototype, 'me', 0);
+    SessionData(COUNTER)(ConnectedController.prototype, 'read', 0);
+    decorate([Post('login'), HttpCode(200)], ConnectedController.prototype, 'login');
+    decorate([Connected(), Get('me')], ConnectedController.prototype, 'me');
+    decorate([Connected(), Get('read')], ConnectedController.prototype, 'read');
+    decorate([Controller()], ConnectedController);
+    class ConnectedModule {}
+    const store = new MemoryStore();
+    decorate(
+      [
+        Module({
+          imports: [SessionModule.forRoot({ secret: SECRET, store, cookie: { name: 'sid', secure: false, sameSite: 'lax' } })],
+          controllers: [ConnectedController],
+        }),
+      ],
+      ConnectedModule,
+    );
+    module = ConnectedModule;
+  }
+
+  let app;
+  if (options.adapter === 'express') {
+    const { ExpressAdapter } = await import('@nestjs/platform-express');
+    app = await NestFactory.create(module, new ExpressAdapter(), { logger: false });
+  } else {
+    const { FastifyAdapter } = await import('@nestjs/platform-fastify');
+    app = await NestFactory.create(module, new FastifyAdapter(), { logger: false });
+  }
+  await app.listen(0, '127.0.0.1');
+
+  const inspector = await import('node:inspector');
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method, params) =>
+    new Promise((done, fail) => session.post(method, params, (error, result) => (error ? fail(error) : done(result))));
+
+  process.on('message', async (message) => {
+    switch (message.cmd) {
+      case 'cpu':
+        process.send({ cmd: 'cpu', usage: process.cpuUsage() });
+        break;
+      case 'mem': {
+        for (let i = 0; i < 4; i++) globalThis.gc();
+        const { heapUsed, arrayBuffers } = process.memoryUsage();
+        process.send({ cmd: 'mem', bytes: heapUsed + arrayBuffers });
+        break;
+      }
+      case 'snapshot': {
+        for (let i = 0; i < 4; i++) globalThis.gc();
+        const { writeHeapSnapshot } = await import('node:v8');
+        writeHeapSnapshot(message.file);
+        process.send({ cmd: 'snapshot' });
+        break;
+      }
+      case 'profile-start':
+        await post('Profiler.enable');
+        await post('Profiler.setSamplingInterval', { interval: 100 });
+        await post('Profiler.start');
+        process.send({ cmd: 'profile-start' });
+        break;
+      case 'profile-stop': {
+        const { profile } = await post('Profiler.stop');
+        writeFileSync(message.file, JSON.stringify(profile));
+        process.send({ cmd: 'profile-stop' });
+        break;
+      }
+      case 'exit':
+        await app.close();
+        process.exit(0);
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send({ cmd: 'ready', port: app.getHttpServer().address().port });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The driver
+
+function startServer(adapter, variant) {
+  const child = fork(new URL(import.meta.url).pathname, ['--serve', '--adapter', adapter, '--variant', variant, '--lib', options.lib], {
+    execArgv: ['--expose-gc'],
+    env: { ...process.env, NODE_ENV: 'production' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waiting = new Map();
+  child.on('message', (message) => {
+    const done = waiting.get(message.cmd);
+    if (done !== undefined) {
+      waiting.delete(message.cmd);
+      done(message);
+    }
+  });
+  const exited = new Promise((done) => child.on('exit', done));
+  const stop = () => {
+    child.send({ cmd: 'exit' });
+    return exited;
+  };
+  const ask = (cmd, extra = {}) =>
+    new Promise((done) => {
+      waiting.set(cmd, done);
+      child.send({ cmd, ...extra });
+    });
+  const ready = new Promise((done, fail) => {
+    waiting.set('ready', done);
+    child.on('exit', (code) => fail(new Error(`server ${adapter} ${variant} exited with ${code}`)));
+  });
+  return { child, ask, ready, stop };
+}
+
+async function login(port, user) {
+  const response = await fetch(`http://127.0.0.1:${port}/login?user=${encodeURIComponent(user)}`, { method: 'POST' });
+  if (response.status !== 200) throw new Error(`login: ${response.status}`);
+  const cookies = response.headers.getSetCookie().map((line) => line.split(';')[0]);
+  await response.arrayBuffer();
+  return cookies.join('; ');
+}
+
+/** Logs in `count` users, a few at a time. */
+async function loginMany(port, count, prefix) {
+  const cookies = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      cookies[i] = await login(port, `${prefix}${i}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return cookies;
+}
+
+async function get(port, path, cookie) {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: cookie ? { cookie } : {} });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+async function load(port, cookies, seconds) {
+  const { default: autocannon } = await import('autocannon');
+  const path = `/${options.route}`;
+  const requests =
+    cookies.length === 0 ? [{ method: 'GET', path }] : cookies.map((cookie) => ({ method: 'GET', path, headers: { cookie } }));
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: Number(options.connections),
+    duration: seconds,
+    requests,
+  });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`load: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return result.requests.total;
+}
+
+function cpuMicros(before, after) {
+  return after.user - before.user + (after.system - before.system);
+}
+
+async function cpuMode(adapters) {
+  const seconds = Number(options.seconds);
+  const rounds = Number(options.rounds);
+  const rows = [];
+  for (const adapter of adapters) {
+    const servers = {};
+    for (const variant of ['ceiling', 'connected']) {
+      const server = startServer(adapter, variant);
+      const { port } = await server.ready;
+      const cookies = variant === 'ceiling' ? [] : await loginMany(port, Number(options.sessions), 'user-');
+      if (variant === 'connected' && (await get(port, `/${options.route}`, cookies[0])) !== 200) throw new Error('guarded read refused');
+      await load(port, cookies, Number(options.warmup));
+      servers[variant] = { server, port, cookies, micros: 0, requests: 0, perRound: [] };
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const variant of ['ceiling', 'connected']) {
+        const entry = servers[variant];
+        const profiled = options.profile !== undefined && round === rounds - 1;
+        if (profiled) await entry.server.ask('profile-start');
+        const before = (await entry.server.ask('cpu')).usage;
+        const requests = await load(entry.port, entry.cookies, seconds / rounds);
+        const after = (await entry.server.ask('cpu')).usage;
+        if (profiled) {
+          mkdirSync(options.profile, { recursive: true });
+          const file = resolve(options.profile, `${adapter}-${variant}-${options.route}.cpuprofile`);
+          await entry.server.ask('profile-stop', { file });
+          entry.profile = file;
+          continue; // the profiler's own cost is not counted
+        }
+        entry.micros += cpuMicros(before, after);
+        entry.requests += requests;
+        entry.perRound.push(cpuMicros(before, after) / requests);
+      }
+    }
+    const ceiling = servers.ceiling.micros / servers.ceiling.requests;
+    const connected = servers.connected.micros / servers.connected.requests;
+    rows.push({
+      adapter,
+      ceiling,
+      connected,
+      ratio: ceiling / connected,
+      rounds: { ceiling: servers.ceiling.perRound, connected: servers.connected.perRound },
+    });
+    console.log(
+      `cpu ${adapter.padEnd(8)} /${options.route}: ceiling ${ceiling.toFixed(1)} µs/req, nestjs-connected ${connected.toFixed(1)} µs/req, ` +
+        `ratio ${(ceiling / connected).toFixed(2)} (+${(connected - ceiling).toFixed(1)} µs)  rounds ${servers.connected.perRound.map((v) => v.toFixed(1)).join(' ')} / ${servers.ceiling.perRound.map((v) => v.toFixed(1)).join(' ')}`,
+    );
+    for (const variant of ['ceiling', 'connected']) {
+      if (servers[variant].profile !== undefined) await summarise(servers[variant].profile);
+      await servers[variant].server.stop();
+    }
+  }
+  return rows;
+}
+
+/** Self time per function (and per file) of a .cpuprofile, largest first. */
+function summarise(file) {
+  return import('node:fs').then(({ readFileSync }) => {
+    const profile = JSON.parse(readFileSync(file, 'utf8'));
+    const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+    const hits = new Map();
+    const deltas = profile.timeDeltas;
+    for (let i = 0; i < profile.samples.length; i++) hits.set(profile.samples[i], (hits.get(profile.samples[i]) ?? 0) + (deltas[i] ?? 0));
+    let total = 0;
+    const perFunction = new Map();
+    const perFile = new Map();
+    for (const [id, micros] of hits) {
+      const frame = byId.get(id).callFrame;
+      total += micros;
+      const url = frame.url.replace(/^file:\/\//, '').replace(/.*node_modules\//, '');
+      const name = `${frame.functionName || '(anonymous)'} ${url}:${frame.lineNumber + 1}`;
+      perFunction.set(name, (perFunction.get(name) ?? 0) + micros);
+      const where = url === '' ? `(${frame.functionName})` : url.replace(/^(@[^/]+\/[^/]+|[^/]+)\/.*/, '$1');
+      perFile.set(where, (perFile.get(where) ?? 0) + micros);
+    }
+    console.log(`  profile ${file}: ${(total / 1000).toFixed(0)} ms sampled`);
+    const top = (map, count) =>
+      [...map.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, count)
+        .map(([name, micros]) => `    ${((100 * micros) / total).toFixed(1).padStart(5)}%  ${name}`)
+        .join('\n');
+    console.log(`  by package/file:\n${top(perFile, 15)}\n  by function:\n${top(perFunction, 40)}`);
+  });
+}
+
+async function memoryMode(adapters) {
+  const count = Number(options.logins);
+  const rows = [];
+  for (const adapter of adapters) {
+    const server = startServer(adapter, 'connected');
+    const { port } = await server.ready;
+    // Warm-up: everything a login and a read touch is loaded and compiled before the first reading.
+    const warm = await loginMany(port, 200, 'warm-');
+    for (const cookie of warm) await get(port, `/${options.route}`, cookie);
+    const base = (await server.ask('mem')).bytes;
+    const snapshot = async (name) => {
+      if (options.snapshots === undefined) return;
+      mkdirSync(options.snapshots, { recursive: true });
+      await server.ask('snapshot', { file: resolve(options.snapshots, `${adapter}-${name}.heapsnapshot`) });
+    };
+    await snapshot('base');
+    const cookies = await loginMany(port, count, 'user-');
+    const afterLogins = (await server.ask('mem')).bytes;
+    await snapshot('logins');
+    for (let i = 0; i < count; i += 16) {
+      const statuses = await Promise.all(cookies.slice(i, i + 16).map((cookie) => get(port, `/${options.route}`, cookie)));
+      if (statuses.some((status) => status !== 200)) throw new Error('guarded read refused');
+    }
+    const afterRequests = (await server.ask('mem')).bytes;
+    await snapshot('requests');
+    const row = { adapter, logins: (afterLogins - base) / count, requests: (afterRequests - base) / count };
+    rows.push(row);
+    console.log(
+      `memory ${adapter.padEnd(8)} ${count} logins: ${row.logins.toFixed(0)} B/session after the logins, ${row.requests.toFixed(0)} B/session after one /${options.route} each`,
+    );
+    await server.stop();
+  }
+  return rows;
+}
+
+async function main() {
+  const adapters = options.adapters.split(',');
+  console.log(`node ${process.version}, lib ${options.lib}`);
+  if (options.mode === 'cpu' || options.mode === 'both') await cpuMode(adapters);
+  if (options.mode === 'memory' || options.mode === 'both') await memoryMode(adapters);
+}
