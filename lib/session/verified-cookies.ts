@@ -1,3 +1,5 @@
+import { BucketIndex } from './bucket-index.js';
+
 /** `id.tag`: two 43-character base64url strings (32 bytes each) around a dot. */
 const PART = 43;
 const COOKIE_LENGTH = 2 * PART + 1;
@@ -15,8 +17,8 @@ for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
  * Cookie values whose signature verified, with their store key, so that a repeat visit skips the HMAC and the
  * SHA-256. Bounded: past `capacity` the oldest entry is forgotten (the next visit verifies again).
  *
- * Compact on purpose: one entry costs about 150 bytes (the characters in one typed array, the store key's 32 bytes in
- * another, a small-integer map entry) and holds no string of the request. Keeping the cookie value itself as a map key
+ * Compact on purpose: one entry costs about 130 bytes (the characters in one typed array, the store key's 32 bytes in
+ * another, an index of small integers) and holds no string of the request. Keeping the cookie value itself as a map key
  * kept the whole Cookie header alive with it (the parser's value is a slice of the header) and cost about 280 bytes a
  * session.
  *
@@ -24,19 +26,19 @@ for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
  * keeps every character of that value (id and tag, 86 of them, not a digest). A hit needs every one of them to be
  * equal to the presented value's, so the presented value *is* a value that verified: a forged tag for a cached id
  * (an id leaked without its tag) compares unequal and goes to the HMAC, which refuses it. The comparison visits all
- * 86 characters whatever differs, so its time does not tell how much of a guessed tag was right. The map is keyed by
- * 30 bits of the id: two ids that share them take turns in one entry (a miss, never the other's key), and only
+ * 86 characters whatever differs, so its time does not tell how much of a guessed tag was right. The index is keyed by
+ * 30 bits of the id (see {@link BucketIndex}): two ids that share them take turns in one entry (a miss, never the other's key), and only
  * verified values are written, so a stranger cannot evict entries with forged cookies.
  *
  * The entry says nothing of the session's liveness, as before: its store key is read from the store on every
  * request, so a destroyed session's cookie finds no record there and is refused, cached or not.
  */
 export class VerifiedCookies {
-  /** 30 bits of the id -> the slot that holds the last verified value with them. */
-  private readonly slots = new Map<number, number>();
+  /** 30 bits of the id (the slot's bucket) -> the slot that holds the last verified value with them. */
+  private readonly slots = new BucketIndex(FIRST_SLOTS);
   private chars = new Uint8Array(FIRST_SLOTS * CHARS);
   private keys = Buffer.alloc(FIRST_SLOTS * KEY_BYTES);
-  /** Each slot's map key, so that the slot's eviction removes the right entry. */
+  /** Each slot's bucket: where the index looks for it. */
   private buckets = new Int32Array(FIRST_SLOTS);
   private room = FIRST_SLOTS;
   /** Slots are handed out in a ring: once all `capacity` are used, the oldest written is the next reused. */
@@ -55,8 +57,10 @@ export class VerifiedCookies {
   /** The store key of `value` if this exact value verified before (and is still remembered); otherwise undefined. */
   keyOf(value: string): string | undefined {
     if (value.length !== COOKIE_LENGTH) return undefined;
-    const slot = this.slots.get(bucketOf(value));
-    if (slot === undefined || !this.holds(slot, value)) return undefined;
+    const bucket = bucketOf(value);
+    if (bucket < 0) return undefined;
+    const slot = this.slots.get(bucket, this.buckets);
+    if (slot < 0 || !this.holds(slot, value)) return undefined;
     return this.keys.toString('base64url', slot * KEY_BYTES, (slot + 1) * KEY_BYTES);
   }
 
@@ -68,11 +72,11 @@ export class VerifiedCookies {
     if (value.length !== COOKIE_LENGTH || value.charCodeAt(PART) !== 0x2e) return;
     const bucket = bucketOf(value);
     if (bucket < 0) return;
-    let slot = this.slots.get(bucket);
-    if (slot === undefined) {
+    let slot = this.slots.get(bucket, this.buckets);
+    if (slot < 0) {
       slot = this.nextSlot();
-      this.slots.set(bucket, slot);
       this.buckets[slot] = bucket;
+      this.slots.add(slot, this.buckets);
     }
     const at = slot * CHARS;
     for (let i = 0; i < PART; i++) {
@@ -81,7 +85,7 @@ export class VerifiedCookies {
     }
     if (this.keys.write(key, slot * KEY_BYTES, KEY_BYTES, 'base64url') !== KEY_BYTES) {
       // Not a SHA-256 in base64url: nothing to remember (the value then verifies on every visit).
-      this.slots.delete(bucket);
+      this.slots.remove(slot, this.buckets);
     }
   }
 
@@ -105,8 +109,7 @@ export class VerifiedCookies {
     }
     const slot = this.next;
     this.next = (this.next + 1) % this.capacity;
-    const bucket = this.buckets[slot];
-    if (this.slots.get(bucket) === slot) this.slots.delete(bucket);
+    this.slots.remove(slot, this.buckets);
     return slot;
   }
 
@@ -121,6 +124,7 @@ export class VerifiedCookies {
     const buckets = new Int32Array(this.room);
     buckets.set(this.buckets);
     this.buckets = buckets;
+    this.slots.resize(this.room, buckets);
   }
 }
 
