@@ -7,9 +7,11 @@
  *   npm run build   # or: npx tsc -p tsconfig.build.json --outDir .build/some-dir
  *   PATH="$(node scripts/node-line.mjs 24):$PATH" node scripts/profile-guarded-read.mjs [options]
  *
- * Options: --lib <dir> (the built library, default dist), --mode cpu|memory|both (default both), --adapters
+ * Options: --lib <dir> (the built library, default dist), --mode cpu|memory|both|inject (default both; inject: the apps in
+ * this process without sockets, see injectMode), --adapters
  * express,fastify, --route me|read (default me: `@Connected()` + `@CurrentUser()`; read: the bench's
- * `@SessionData(COUNTER)`), --sessions 1000, --seconds 8, --warmup 3, --rounds 3, --connections 10,
+ * `@SessionData(COUNTER)`; plain: `@Connected()` and no parameter, as the ceiling's routes), --variants ceiling,connected[,async-context] (the last: the ceiling with
+ * an AsyncLocalStorage slot per request, the floor of any per-request context), --sessions 1000, --seconds 8, --warmup 3, --rounds 3, --connections 10,
  * --logins 10000 (memory mode), --profile <dir> (writes a .cpuprofile of each measured window there and prints the
  * top self-time entries), --snapshots <dir> (memory mode: heap snapshots before, after the logins, after the reads).
  *
@@ -17,7 +19,7 @@
  * Node binary; it answers `cpu` (process.cpuUsage), `mem` (heapUsed + arrayBuffers after four full collections) and
  * `profile-start` / `profile-stop` (the inspector's CPU profiler) over IPC. Load: autocannon, 10 connections on
  * 127.0.0.1, each cycling through the logged-in cookies. CPU rounds alternate ceiling and library, so both see the
- * same machine load.
+ * same machine load; the figure is each one's median round.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -32,6 +34,7 @@ const { values: options } = parseArgs({
     mode: { type: 'string', default: 'both' },
     adapters: { type: 'string', default: 'express,fastify' },
     variant: { type: 'string', default: 'connected' },
+    variants: { type: 'string', default: 'ceiling,connected' },
     adapter: { type: 'string', default: 'express' },
     route: { type: 'string', default: 'me' },
     sessions: { type: 'string', default: '1000' },
@@ -54,6 +57,13 @@ else await main();
 // The server (child process)
 
 async function serve() {
+  const app = await buildApp(options.adapter, options.variant);
+  await app.listen(0, '127.0.0.1');
+  await listenToParent(app);
+}
+
+/** The Nest app of `variant` on `adapter`, initialised, not listening. */
+async function buildApp(adapter, variant) {
   await import('reflect-metadata');
   const common = await import('@nestjs/common');
   const { NestFactory } = await import('@nestjs/core');
@@ -62,7 +72,7 @@ async function serve() {
     Reflect.decorate(decorators, target, key, key === undefined ? undefined : Object.getOwnPropertyDescriptor(target, key));
 
   let module;
-  if (options.variant === 'ceiling') {
+  if (variant === 'ceiling' || variant === 'async-context') {
     class AlwaysGuard {
       canActivate() {
         return true;
@@ -79,10 +89,14 @@ async function serve() {
       read() {
         return { counter: 0 };
       }
+      plain() {
+        return { user: 'ceiling' };
+      }
     }
     decorate([Post('login'), HttpCode(200)], CeilingController.prototype, 'login');
     decorate([UseGuards(AlwaysGuard), Get('me')], CeilingController.prototype, 'me');
     decorate([UseGuards(AlwaysGuard), Get('read')], CeilingController.prototype, 'read');
+    decorate([UseGuards(AlwaysGuard), Get('plain')], CeilingController.prototype, 'plain');
     decorate([Controller()], CeilingController);
     class CeilingModule {}
     decorate([Module({ controllers: [CeilingController], providers: [AlwaysGuard] })], CeilingModule);
@@ -106,6 +120,9 @@ async function serve() {
       read(counter) {
         return { counter };
       }
+      plain() {
+        return { user: 'connected' };
+      }
     }
     Inject(SessionService)(ConnectedController, undefined, 0);
     Query('user')(ConnectedController.prototype, 'login', 0);
@@ -114,6 +131,7 @@ async function serve() {
     decorate([Post('login'), HttpCode(200)], ConnectedController.prototype, 'login');
     decorate([Connected(), Get('me')], ConnectedController.prototype, 'me');
     decorate([Connected(), Get('read')], ConnectedController.prototype, 'read');
+    decorate([Connected(), Get('plain')], ConnectedController.prototype, 'plain');
     decorate([Controller()], ConnectedController);
     class ConnectedModule {}
     const store = new MemoryStore();
@@ -130,15 +148,28 @@ async function serve() {
   }
 
   let app;
-  if (options.adapter === 'express') {
+  if (adapter === 'express') {
     const { ExpressAdapter } = await import('@nestjs/platform-express');
     app = await NestFactory.create(module, new ExpressAdapter(), { logger: false });
   } else {
     const { FastifyAdapter } = await import('@nestjs/platform-fastify');
     app = await NestFactory.create(module, new FastifyAdapter(), { logger: false });
   }
-  await app.listen(0, '127.0.0.1');
+  if (variant === 'async-context') {
+    // The ceiling with one AsyncLocalStorage slot opened per request where the library opens its own: the floor of
+    // any per-request context on this architecture.
+    const { AsyncLocalStorage } = await import('node:async_hooks');
+    const storage = new AsyncLocalStorage();
+    const instance = app.getHttpAdapter().getInstance();
+    if (adapter === 'express') instance.use((_request, _response, next) => storage.run({ context: undefined }, next));
+    else instance.addHook('onRequest', (_request, _reply, done) => storage.run({ context: undefined }, done));
+  }
+  await app.init();
+  return app;
+}
 
+/** Answers the driver's requests over IPC until told to exit. */
+async function listenToParent(app) {
   const inspector = await import('node:inspector');
   const session = new inspector.Session();
   session.connect();
@@ -266,21 +297,22 @@ function cpuMicros(before, after) {
 }
 
 async function cpuMode(adapters) {
+  const variants = options.variants.split(',');
   const seconds = Number(options.seconds);
   const rounds = Number(options.rounds);
   const rows = [];
   for (const adapter of adapters) {
     const servers = {};
-    for (const variant of ['ceiling', 'connected']) {
+    for (const variant of variants) {
       const server = startServer(adapter, variant);
       const { port } = await server.ready;
-      const cookies = variant === 'ceiling' ? [] : await loginMany(port, Number(options.sessions), 'user-');
+      const cookies = variant !== 'connected' ? [] : await loginMany(port, Number(options.sessions), 'user-');
       if (variant === 'connected' && (await get(port, `/${options.route}`, cookies[0])) !== 200) throw new Error('guarded read refused');
       await load(port, cookies, Number(options.warmup));
       servers[variant] = { server, port, cookies, micros: 0, requests: 0, perRound: [] };
     }
     for (let round = 0; round < rounds; round++) {
-      for (const variant of ['ceiling', 'connected']) {
+      for (const variant of variants) {
         const entry = servers[variant];
         const profiled = options.profile !== undefined && round === rounds - 1;
         if (profiled) await entry.server.ask('profile-start');
@@ -299,8 +331,10 @@ async function cpuMode(adapters) {
         entry.perRound.push(cpuMicros(before, after) / requests);
       }
     }
-    const ceiling = servers.ceiling.micros / servers.ceiling.requests;
-    const connected = servers.connected.micros / servers.connected.requests;
+    // The median round: the machine's other load comes and goes, and a round it hit is an outlier, not a trend.
+    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    const ceiling = median(servers.ceiling.perRound);
+    const connected = median(servers.connected.perRound);
     rows.push({
       adapter,
       ceiling,
@@ -312,7 +346,13 @@ async function cpuMode(adapters) {
       `cpu ${adapter.padEnd(8)} /${options.route}: ceiling ${ceiling.toFixed(1)} µs/req, nestjs-connected ${connected.toFixed(1)} µs/req, ` +
         `ratio ${(ceiling / connected).toFixed(2)} (+${(connected - ceiling).toFixed(1)} µs)  rounds ${servers.connected.perRound.map((v) => v.toFixed(1)).join(' ')} / ${servers.ceiling.perRound.map((v) => v.toFixed(1)).join(' ')}`,
     );
-    for (const variant of ['ceiling', 'connected']) {
+    if (servers['async-context'] !== undefined) {
+      const floor = median(servers['async-context'].perRound);
+      console.log(
+        `    ${adapter} ceiling + AsyncLocalStorage slot only: ${floor.toFixed(1)} µs/req, ratio ${(ceiling / floor).toFixed(2)}`,
+      );
+    }
+    for (const variant of variants) {
       if (servers[variant].profile !== undefined) await summarise(servers[variant].profile);
       await servers[variant].server.stop();
     }
@@ -386,9 +426,69 @@ async function memoryMode(adapters) {
   return rows;
 }
 
+/**
+ * The same apps in this process, driven without sockets (light-my-request, as Fastify's `inject`), in short batches
+ * that alternate between the variants: what the machine's other load does to one batch it does to its neighbours,
+ * so the difference between the variants (the library's own cost) is far steadier than over the network.
+ */
+async function injectMode(adapters) {
+  const { default: inject } = await import('light-my-request');
+  const variants = options.variants.split(',');
+  const batch = 500;
+  const rounds = Number(options.rounds) * 10;
+  for (const adapter of adapters) {
+    const apps = {};
+    for (const variant of variants) {
+      const app = await buildApp(adapter, variant);
+      const instance = app.getHttpAdapter().getInstance();
+      if (adapter === 'fastify') await instance.ready();
+      const dispatch = adapter === 'fastify' ? (request) => instance.inject(request) : (request) => inject(instance, request);
+      let cookies = [undefined];
+      if (variant === 'connected') {
+        cookies = [];
+        for (let i = 0; i < Number(options.sessions); i++) {
+          const reply = await dispatch({ method: 'POST', url: `/login?user=user-${i}` });
+          const set = reply.headers['set-cookie'];
+          cookies.push((Array.isArray(set) ? set : [set]).map((line) => line.split(';')[0]).join('; '));
+        }
+      }
+      apps[variant] = { app, dispatch, cookies, next: 0, perRound: [] };
+    }
+    const run = async (entry, count) => {
+      for (let i = 0; i < count; i++) {
+        const cookie = entry.cookies[entry.next++ % entry.cookies.length];
+        const reply = await entry.dispatch({ method: 'GET', url: `/${options.route}`, headers: cookie ? { cookie } : {} });
+        if (reply.statusCode !== 200) throw new Error(`${reply.statusCode} ${reply.payload}`);
+      }
+    };
+    for (const variant of variants) await run(apps[variant], 20 * batch); // warm-up
+    for (let round = 0; round < rounds; round++) {
+      for (const variant of variants) {
+        const before = process.cpuUsage();
+        await run(apps[variant], batch);
+        apps[variant].perRound.push(cpuMicros(before, process.cpuUsage()) / batch);
+      }
+    }
+    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    // The median of each round's difference: both batches of a round ran under the same conditions.
+    const added =
+      apps.connected && apps.ceiling ? median(apps.connected.perRound.map((value, i) => value - apps.ceiling.perRound[i])) : Number.NaN;
+    const line = variants.map((variant) => `${variant} ${median(apps[variant].perRound).toFixed(1)}`).join(', ');
+    console.log(
+      `inject ${adapter.padEnd(8)} /${options.route}: µs/req (median of ${rounds} batches of ${batch}) ${line}; library adds ${added.toFixed(2)} µs`,
+    );
+    if (apps['async-context'] !== undefined) {
+      const slot = median(apps['async-context'].perRound.map((value, i) => value - apps.ceiling.perRound[i]));
+      console.log(`    of which the AsyncLocalStorage slot alone: ${slot.toFixed(2)} µs`);
+    }
+    for (const variant of variants) await apps[variant].app.close();
+  }
+}
+
 async function main() {
   const adapters = options.adapters.split(',');
   console.log(`node ${process.version}, lib ${options.lib}`);
   if (options.mode === 'cpu' || options.mode === 'both') await cpuMode(adapters);
   if (options.mode === 'memory' || options.mode === 'both') await memoryMode(adapters);
+  if (options.mode === 'inject') await injectMode(adapters);
 }

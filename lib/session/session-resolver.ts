@@ -18,8 +18,6 @@ import { VerifiedCookies } from './verified-cookies.js';
 
 /** Activity is written to the store at most this often per session, so that reads stay cheap. */
 const TOUCH_INTERVAL_MS = 1000;
-/** How many verified cookie values are remembered (about 150 bytes each). */
-const VERIFIED_COOKIES = 10_000;
 
 /**
  * Cookie → live session: the one read path of every transport. Verifies the cookie, reads the record, applies
@@ -28,8 +26,6 @@ const VERIFIED_COOKIES = 10_000;
  */
 @Injectable()
 export class SessionResolver {
-  /** Cookie values whose signature verified, with their store key: a repeat visit skips the HMAC and the hash. */
-  private readonly verified = new VerifiedCookies(VERIFIED_COOKIES);
   /** `policy.check` answers within `storeTimeout`, as the store must: the same bound on everything a read waits for. */
   private readonly checkDeadlines: Deadlines;
 
@@ -40,6 +36,8 @@ export class SessionResolver {
     private readonly signer: SessionSigner,
     private readonly closer: SessionCloser,
     private readonly log: SessionLog,
+    /** Cookie values whose signature verified, with their store key: a repeat visit skips the HMAC and the hash. */
+    private readonly verified: VerifiedCookies,
   ) {
     this.checkDeadlines = new Deadlines(policy.storeTimeoutMs, `no answer within ${policy.storeTimeoutMs} ms (storeTimeout)`);
   }
