@@ -15,6 +15,7 @@
  * --logins 10000 (memory mode), --profile <dir> (writes a .cpuprofile of each measured window there and prints the
  * top self-time entries), --snapshots <dir> (memory mode: heap snapshots before, after the logins, after the reads).
  *
+ * The apps are in profile-guarded-read/app.mjs, the in-process mode in inject.mjs, the profile summary in summary.mjs.
  * Each server is a child process of this script (the same file, `--serve`), run with `--expose-gc` under the same
  * Node binary; it answers `cpu` (process.cpuUsage), `mem` (heapUsed + arrayBuffers after four full collections) and
  * `profile-start` / `profile-stop` (the inspector's CPU profiler) over IPC. Load: autocannon, 10 connections on
@@ -22,10 +23,12 @@
  * same machine load; the figure is each one's median round.
  */
 import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { buildApp, listenToParent } from './profile-guarded-read/app.mjs';
+import { injectMode } from './profile-guarded-read/inject.mjs';
+import { summarise } from './profile-guarded-read/summary.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -48,171 +51,15 @@ const { values: options } = parseArgs({
   },
 });
 
-const SECRET = 'profile-secret-0123456789-abcdefghijklmnopqrstu';
-
 if (options.serve) await serve();
 else await main();
 
 // ---------------------------------------------------------------------------------------------------------------
 // The server (child process)
-
 async function serve() {
-  const app = await buildApp(options.adapter, options.variant);
+  const app = await buildApp(options.adapter, options.variant, options.lib);
   await app.listen(0, '127.0.0.1');
   await listenToParent(app);
-}
-
-/** The Nest app of `variant` on `adapter`, initialised, not listening. */
-async function buildApp(adapter, variant) {
-  await import('reflect-metadata');
-  const common = await import('@nestjs/common');
-  const { NestFactory } = await import('@nestjs/core');
-  const { Controller, Get, Post, HttpCode, Module, Query, Injectable, UseGuards, Inject } = common;
-  const decorate = (decorators, target, key) =>
-    Reflect.decorate(decorators, target, key, key === undefined ? undefined : Object.getOwnPropertyDescriptor(target, key));
-
-  let module;
-  if (variant === 'ceiling' || variant === 'async-context') {
-    class AlwaysGuard {
-      canActivate() {
-        return true;
-      }
-    }
-    decorate([Injectable()], AlwaysGuard);
-    class CeilingController {
-      login() {
-        return { ok: true };
-      }
-      me() {
-        return { user: 'ceiling' };
-      }
-      read() {
-        return { counter: 0 };
-      }
-      plain() {
-        return { user: 'ceiling' };
-      }
-    }
-    decorate([Post('login'), HttpCode(200)], CeilingController.prototype, 'login');
-    decorate([UseGuards(AlwaysGuard), Get('me')], CeilingController.prototype, 'me');
-    decorate([UseGuards(AlwaysGuard), Get('read')], CeilingController.prototype, 'read');
-    decorate([UseGuards(AlwaysGuard), Get('plain')], CeilingController.prototype, 'plain');
-    decorate([Controller()], CeilingController);
-    class CeilingModule {}
-    decorate([Module({ controllers: [CeilingController], providers: [AlwaysGuard] })], CeilingModule);
-    module = CeilingModule;
-  } else {
-    const lib = await import(pathToFileURL(resolve(options.lib, 'index.js')).href);
-    const { Connected, CurrentUser, SessionData, SessionKey, SessionModule, SessionService, MemoryStore } = lib;
-    const COUNTER = new SessionKey('counter', { persist: true });
-    class ConnectedController {
-      constructor(sessions) {
-        this.sessions = sessions;
-      }
-      async login(user) {
-        await this.sessions.connect(user ?? 'profile-user');
-        await this.sessions.set(COUNTER, 0);
-        return { ok: true };
-      }
-      me(user) {
-        return { user };
-      }
-      read(counter) {
-        return { counter };
-      }
-      plain() {
-        return { user: 'connected' };
-      }
-    }
-    Inject(SessionService)(ConnectedController, undefined, 0);
-    Query('user')(ConnectedController.prototype, 'login', 0);
-    CurrentUser()(ConnectedController.prototype, 'me', 0);
-    SessionData(COUNTER)(ConnectedController.prototype, 'read', 0);
-    decorate([Post('login'), HttpCode(200)], ConnectedController.prototype, 'login');
-    decorate([Connected(), Get('me')], ConnectedController.prototype, 'me');
-    decorate([Connected(), Get('read')], ConnectedController.prototype, 'read');
-    decorate([Connected(), Get('plain')], ConnectedController.prototype, 'plain');
-    decorate([Controller()], ConnectedController);
-    class ConnectedModule {}
-    const store = new MemoryStore();
-    decorate(
-      [
-        Module({
-          imports: [SessionModule.forRoot({ secret: SECRET, store, cookie: { name: 'sid', secure: false, sameSite: 'lax' } })],
-          controllers: [ConnectedController],
-        }),
-      ],
-      ConnectedModule,
-    );
-    module = ConnectedModule;
-  }
-
-  let app;
-  if (adapter === 'express') {
-    const { ExpressAdapter } = await import('@nestjs/platform-express');
-    app = await NestFactory.create(module, new ExpressAdapter(), { logger: false });
-  } else {
-    const { FastifyAdapter } = await import('@nestjs/platform-fastify');
-    app = await NestFactory.create(module, new FastifyAdapter(), { logger: false });
-  }
-  if (variant === 'async-context') {
-    // The ceiling with one AsyncLocalStorage slot opened per request where the library opens its own: the floor of
-    // any per-request context on this architecture.
-    const { AsyncLocalStorage } = await import('node:async_hooks');
-    const storage = new AsyncLocalStorage();
-    const instance = app.getHttpAdapter().getInstance();
-    if (adapter === 'express') instance.use((_request, _response, next) => storage.run({ context: undefined }, next));
-    else instance.addHook('onRequest', (_request, _reply, done) => storage.run({ context: undefined }, done));
-  }
-  await app.init();
-  return app;
-}
-
-/** Answers the driver's requests over IPC until told to exit. */
-async function listenToParent(app) {
-  const inspector = await import('node:inspector');
-  const session = new inspector.Session();
-  session.connect();
-  const post = (method, params) =>
-    new Promise((done, fail) => session.post(method, params, (error, result) => (error ? fail(error) : done(result))));
-
-  process.on('message', async (message) => {
-    switch (message.cmd) {
-      case 'cpu':
-        process.send({ cmd: 'cpu', usage: process.cpuUsage() });
-        break;
-      case 'mem': {
-        for (let i = 0; i < 4; i++) globalThis.gc();
-        const { heapUsed, arrayBuffers } = process.memoryUsage();
-        process.send({ cmd: 'mem', bytes: heapUsed + arrayBuffers });
-        break;
-      }
-      case 'snapshot': {
-        for (let i = 0; i < 4; i++) globalThis.gc();
-        const { writeHeapSnapshot } = await import('node:v8');
-        writeHeapSnapshot(message.file);
-        process.send({ cmd: 'snapshot' });
-        break;
-      }
-      case 'profile-start':
-        await post('Profiler.enable');
-        await post('Profiler.setSamplingInterval', { interval: 100 });
-        await post('Profiler.start');
-        process.send({ cmd: 'profile-start' });
-        break;
-      case 'profile-stop': {
-        const { profile } = await post('Profiler.stop');
-        writeFileSync(message.file, JSON.stringify(profile));
-        process.send({ cmd: 'profile-stop' });
-        break;
-      }
-      case 'exit':
-        await app.close();
-        process.exit(0);
-    }
-  });
-  process.on('disconnect', () => process.exit(0));
-  process.send({ cmd: 'ready', port: app.getHttpServer().address().port });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -360,37 +207,6 @@ async function cpuMode(adapters) {
   return rows;
 }
 
-/** Self time per function (and per file) of a .cpuprofile, largest first. */
-function summarise(file) {
-  return import('node:fs').then(({ readFileSync }) => {
-    const profile = JSON.parse(readFileSync(file, 'utf8'));
-    const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-    const hits = new Map();
-    const deltas = profile.timeDeltas;
-    for (let i = 0; i < profile.samples.length; i++) hits.set(profile.samples[i], (hits.get(profile.samples[i]) ?? 0) + (deltas[i] ?? 0));
-    let total = 0;
-    const perFunction = new Map();
-    const perFile = new Map();
-    for (const [id, micros] of hits) {
-      const frame = byId.get(id).callFrame;
-      total += micros;
-      const url = frame.url.replace(/^file:\/\//, '').replace(/.*node_modules\//, '');
-      const name = `${frame.functionName || '(anonymous)'} ${url}:${frame.lineNumber + 1}`;
-      perFunction.set(name, (perFunction.get(name) ?? 0) + micros);
-      const where = url === '' ? `(${frame.functionName})` : url.replace(/^(@[^/]+\/[^/]+|[^/]+)\/.*/, '$1');
-      perFile.set(where, (perFile.get(where) ?? 0) + micros);
-    }
-    console.log(`  profile ${file}: ${(total / 1000).toFixed(0)} ms sampled`);
-    const top = (map, count) =>
-      [...map.entries()]
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, count)
-        .map(([name, micros]) => `    ${((100 * micros) / total).toFixed(1).padStart(5)}%  ${name}`)
-        .join('\n');
-    console.log(`  by package/file:\n${top(perFile, 15)}\n  by function:\n${top(perFunction, 40)}`);
-  });
-}
-
 async function memoryMode(adapters) {
   const count = Number(options.logins);
   const rows = [];
@@ -425,70 +241,10 @@ async function memoryMode(adapters) {
   }
   return rows;
 }
-
-/**
- * The same apps in this process, driven without sockets (light-my-request, as Fastify's `inject`), in short batches
- * that alternate between the variants: what the machine's other load does to one batch it does to its neighbours,
- * so the difference between the variants (the library's own cost) is far steadier than over the network.
- */
-async function injectMode(adapters) {
-  const { default: inject } = await import('light-my-request');
-  const variants = options.variants.split(',');
-  const batch = 500;
-  const rounds = Number(options.rounds) * 10;
-  for (const adapter of adapters) {
-    const apps = {};
-    for (const variant of variants) {
-      const app = await buildApp(adapter, variant);
-      const instance = app.getHttpAdapter().getInstance();
-      if (adapter === 'fastify') await instance.ready();
-      const dispatch = adapter === 'fastify' ? (request) => instance.inject(request) : (request) => inject(instance, request);
-      let cookies = [undefined];
-      if (variant === 'connected') {
-        cookies = [];
-        for (let i = 0; i < Number(options.sessions); i++) {
-          const reply = await dispatch({ method: 'POST', url: `/login?user=user-${i}` });
-          const set = reply.headers['set-cookie'];
-          cookies.push((Array.isArray(set) ? set : [set]).map((line) => line.split(';')[0]).join('; '));
-        }
-      }
-      apps[variant] = { app, dispatch, cookies, next: 0, perRound: [] };
-    }
-    const run = async (entry, count) => {
-      for (let i = 0; i < count; i++) {
-        const cookie = entry.cookies[entry.next++ % entry.cookies.length];
-        const reply = await entry.dispatch({ method: 'GET', url: `/${options.route}`, headers: cookie ? { cookie } : {} });
-        if (reply.statusCode !== 200) throw new Error(`${reply.statusCode} ${reply.payload}`);
-      }
-    };
-    for (const variant of variants) await run(apps[variant], 20 * batch); // warm-up
-    for (let round = 0; round < rounds; round++) {
-      for (const variant of variants) {
-        const before = process.cpuUsage();
-        await run(apps[variant], batch);
-        apps[variant].perRound.push(cpuMicros(before, process.cpuUsage()) / batch);
-      }
-    }
-    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-    // The median of each round's difference: both batches of a round ran under the same conditions.
-    const added =
-      apps.connected && apps.ceiling ? median(apps.connected.perRound.map((value, i) => value - apps.ceiling.perRound[i])) : Number.NaN;
-    const line = variants.map((variant) => `${variant} ${median(apps[variant].perRound).toFixed(1)}`).join(', ');
-    console.log(
-      `inject ${adapter.padEnd(8)} /${options.route}: µs/req (median of ${rounds} batches of ${batch}) ${line}; library adds ${added.toFixed(2)} µs`,
-    );
-    if (apps['async-context'] !== undefined) {
-      const slot = median(apps['async-context'].perRound.map((value, i) => value - apps.ceiling.perRound[i]));
-      console.log(`    of which the AsyncLocalStorage slot alone: ${slot.toFixed(2)} µs`);
-    }
-    for (const variant of variants) await apps[variant].app.close();
-  }
-}
-
 async function main() {
   const adapters = options.adapters.split(',');
   console.log(`node ${process.version}, lib ${options.lib}`);
   if (options.mode === 'cpu' || options.mode === 'both') await cpuMode(adapters);
   if (options.mode === 'memory' || options.mode === 'both') await memoryMode(adapters);
-  if (options.mode === 'inject') await injectMode(adapters);
+  if (options.mode === 'inject') await injectMode(adapters, options);
 }
