@@ -7,13 +7,18 @@
  *   npm run build   # or: npx tsc -p tsconfig.build.json --outDir .build/some-dir
  *   PATH="$(node scripts/node-line.mjs 24):$PATH" node scripts/profile-guarded-read.mjs [options]
  *
- * Options: --lib <dir> (the built library, default dist), --mode cpu|memory|both|inject (default both; inject: the apps in
- * this process without sockets, see injectMode), --adapters
- * express,fastify, --route me|read (default me: `@Connected()` + `@CurrentUser()`; read: the bench's
- * `@SessionData(COUNTER)`; plain: `@Connected()` and no parameter, as the ceiling's routes), --variants ceiling,connected[,async-context] (the last: the ceiling with
- * an AsyncLocalStorage slot per request, the floor of any per-request context), --sessions 1000, --seconds 8, --warmup 3, --rounds 3, --connections 10,
- * --logins 10000 (memory mode), --profile <dir> (writes a .cpuprofile of each measured window there and prints the
- * top self-time entries), --snapshots <dir> (memory mode: heap snapshots before, after the logins, after the reads).
+ * Options:
+ *   --lib <dir>          the built library (default dist)
+ *   --mode <mode>        cpu, memory, both (default) or inject (the apps in this process without sockets: injectMode)
+ *   --adapters <list>    express,fastify
+ *   --route <name>       me (default: `@Connected()` + `@CurrentUser()`), read (the bench's `@SessionData(COUNTER)`)
+ *                        or plain (`@Connected()` and no parameter, as the ceiling's routes)
+ *   --variants <list>    ceiling,connected, and async-context: the ceiling with an AsyncLocalStorage slot per request,
+ *                        the floor of any per-request context
+ *   --sessions 1000 --seconds 8 --warmup 3 --rounds 3 --connections 10   the load of cpu mode
+ *   --logins 10000       memory mode: sessions logged in, then read once each
+ *   --profile <dir>      a .cpuprofile of each measured window, and its top self-time entries printed
+ *   --snapshots <dir>    memory mode: heap snapshots before, after the logins, after the reads
  *
  * The apps are in profile-guarded-read/app.mjs, the in-process mode in inject.mjs, the profile summary in summary.mjs.
  * Each server is a child process of this script (the same file, `--serve`), run with `--expose-gc` under the same
