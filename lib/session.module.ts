@@ -21,6 +21,7 @@ import { SessionReauthentication } from './session/session-reauthentication.js';
 import { SessionResolver } from './session/session-resolver.js';
 import { SessionSigner } from './session/session-signer.js';
 import { SessionValues } from './session/session-values.js';
+import { VERIFIED_COOKIES, VerifiedCookies } from './session/verified-cookies.js';
 import { ConfigurableSessionModule, SESSION_POLICY_OPTIONS } from './session.module-definition.js';
 import { resolveSessionPolicy, type ResolvedSessionPolicy, type SessionPolicy } from './session-policy.js';
 import { SessionService } from './session.service.js';
@@ -66,6 +67,7 @@ import { SocketSessions } from './transports/socket/socket-sessions.js';
       inject: [SESSION_POLICY],
     },
     { provide: LocalValues, useFactory: () => new LocalValues() },
+    { provide: VerifiedCookies, useFactory: () => new VerifiedCookies(VERIFIED_COOKIES) },
     { provide: ProcessRegistry, useFactory: () => new ProcessRegistry() },
     SessionLog,
     SessionCookie,

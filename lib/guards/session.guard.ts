@@ -23,6 +23,13 @@ import { CsrfCheck } from './csrf-check.js';
  */
 @Injectable()
 export class SessionGuard implements CanActivate {
+  /**
+   * `@Connected`'s options by handler, read once: metadata is set when classes are defined, and reading it through
+   * the Reflector on every request (two look-ups up the prototype chains, two arrays) cost more than the rest of the
+   * guard. Keyed by handler with its class beside it, since an inherited method is one handler under two classes.
+   */
+  private readonly optionsByHandler = new WeakMap<object, { readonly type: object; readonly options: ConnectedOptions | undefined }>();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly resolver: SessionResolver,
@@ -35,10 +42,7 @@ export class SessionGuard implements CanActivate {
   ) {}
 
   canActivate(execution: ExecutionContext): Promise<boolean> | boolean {
-    const options = this.reflector.getAllAndOverride<ConnectedOptions | undefined>(CONNECTED, [
-      execution.getHandler(),
-      execution.getClass(),
-    ]);
+    const options = this.optionsOf(execution);
     const context = this.context.current();
     if (context === undefined) {
       // No transport of this library carried the request (a gateway without the session adapters, a microservice).
@@ -144,6 +148,18 @@ export class SessionGuard implements CanActivate {
     }
     if (base !== undefined) await this.events.emit({ type: 'connected-request', ...base, userId });
     return true;
+  }
+
+  /** The handler's `@Connected` options (the method's over its class's), read once per handler and class. */
+  private optionsOf(execution: ExecutionContext): ConnectedOptions | undefined {
+    const handler = execution.getHandler();
+    const type = execution.getClass();
+    if (typeof handler !== 'function') return this.reflector.getAllAndOverride<ConnectedOptions | undefined>(CONNECTED, [handler, type]);
+    const known = this.optionsByHandler.get(handler);
+    if (known !== undefined && known.type === type) return known.options;
+    const options = this.reflector.getAllAndOverride<ConnectedOptions | undefined>(CONNECTED, [handler, type]);
+    this.optionsByHandler.set(handler, { type, options });
+    return options;
   }
 
   /** A connected request's answer is private: no cache may keep it (the back button after logout included). */

@@ -22,14 +22,17 @@ export type SessionCookieValue =
  */
 @Injectable()
 export class SessionCookie {
-  constructor(@Inject(SESSION_POLICY) private readonly policy: ResolvedSessionPolicy) {}
+  /** The name over a Secure transport: `__Host-` prefixed when host-only (RFC 6265bis). Built once, not per request. */
+  private readonly secureName: string;
+
+  constructor(@Inject(SESSION_POLICY) private readonly policy: ResolvedSessionPolicy) {
+    const { name, domain, path } = policy.cookie;
+    this.secureName = domain === undefined && path === '/' ? `__Host-${name}` : name;
+  }
 
   /** The cookie name for this request: `__Host-` prefixed when Secure and host-only (RFC 6265bis). */
   nameFor(transport: SessionTransport): string {
-    const secure = this.isSecure(transport);
-    return secure && this.policy.cookie.domain === undefined && this.policy.cookie.path === '/'
-      ? `__Host-${this.policy.cookie.name}`
-      : this.policy.cookie.name;
+    return this.isSecure(transport) ? this.secureName : this.policy.cookie.name;
   }
 
   read(transport: SessionTransport): SessionCookieValue {

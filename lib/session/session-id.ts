@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** 32 random bytes, base64url: 43 characters. */
 export const SESSION_ID_LENGTH = 43;
@@ -19,5 +19,6 @@ export function isSessionIdShape(id: string): boolean {
  * It doubles as the opaque `handle` of `listSessions()`.
  */
 export function storeKeyOf(id: string): string {
-  return createHash('sha256').update(id).digest('base64url');
+  // The one-shot hash: a third of the time of a Hash object on Node 24, paid on every login and verified-cookie miss.
+  return hash('sha256', id, 'base64url');
 }

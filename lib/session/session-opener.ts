@@ -10,6 +10,7 @@ import { browserFields } from './record-fields.js';
 import { SessionCookie } from './session-cookie.js';
 import { newSessionId, storeKeyOf } from './session-id.js';
 import { SessionSigner } from './session-signer.js';
+import { VerifiedCookies } from './verified-cookies.js';
 
 const MAX_USER_AGENT = 256;
 
@@ -51,6 +52,7 @@ export class SessionOpener {
     private readonly locals: LocalValues,
     private readonly cookie: SessionCookie,
     private readonly signer: SessionSigner,
+    private readonly verified: VerifiedCookies,
   ) {}
 
   /** Opens a session (connected when `userId` is given, anonymous otherwise) and gives the request its cookie. */
@@ -114,7 +116,10 @@ export class SessionOpener {
     this.locals.restore(created.key, moved);
     const session = { key: created.key, record: created.record };
     context.adopt(session);
-    this.cookie.write(context.transport, this.signer.sign(created.id), maxAgeMs);
+    const value = this.signer.sign(created.id);
+    // Signed here, so verified: the browser's next request skips the HMAC, and the entry shares the store's key string.
+    this.verified.remember(value, created.key);
+    this.cookie.write(context.transport, value, maxAgeMs);
     return session;
   }
 

@@ -7,7 +7,6 @@ import { SESSION_POLICY } from '../session.tokens.js';
 import { sessionInfo } from '../stores/session-info.js';
 import type { SessionRecord } from '../stores/session-record.js';
 import { TimedStore } from '../stores/timed-store.js';
-import { BoundedCache } from '../util/bounded-cache.js';
 import { Deadlines } from '../util/deadlines.js';
 import { describeError } from '../util/describe-error.js';
 import { storeKeyOf } from './session-id.js';
@@ -15,11 +14,10 @@ import { SessionCloser } from './session-closer.js';
 import { SessionCookie } from './session-cookie.js';
 import { clientOf, SessionLog } from './session-log.js';
 import { SessionSigner } from './session-signer.js';
+import { VerifiedCookies } from './verified-cookies.js';
 
 /** Activity is written to the store at most this often per session, so that reads stay cheap. */
 const TOUCH_INTERVAL_MS = 1000;
-/** How many verified cookie values are remembered (about 200 bytes each). */
-const VERIFIED_COOKIES = 10_000;
 
 /**
  * Cookie → live session: the one read path of every transport. Verifies the cookie, reads the record, applies
@@ -28,8 +26,6 @@ const VERIFIED_COOKIES = 10_000;
  */
 @Injectable()
 export class SessionResolver {
-  /** Cookie values whose signature verified, with their store key: a repeat visit skips the HMAC and the hash. */
-  private readonly verified = new BoundedCache<string, string>(VERIFIED_COOKIES);
   /** `policy.check` answers within `storeTimeout`, as the store must: the same bound on everything a read waits for. */
   private readonly checkDeadlines: Deadlines;
 
@@ -40,6 +36,8 @@ export class SessionResolver {
     private readonly signer: SessionSigner,
     private readonly closer: SessionCloser,
     private readonly log: SessionLog,
+    /** Cookie values whose signature verified, with their store key: a repeat visit skips the HMAC and the hash. */
+    private readonly verified: VerifiedCookies,
   ) {
     this.checkDeadlines = new Deadlines(policy.storeTimeoutMs, `no answer within ${policy.storeTimeoutMs} ms (storeTimeout)`);
   }
@@ -77,7 +75,7 @@ export class SessionResolver {
       this.log.rejectedCookie(`Session cookie rejected: malformed Cookie header (${clientOf(transport.ip)})`);
       return this.failed(transport);
     }
-    let key = this.verified.get(cookie.value);
+    let key = this.verified.keyOf(cookie.value);
     if (key === undefined) {
       const id = this.signer.unsign(cookie.value);
       if (id === undefined) {
@@ -85,7 +83,7 @@ export class SessionResolver {
         return this.failed(transport);
       }
       key = storeKeyOf(id);
-      this.verified.set(cookie.value, key);
+      this.verified.remember(cookie.value, key);
     }
     const found = this.store.read(key);
     if (!(found instanceof Promise)) return this.found(transport, key, found);

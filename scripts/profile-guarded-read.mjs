@@ -1,0 +1,255 @@
+/**
+ * Profiles the guarded read of a built nestjs-connected (MemoryStore) against the same Nest app without the library
+ * (the ceiling), on Express and Fastify: server CPU per request, an optional CPU profile of the measured window, and
+ * the live server's memory per connected session. Not part of the test suite; docs/ARCHITECTURE.md ("Per-request
+ * cost") says what it found.
+ *
+ *   npm run build   # or: npx tsc -p tsconfig.build.json --outDir .build/some-dir
+ *   PATH="$(node scripts/node-line.mjs 24):$PATH" node scripts/profile-guarded-read.mjs [options]
+ *
+ * Options:
+ *   --lib <dir>          the built library (default dist)
+ *   --mode <mode>        cpu, memory, both (default) or inject (the apps in this process without sockets: injectMode)
+ *   --adapters <list>    express,fastify
+ *   --route <name>       me (default: `@Connected()` + `@CurrentUser()`), read (the bench's `@SessionData(COUNTER)`)
+ *                        or plain (`@Connected()` and no parameter, as the ceiling's routes)
+ *   --variants <list>    ceiling,connected, and async-context: the ceiling with an AsyncLocalStorage slot per request,
+ *                        the floor of any per-request context
+ *   --sessions 1000 --seconds 8 --warmup 3 --rounds 3 --connections 10   the load of cpu mode
+ *   --logins 10000       memory mode: sessions logged in, then read once each
+ *   --profile <dir>      a .cpuprofile of each measured window, and its top self-time entries printed
+ *   --snapshots <dir>    memory mode: heap snapshots before, after the logins, after the reads
+ *
+ * The apps are in profile-guarded-read/app.mjs, the in-process mode in inject.mjs, the profile summary in summary.mjs.
+ * Each server is a child process of this script (the same file, `--serve`), run with `--expose-gc` under the same
+ * Node binary; it answers `cpu` (process.cpuUsage), `mem` (heapUsed + arrayBuffers after four full collections) and
+ * `profile-start` / `profile-stop` (the inspector's CPU profiler) over IPC. Load: autocannon, 10 connections on
+ * 127.0.0.1, each cycling through the logged-in cookies. CPU rounds alternate ceiling and library, so both see the
+ * same machine load; the figure is each one's median round.
+ */
+import { fork } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildApp, listenToParent } from './profile-guarded-read/app.mjs';
+import { injectMode } from './profile-guarded-read/inject.mjs';
+import { summarise } from './profile-guarded-read/summary.mjs';
+
+const { values: options } = parseArgs({
+  options: {
+    serve: { type: 'boolean', default: false },
+    lib: { type: 'string', default: 'dist' },
+    mode: { type: 'string', default: 'both' },
+    adapters: { type: 'string', default: 'express,fastify' },
+    variant: { type: 'string', default: 'connected' },
+    variants: { type: 'string', default: 'ceiling,connected' },
+    adapter: { type: 'string', default: 'express' },
+    route: { type: 'string', default: 'me' },
+    sessions: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '8' },
+    warmup: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '10' },
+    logins: { type: 'string', default: '10000' },
+    profile: { type: 'string' },
+    snapshots: { type: 'string' },
+  },
+});
+
+if (options.serve) await serve();
+else await main();
+
+// ---------------------------------------------------------------------------------------------------------------
+// The server (child process)
+async function serve() {
+  const app = await buildApp(options.adapter, options.variant, options.lib);
+  await app.listen(0, '127.0.0.1');
+  await listenToParent(app);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The driver
+
+function startServer(adapter, variant) {
+  const child = fork(new URL(import.meta.url).pathname, ['--serve', '--adapter', adapter, '--variant', variant, '--lib', options.lib], {
+    execArgv: ['--expose-gc'],
+    env: { ...process.env, NODE_ENV: 'production' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waiting = new Map();
+  child.on('message', (message) => {
+    const done = waiting.get(message.cmd);
+    if (done !== undefined) {
+      waiting.delete(message.cmd);
+      done(message);
+    }
+  });
+  const exited = new Promise((done) => child.on('exit', done));
+  const stop = () => {
+    child.send({ cmd: 'exit' });
+    return exited;
+  };
+  const ask = (cmd, extra = {}) =>
+    new Promise((done) => {
+      waiting.set(cmd, done);
+      child.send({ cmd, ...extra });
+    });
+  const ready = new Promise((done, fail) => {
+    waiting.set('ready', done);
+    child.on('exit', (code) => fail(new Error(`server ${adapter} ${variant} exited with ${code}`)));
+  });
+  return { child, ask, ready, stop };
+}
+
+async function login(port, user) {
+  const response = await fetch(`http://127.0.0.1:${port}/login?user=${encodeURIComponent(user)}`, { method: 'POST' });
+  if (response.status !== 200) throw new Error(`login: ${response.status}`);
+  const cookies = response.headers.getSetCookie().map((line) => line.split(';')[0]);
+  await response.arrayBuffer();
+  return cookies.join('; ');
+}
+
+/** Logs in `count` users, a few at a time. */
+async function loginMany(port, count, prefix) {
+  const cookies = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      cookies[i] = await login(port, `${prefix}${i}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return cookies;
+}
+
+async function get(port, path, cookie) {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: cookie ? { cookie } : {} });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+async function load(port, cookies, seconds) {
+  const { default: autocannon } = await import('autocannon');
+  const path = `/${options.route}`;
+  const requests =
+    cookies.length === 0 ? [{ method: 'GET', path }] : cookies.map((cookie) => ({ method: 'GET', path, headers: { cookie } }));
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: Number(options.connections),
+    duration: seconds,
+    requests,
+  });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`load: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return result.requests.total;
+}
+
+function cpuMicros(before, after) {
+  return after.user - before.user + (after.system - before.system);
+}
+
+async function cpuMode(adapters) {
+  const variants = options.variants.split(',');
+  const seconds = Number(options.seconds);
+  const rounds = Number(options.rounds);
+  const rows = [];
+  for (const adapter of adapters) {
+    const servers = {};
+    for (const variant of variants) {
+      const server = startServer(adapter, variant);
+      const { port } = await server.ready;
+      const cookies = variant !== 'connected' ? [] : await loginMany(port, Number(options.sessions), 'user-');
+      if (variant === 'connected' && (await get(port, `/${options.route}`, cookies[0])) !== 200) throw new Error('guarded read refused');
+      await load(port, cookies, Number(options.warmup));
+      servers[variant] = { server, port, cookies, micros: 0, requests: 0, perRound: [] };
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const variant of variants) {
+        const entry = servers[variant];
+        const profiled = options.profile !== undefined && round === rounds - 1;
+        if (profiled) await entry.server.ask('profile-start');
+        const before = (await entry.server.ask('cpu')).usage;
+        const requests = await load(entry.port, entry.cookies, seconds / rounds);
+        const after = (await entry.server.ask('cpu')).usage;
+        if (profiled) {
+          mkdirSync(options.profile, { recursive: true });
+          const file = resolve(options.profile, `${adapter}-${variant}-${options.route}.cpuprofile`);
+          await entry.server.ask('profile-stop', { file });
+          entry.profile = file;
+          continue; // the profiler's own cost is not counted
+        }
+        entry.micros += cpuMicros(before, after);
+        entry.requests += requests;
+        entry.perRound.push(cpuMicros(before, after) / requests);
+      }
+    }
+    // The median round: the machine's other load comes and goes, and a round it hit is an outlier, not a trend.
+    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    const ceiling = median(servers.ceiling.perRound);
+    const connected = median(servers.connected.perRound);
+    rows.push({
+      adapter,
+      ceiling,
+      connected,
+      ratio: ceiling / connected,
+      rounds: { ceiling: servers.ceiling.perRound, connected: servers.connected.perRound },
+    });
+    console.log(
+      `cpu ${adapter.padEnd(8)} /${options.route}: ceiling ${ceiling.toFixed(1)} µs/req, nestjs-connected ${connected.toFixed(1)} µs/req, ` +
+        `ratio ${(ceiling / connected).toFixed(2)} (+${(connected - ceiling).toFixed(1)} µs)  rounds ${servers.connected.perRound.map((v) => v.toFixed(1)).join(' ')} / ${servers.ceiling.perRound.map((v) => v.toFixed(1)).join(' ')}`,
+    );
+    if (servers['async-context'] !== undefined) {
+      const floor = median(servers['async-context'].perRound);
+      console.log(
+        `    ${adapter} ceiling + AsyncLocalStorage slot only: ${floor.toFixed(1)} µs/req, ratio ${(ceiling / floor).toFixed(2)}`,
+      );
+    }
+    for (const variant of variants) {
+      if (servers[variant].profile !== undefined) await summarise(servers[variant].profile);
+      await servers[variant].server.stop();
+    }
+  }
+  return rows;
+}
+
+async function memoryMode(adapters) {
+  const count = Number(options.logins);
+  const rows = [];
+  for (const adapter of adapters) {
+    const server = startServer(adapter, 'connected');
+    const { port } = await server.ready;
+    // Warm-up: everything a login and a read touch is loaded and compiled before the first reading.
+    const warm = await loginMany(port, 200, 'warm-');
+    for (const cookie of warm) await get(port, `/${options.route}`, cookie);
+    const base = (await server.ask('mem')).bytes;
+    const snapshot = async (name) => {
+      if (options.snapshots === undefined) return;
+      mkdirSync(options.snapshots, { recursive: true });
+      await server.ask('snapshot', { file: resolve(options.snapshots, `${adapter}-${name}.heapsnapshot`) });
+    };
+    await snapshot('base');
+    const cookies = await loginMany(port, count, 'user-');
+    const afterLogins = (await server.ask('mem')).bytes;
+    await snapshot('logins');
+    for (let i = 0; i < count; i += 16) {
+      const statuses = await Promise.all(cookies.slice(i, i + 16).map((cookie) => get(port, `/${options.route}`, cookie)));
+      if (statuses.some((status) => status !== 200)) throw new Error('guarded read refused');
+    }
+    const afterRequests = (await server.ask('mem')).bytes;
+    await snapshot('requests');
+    const row = { adapter, logins: (afterLogins - base) / count, requests: (afterRequests - base) / count };
+    rows.push(row);
+    console.log(
+      `memory ${adapter.padEnd(8)} ${count} logins: ${row.logins.toFixed(0)} B/session after the logins, ${row.requests.toFixed(0)} B/session after one /${options.route} each`,
+    );
+    await server.stop();
+  }
+  return rows;
+}
+async function main() {
+  const adapters = options.adapters.split(',');
+  console.log(`node ${process.version}, lib ${options.lib}`);
+  if (options.mode === 'cpu' || options.mode === 'both') await cpuMode(adapters);
+  if (options.mode === 'memory' || options.mode === 'both') await memoryMode(adapters);
+  if (options.mode === 'inject') await injectMode(adapters, options);
+}

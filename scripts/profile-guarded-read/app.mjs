@@ -1,0 +1,159 @@
+// The apps that scripts/profile-guarded-read.mjs measures, and the IPC side of a server child process.
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const SECRET = 'profile-secret-0123456789-abcdefghijklmnopqrstu';
+
+/** The Nest app of `variant` on `adapter`, initialised, not listening. */
+export async function buildApp(adapter, variant, libDir) {
+  await import('reflect-metadata');
+  const common = await import('@nestjs/common');
+  const { NestFactory } = await import('@nestjs/core');
+  const { Controller, Get, Post, HttpCode, Module, Query, Injectable, UseGuards, Inject } = common;
+  const decorate = (decorators, target, key) =>
+    Reflect.decorate(decorators, target, key, key === undefined ? undefined : Object.getOwnPropertyDescriptor(target, key));
+
+  let module;
+  if (variant === 'ceiling' || variant === 'async-context') {
+    class AlwaysGuard {
+      canActivate() {
+        return true;
+      }
+    }
+    decorate([Injectable()], AlwaysGuard);
+    class CeilingController {
+      login() {
+        return { ok: true };
+      }
+      me() {
+        return { user: 'ceiling' };
+      }
+      read() {
+        return { counter: 0 };
+      }
+      plain() {
+        return { user: 'ceiling' };
+      }
+    }
+    decorate([Post('login'), HttpCode(200)], CeilingController.prototype, 'login');
+    decorate([UseGuards(AlwaysGuard), Get('me')], CeilingController.prototype, 'me');
+    decorate([UseGuards(AlwaysGuard), Get('read')], CeilingController.prototype, 'read');
+    decorate([UseGuards(AlwaysGuard), Get('plain')], CeilingController.prototype, 'plain');
+    decorate([Controller()], CeilingController);
+    class CeilingModule {}
+    decorate([Module({ controllers: [CeilingController], providers: [AlwaysGuard] })], CeilingModule);
+    module = CeilingModule;
+  } else {
+    const lib = await import(pathToFileURL(resolve(libDir, 'index.js')).href);
+    const { Connected, CurrentUser, SessionData, SessionKey, SessionModule, SessionService, MemoryStore } = lib;
+    const COUNTER = new SessionKey('counter', { persist: true });
+    class ConnectedController {
+      constructor(sessions) {
+        this.sessions = sessions;
+      }
+      async login(user) {
+        await this.sessions.connect(user ?? 'profile-user');
+        await this.sessions.set(COUNTER, 0);
+        return { ok: true };
+      }
+      me(user) {
+        return { user };
+      }
+      read(counter) {
+        return { counter };
+      }
+      plain() {
+        return { user: 'connected' };
+      }
+    }
+    Inject(SessionService)(ConnectedController, undefined, 0);
+    Query('user')(ConnectedController.prototype, 'login', 0);
+    CurrentUser()(ConnectedController.prototype, 'me', 0);
+    SessionData(COUNTER)(ConnectedController.prototype, 'read', 0);
+    decorate([Post('login'), HttpCode(200)], ConnectedController.prototype, 'login');
+    decorate([Connected(), Get('me')], ConnectedController.prototype, 'me');
+    decorate([Connected(), Get('read')], ConnectedController.prototype, 'read');
+    decorate([Connected(), Get('plain')], ConnectedController.prototype, 'plain');
+    decorate([Controller()], ConnectedController);
+    class ConnectedModule {}
+    const store = new MemoryStore();
+    decorate(
+      [
+        Module({
+          imports: [SessionModule.forRoot({ secret: SECRET, store, cookie: { name: 'sid', secure: false, sameSite: 'lax' } })],
+          controllers: [ConnectedController],
+        }),
+      ],
+      ConnectedModule,
+    );
+    module = ConnectedModule;
+  }
+
+  let app;
+  if (adapter === 'express') {
+    const { ExpressAdapter } = await import('@nestjs/platform-express');
+    app = await NestFactory.create(module, new ExpressAdapter(), { logger: false });
+  } else {
+    const { FastifyAdapter } = await import('@nestjs/platform-fastify');
+    app = await NestFactory.create(module, new FastifyAdapter(), { logger: false });
+  }
+  if (variant === 'async-context') {
+    // The ceiling with one AsyncLocalStorage slot opened per request where the library opens its own: the floor of
+    // any per-request context on this architecture.
+    const { AsyncLocalStorage } = await import('node:async_hooks');
+    const storage = new AsyncLocalStorage();
+    const instance = app.getHttpAdapter().getInstance();
+    if (adapter === 'express') instance.use((_request, _response, next) => storage.run({ context: undefined }, next));
+    else instance.addHook('onRequest', (_request, _reply, done) => storage.run({ context: undefined }, done));
+  }
+  await app.init();
+  return app;
+}
+
+/** Answers the driver's requests over IPC until told to exit. */
+export async function listenToParent(app) {
+  const inspector = await import('node:inspector');
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method, params) =>
+    new Promise((done, fail) => session.post(method, params, (error, result) => (error ? fail(error) : done(result))));
+
+  process.on('message', async (message) => {
+    switch (message.cmd) {
+      case 'cpu':
+        process.send({ cmd: 'cpu', usage: process.cpuUsage() });
+        break;
+      case 'mem': {
+        for (let i = 0; i < 4; i++) globalThis.gc();
+        const { heapUsed, arrayBuffers } = process.memoryUsage();
+        process.send({ cmd: 'mem', bytes: heapUsed + arrayBuffers });
+        break;
+      }
+      case 'snapshot': {
+        for (let i = 0; i < 4; i++) globalThis.gc();
+        const { writeHeapSnapshot } = await import('node:v8');
+        writeHeapSnapshot(message.file);
+        process.send({ cmd: 'snapshot' });
+        break;
+      }
+      case 'profile-start':
+        await post('Profiler.enable');
+        await post('Profiler.setSamplingInterval', { interval: 100 });
+        await post('Profiler.start');
+        process.send({ cmd: 'profile-start' });
+        break;
+      case 'profile-stop': {
+        const { profile } = await post('Profiler.stop');
+        writeFileSync(message.file, JSON.stringify(profile));
+        process.send({ cmd: 'profile-stop' });
+        break;
+      }
+      case 'exit':
+        await app.close();
+        process.exit(0);
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send({ cmd: 'ready', port: app.getHttpServer().address().port });
+}
