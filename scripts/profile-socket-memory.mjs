@@ -14,8 +14,8 @@
  *                      adapter with the connected gateway's two handlers, unguarded), connected (default: all three)
  *   --sockets 2000     sockets held open at once
  *   --rounds 1         measurements of each mode (a fresh server each), alternating modes; the median is printed
- *   --snapshots <dir>  a heap snapshot of each server with its sockets open, and the constructors whose retained
- *                      count or self size grew most per socket against the first mode
+ *   --snapshots <dir>  heap snapshots of each server before and after its sockets open (first round), and the
+ *                      groups (type and constructor) whose growth per socket exceeds the first mode's most
  *
  * Each server is a child process of this script (`--serve`), run with `--expose-gc` under the same Node binary.
  */
