@@ -3,7 +3,7 @@
  *
  * - `connected`: nestjs-connected on its MemoryStore, `SessionIoAdapter` (every socket needs a logged-in cookie),
  *   a gateway with an unguarded `open` handler and a `@Connected()` `guarded` one; `POST /login?user=` logs in.
- * - `plain`: Nest's own `IoAdapter`, no sessions, the same `open` handler: the floor.
+ * - `plain`: Nest's own `IoAdapter`, no sessions, the same two handlers (`guarded` unguarded): the floor.
  *
  * Both answer the `heap` query on stdin (heapUsed + arrayBuffers after gc; support/children.ts `answerQueries`).
  * Prints `BENCH_READY {"port":…}`.
@@ -20,10 +20,19 @@ import { announce, answerQueries, exitWithParent, READY } from '../support/child
 import { CeilingModule } from './ceiling.js';
 import { connectedModule } from './connected.js';
 
+/**
+ * The connected gateway's two handlers, without the guard: Nest binds every handler to every socket (about 4 KB a
+ * socket each, RxJS chains and listeners), so a floor with fewer handlers would count that as the library's.
+ */
 @WebSocketGateway()
 class PlainGateway {
   @SubscribeMessage('open')
   open(@MessageBody() n: number) {
+    return n;
+  }
+
+  @SubscribeMessage('guarded')
+  guarded(@MessageBody() n: number) {
     return n;
   }
 }

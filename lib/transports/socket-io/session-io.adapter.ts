@@ -4,7 +4,7 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Observable } from 'rxjs';
 import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
 import { GatewayBridge } from '../socket/gateway-bridge.js';
-import { SessionClient, type SocketCloseReason } from '../socket/session-client.js';
+import { SessionClient, type SocketChannel, type SocketCloseReason } from '../socket/session-client.js';
 import {
   checkSocketOptions,
   splitGatewayOptions,
@@ -23,6 +23,16 @@ export type { SocketRefusalCode } from '../socket/socket-transport.js';
 export const SESSION_END_EVENT = 'session_end';
 
 type GatewayServerOptions = Partial<ServerOptions> & { namespace?: string; server?: Server } & SessionGatewayOptions;
+
+/** How the library ends a socket.io socket: a `session_end` event, then a disconnect. One small object per socket. */
+class IoChannel implements SocketChannel {
+  constructor(private readonly socket: Socket) {}
+
+  close(reason: SocketCloseReason): void {
+    this.socket.emit(SESSION_END_EVENT, { reason });
+    this.socket.disconnect(true);
+  }
+}
 
 /**
  * Nest's `IoAdapter` with sessions: `app.useWebSocketAdapter(new SessionIoAdapter(app, options))`. Handshakes are
@@ -78,16 +88,16 @@ export class SessionIoAdapter extends IoAdapter {
 
   override bindClientConnect(server: Server | Namespace, callback: (socket: Socket) => void): void {
     const bridge = GatewayBridge.of(this.app);
+    // One listener for every socket (socket.io calls it with the socket as `this`, once: a socket disconnects once),
+    // rather than a closure and a once-wrapper per socket.
+    const onDisconnect = function (this: Socket): void {
+      const client = SessionClient.of(this);
+      if (client !== undefined) bridge.leave(client);
+    };
     server.on('connection', (socket: Socket) => {
       const client = SessionClient.of(socket);
       if (client !== undefined) {
-        const channel = {
-          close: (reason: SocketCloseReason) => {
-            socket.emit(SESSION_END_EVENT, { reason });
-            socket.disconnect(true);
-          },
-        };
-        bridge.join(client, channel, (leave) => socket.once('disconnect', leave));
+        bridge.join(client, new IoChannel(socket), () => socket.on('disconnect', onDisconnect));
         if (client.closed) return;
       }
       callback(socket);

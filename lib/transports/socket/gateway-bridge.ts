@@ -63,19 +63,27 @@ export class GatewayBridge {
     this.sessions.join(client, channel, whenClosed);
   }
 
+  /** A joined socket closed; see {@link SocketSessions.leave}. */
+  leave(client: SessionClient): void {
+    this.sessions.leave(client);
+  }
+
   /**
    * Each message of `socket` runs in an AsyncLocalStorage slot of its own holding the message's context (none for
    * a socket that did not pass a session handshake), which the guard, the decorators and `SessionService` read.
    */
   withContext(socket: object, handlers: MessageMappingProperties[]): MessageMappingProperties[] {
-    return handlers.map((handler) => ({
-      ...handler,
-      callback: ((...args: unknown[]) =>
-        this.sessions.run(SessionClient.of(socket), () =>
-          (handler.callback as (...a: unknown[]) => ReturnType<Callback>)(...args),
-        )) as Callback,
-    }));
+    return handlers.map((handler) => ({ ...handler, callback: inContext(this.sessions, socket, handler.callback) }));
   }
+}
+
+/**
+ * `callback` run in the context of each message of `socket`. A function of its own so that the wrapper, which lives
+ * as long as the socket, keeps only what it needs (not the handler objects, which the adapter drops after binding).
+ */
+function inContext(sessions: SocketSessions, socket: object, callback: Callback): Callback {
+  const call = callback as (...a: unknown[]) => ReturnType<Callback>;
+  return ((...args: unknown[]) => sessions.run(SessionClient.of(socket), () => call(...args))) as Callback;
 }
 
 /**

@@ -27,8 +27,11 @@ export class SessionClient {
   channel: SocketChannel | undefined;
   /** Set once the socket joined its session's clients (and `client-connected` was announced). */
   joined = false;
-  /** Events of this client run in order: start-process, ..., client-connected, then client-disconnected. */
-  events: Promise<void> = Promise.resolve();
+  /**
+   * Events of this client run in order: start-process, ..., client-connected, then client-disconnected. The pending
+   * steps' chain; undefined when none is pending.
+   */
+  events: Promise<void> | undefined;
 
   constructor(
     readonly transport: SessionTransport,

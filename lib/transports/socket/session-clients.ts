@@ -24,7 +24,11 @@ const RECENTLY_MOVED = 10_000;
  */
 @Injectable()
 export class SessionClients implements OnModuleInit, OnApplicationShutdown {
-  private readonly bySession = new Map<string, Set<SessionClient>>();
+  /**
+   * A session's clients in an array, not a Set: a session has one socket or a few (at most `maxClientsPerSession`),
+   * and an empty Set's hash table cost about 200 bytes per session where a one-element array costs about 50.
+   */
+  private readonly bySession = new Map<string, SessionClient[]>();
   private readonly closedAt = new BoundedCache<string, number>(RECENTLY_CLOSED);
   private readonly movedTo = new BoundedCache<string, string>(RECENTLY_MOVED);
   private unsubscribe: (() => void) | undefined;
@@ -48,9 +52,9 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
 
   /** How many sockets this server holds for a session (or in all, without a key). */
   count(sessionKey?: string): number {
-    if (sessionKey !== undefined) return this.bySession.get(sessionKey)?.size ?? 0;
+    if (sessionKey !== undefined) return this.bySession.get(sessionKey)?.length ?? 0;
     let total = 0;
-    for (const clients of this.bySession.values()) total += clients.size;
+    for (const clients of this.bySession.values()) total += clients.length;
     return total;
   }
 
@@ -82,9 +86,9 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
         this.close(client, 'too_many_clients');
         return;
       }
-      let clients = this.bySession.get(session.key);
-      if (clients === undefined) this.bySession.set(session.key, (clients = new Set()));
-      clients.add(client);
+      const clients = this.bySession.get(session.key);
+      if (clients === undefined) this.bySession.set(session.key, [client]);
+      else if (!clients.includes(client)) clients.push(client);
       client.joined = true;
     }
     const userId = session?.record.userId;
@@ -116,16 +120,16 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     const session = client.session;
     if (session === undefined) return;
     const clients = this.bySession.get(session.key);
-    const wasMember = clients?.delete(client) === true;
-    if (clients !== undefined && clients.size === 0) this.bySession.delete(session.key);
+    const wasMember = clients !== undefined && remove(clients, client);
+    if (clients !== undefined && clients.length === 0) this.bySession.delete(session.key);
     // Fix (clients.sockets.spec, "onNoClient runs once ..."): whether this was the session's last client is decided
     // now, not when the queued step below runs. Read there, after this socket's process values' (possibly slow)
     // onDelete, the shared set could be emptied by a later socket meanwhile, and both sockets then ran onNoClient.
-    const wasLast = wasMember && clients?.size === 0;
+    const wasLast = wasMember && clients.length === 0;
     const userId = session.record.userId;
     this.queue(client, async () => {
       if (!client.closed) {
-        const sameProcess = [...(clients ?? [])].some((other) => other.processId === client.processId);
+        const sameProcess = clients?.some((other) => other.processId === client.processId) === true;
         if (!sameProcess) {
           for (const { key, value } of this.locals.takeProcess(session.key, client.processId)) {
             await this.closer.runOnDelete(key, value);
@@ -167,10 +171,10 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     if (clients === undefined) return;
     this.bySession.delete(from);
     let target = this.bySession.get(to);
-    if (target === undefined) this.bySession.set(to, (target = new Set()));
+    if (target === undefined) this.bySession.set(to, (target = []));
     for (const client of clients) {
       follow(client, to);
-      target.add(client);
+      if (!target.includes(client)) target.push(client);
     }
   }
 
@@ -185,7 +189,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** The sessions with sockets here, each with its sockets (a copy: closing sockets while iterating is safe). */
-  sessions(): Array<[string, ReadonlySet<SessionClient>]> {
+  sessions(): Array<[string, readonly SessionClient[]]> {
     return [...this.bySession];
   }
 
@@ -226,11 +230,26 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** Runs `step` after the client's earlier steps; the chain is dropped once it is done (a promise less per client). */
   private queue(client: SessionClient, step: () => Promise<void>): void {
-    client.events = client.events.then(step).catch((error: unknown) => {
-      this.log.error(`Socket bookkeeping failed: ${describeError(error)}`);
-    });
+    const chain: Promise<void> = (client.events ?? Promise.resolve())
+      .then(step)
+      .catch((error: unknown) => {
+        this.log.error(`Socket bookkeeping failed: ${describeError(error)}`);
+      })
+      .then(() => {
+        if (client.events === chain) client.events = undefined;
+      });
+    client.events = chain;
   }
+}
+
+/** Removes `client` from `clients`; false when it was not there. */
+function remove(clients: SessionClient[], client: SessionClient): boolean {
+  const at = clients.indexOf(client);
+  if (at < 0) return false;
+  clients.splice(at, 1);
+  return true;
 }
 
 /** Points a client at its session's new key, due to be read again at once. */

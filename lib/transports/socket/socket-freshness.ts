@@ -88,7 +88,7 @@ export class SocketFreshness implements OnModuleInit, OnApplicationShutdown {
     try {
       const now = Date.now();
       for (const [key, clients] of this.clients.sessions()) {
-        const first = clients.values().next().value;
+        const first = clients[0];
         const record = first?.session?.record;
         if (first === undefined || record === undefined) continue;
         const due = now >= expiresAt(record);

@@ -79,6 +79,14 @@ export class SocketSessions implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /**
+   * A joined connection closed: it leaves the registry. For an adapter that watches the close with one listener
+   * shared by its sockets, rather than the `leave` that {@link join} hands to `whenClosed`; call it once.
+   */
+  leave(client: SessionClient): void {
+    this.clients.unregister(client);
+  }
+
+  /**
    * Runs `fn` (one message's handling) in an AsyncLocalStorage slot of its own holding the message's context, with
    * the client's session as last checked (re-read when due); none for a connection without a client.
    */
