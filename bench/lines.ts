@@ -8,10 +8,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { writeReport } from './report.js';
 import { BENCH_DIR, buildPath, describe, ROOT_DIR, stopAll, track } from './support/children.js';
-import { benchEnv } from './support/config.js';
+import { benchCommand, benchEnv } from './support/config.js';
 import { machine } from './support/machine.js';
 import type { BenchRun, Results } from './support/results.js';
 
@@ -83,10 +83,7 @@ async function main(): Promise<void> {
   const document: BenchRun = {
     run: {
       date: new Date().toISOString(),
-      command:
-        process.env['npm_lifecycle_event'] === 'bench'
-          ? 'npm run bench'
-          : `node ${[relative(process.cwd(), process.argv[1] ?? ''), ...process.argv.slice(2)].join(' ')}`,
+      command: benchCommand(),
       env: benchEnv(),
       machine: machine(),
       lines: wanted,

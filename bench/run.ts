@@ -6,7 +6,7 @@
  * bench/results.json, bench/RESULTS.md and bench/ratio-chart.svg for its line alone. See bench/README.md.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { growthSection } from './growth.js';
 import { liveMemorySection } from './live-memory.js';
 import { memorySection } from './memory.js';
@@ -15,7 +15,7 @@ import { httpSection, type RedisContext } from './http.js';
 import { loadRedisStore } from './servers/shared.js';
 import { socketSection } from './sockets.js';
 import { BENCH_DIR, describe, ROOT_DIR, stopAll } from './support/children.js';
-import { benchEnv, isHeadline, readConfig, type BenchConfig } from './support/config.js';
+import { benchCommand, benchEnv, isHeadline, readConfig, type BenchConfig } from './support/config.js';
 import { redisServerVersion, startRedis } from './support/redis.js';
 import { machine } from './support/machine.js';
 import type { BenchRun, Results } from './support/results.js';
@@ -84,10 +84,7 @@ async function main(): Promise<void> {
   const results: Results = {
     run: {
       date: new Date().toISOString(),
-      command:
-        process.env['npm_lifecycle_event'] === 'bench'
-          ? 'npm run bench'
-          : `node ${[relative(process.cwd(), process.argv[1] ?? ''), ...process.argv.slice(2)].join(' ')}`,
+      command: benchCommand(),
       env: benchEnv(),
       machine: machine(),
       versions: versions(),

@@ -1,3 +1,4 @@
+import { relative } from 'node:path';
 import type { CellName } from './results.js';
 
 /**
@@ -137,4 +138,11 @@ export function benchEnv(): Record<string, string> {
   const names = Object.keys(process.env).filter((name) => name.startsWith('BENCH_') && !INTERNAL.includes(name));
   for (const name of names.sort()) env[name] = process.env[name]!;
   return env;
+}
+
+/** How this run was started, for the report: `npm run bench`, or the node command line. */
+export function benchCommand(): string {
+  return process.env['npm_lifecycle_event'] === 'bench'
+    ? 'npm run bench'
+    : `node ${[relative(process.cwd(), process.argv[1] ?? ''), ...process.argv.slice(2)].join(' ')}`;
 }
