@@ -135,9 +135,10 @@ export class SessionResolver {
   /** Records activity on a live session, at most once a second. */
   private touchIfDue(key: string, record: SessionRecord, now: number): void {
     const idle = record.userId === undefined ? this.policy.anonymousIdleTimeoutMs : this.policy.idleTimeoutMs;
-    // At most once a second, but at least twice per idle timeout: with an idle timeout of 1 s or less, a fixed 1 s
-    // interval would never extend it (the session would be gone before its first touch).
-    if (now - record.lastSeenAt >= Math.min(TOUCH_INTERVAL_MS, idle / 2)) {
+    // At most once a second, but at least ten times per idle timeout: the interval is how late activity may be
+    // recorded, so with a short idle timeout a fixed 1 s (or half the timeout) would end sessions whose requests
+    // came well within it.
+    if (now - record.lastSeenAt >= Math.min(TOUCH_INTERVAL_MS, idle / 10)) {
       // Not awaited: activity is best effort and must not slow reads; a failure is logged by TimedStore.
       this.store.call('touch', key, now, Math.min(now + idle, record.absoluteExpiresAt)).catch(() => undefined);
     }
