@@ -110,7 +110,7 @@ export function socketsSection(results: Results): string {
     '## WebSockets (socket.io)',
     '',
     'One server process (Express, `--expose-gc`) holds the sockets, each opened with its own logged-in cookie ' +
-      "(nestjs-connected) or none (plain). Memory per socket = the server's own `heapUsed + arrayBuffers` after `gc()` (asked " +
+      "(nestjs-connected) or none (plain, the same gateway on Nest's IoAdapter). Memory per socket = the server's own `heapUsed + arrayBuffers` after `gc()` (asked " +
       'through its stdin) after opening the sockets minus before, divided by the count. Messages: senders emit a number ' +
       'and await its ack in a loop.',
     '',
