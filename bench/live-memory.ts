@@ -13,8 +13,11 @@ import type { LiveMemoryResult } from './support/results.js';
 import { startHttpServer, type RunningServer } from './support/servers.js';
 
 const LIVE_VARIANTS = ['express-connected-memory', 'fastify-connected-memory', 'express-session-memory', 'fastify-session-memory'];
-/** Logins and reads before the baseline, so that lazily built code and structures are in it, not in the sessions. */
-const WARM_UP_SESSIONS = 200;
+/**
+ * Logins and reads before the baseline, so that lazily built code and structures are in it, not in the sessions: with
+ * 200, V8 was still optimising the login and read paths during the measured logins (bench/README.md).
+ */
+const WARM_UP_SESSIONS = 2000;
 
 async function heap(server: RunningServer): Promise<number> {
   const reply = await server.child.query('heap');
