@@ -7,7 +7,6 @@ import { StoreListeners } from '../store-listeners.js';
 import { AnonymousSessions } from './anonymous-sessions.js';
 import { MemoryExpiry } from './memory-expiry.js';
 import { MemoryUsers, type UserEntry } from './memory-users.js';
-import { hasFields, ownFields, setOwn } from './record-data.js';
 import { deleteSnapshotFile, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
 import { NO_SLOT, renumberList } from './slot-list.js';
 import { SlotTable } from './slot-table.js';
@@ -65,7 +64,7 @@ export class MemoryStore implements SessionStore {
     const owner = record.userId === undefined ? undefined : this.users.entry(record.userId);
     const ip = this.ips.intern(record.ip);
     const userAgent = this.userAgents.intern(record.userAgent);
-    const slot = this.table.allocate(key, owner, record, ip, userAgent, ownFields(record.data));
+    const slot = this.table.allocate(key, owner, record, ip, userAgent);
     this.index.set(key, slot);
     this.expiry.added(slot);
     if (owner === undefined) this.anonymous.added(slot, key, limits);
@@ -95,12 +94,7 @@ export class MemoryStore implements SessionStore {
     if (slot === NO_SLOT || (this.table.owner(slot) === undefined && field.startsWith(FIELD_PREFIX.session))) {
       return false;
     }
-    let data = this.table.data(slot);
-    if (data === undefined) {
-      data = {};
-      this.table.setData(slot, data);
-    }
-    setOwn(data, field, value);
+    this.table.setField(slot, field, value);
     return true;
   }
 
@@ -108,11 +102,7 @@ export class MemoryStore implements SessionStore {
   async deleteField(key: string, field: string): Promise<boolean> {
     const slot = this.live(key);
     if (slot === NO_SLOT) return false;
-    const data = this.table.data(slot);
-    if (data !== undefined && Object.hasOwn(data, field)) {
-      delete data[field];
-      if (!hasFields(data)) this.table.setData(slot, undefined);
-    }
+    this.table.deleteField(slot, field);
     return true;
   }
 

@@ -8,11 +8,6 @@ export function hasFields(data: Record<string, string>): boolean {
   return false;
 }
 
-/** A copy of `data` to store, or undefined when it has no field (most sessions: no object at all then). */
-export function ownFields(data: Record<string, string>): Record<string, string> | undefined {
-  return hasFields(data) ? { ...data } : undefined;
-}
-
 /** `target[name] = value`, except that a field named `__proto__` becomes a field rather than a prototype change. */
 export function setOwn(target: Record<string, string>, name: string, value: string): void {
   if (name === '__proto__') Object.defineProperty(target, name, { value, writable: true, enumerable: true, configurable: true });

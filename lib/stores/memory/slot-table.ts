@@ -1,4 +1,5 @@
 import type { SessionRecord } from '../session-record.js';
+import { SlotFields } from './slot-fields.js';
 import { NO_SLOT, SlotLinks, type SlotList, type SlotOwner } from './slot-list.js';
 
 // The numbers of a slot, side by side in one Float64Array: a record's times need a double each (milliseconds since
@@ -43,8 +44,7 @@ export class SlotTable<Owner extends SlotOwner> {
   private agents: Array<string | undefined> = [];
   /** The actor of each impersonated session, by slot: they are rare, so a map costs the others nothing. */
   private actors = new Map<number, Actor>();
-  /** Undefined while a session has no data field, which is the usual case. */
-  private fields: Array<Record<string, string> | undefined> = [];
+  private readonly fields = new SlotFields();
   private capacity = INITIAL_CAPACITY;
   private freeHead = NO_SLOT;
   private occupied = 0;
@@ -60,17 +60,10 @@ export class SlotTable<Owner extends SlotOwner> {
   }
 
   /**
-   * Stores a session in a free slot and returns the slot, linked to no list yet. `ip`, `userAgent` and `data` are
-   * kept as given (`data` undefined when empty); the numbers are copied from `record`.
+   * Stores a session in a free slot and returns the slot, linked to no list yet. `ip` and `userAgent` are kept as
+   * given; the numbers and `record.data`'s own fields are copied.
    */
-  allocate(
-    key: string,
-    owner: Owner | undefined,
-    record: SessionRecord,
-    ip: string | undefined,
-    userAgent: string | undefined,
-    data: Record<string, string> | undefined,
-  ): number {
+  allocate(key: string, owner: Owner | undefined, record: SessionRecord, ip: string | undefined, userAgent: string | undefined): number {
     let slot = this.freeHead;
     if (slot !== NO_SLOT) {
       this.freeHead = this.links.next(slot);
@@ -78,7 +71,6 @@ export class SlotTable<Owner extends SlotOwner> {
       this.owners[slot] = owner;
       this.ips[slot] = ip;
       this.agents[slot] = userAgent;
-      this.fields[slot] = data;
     } else {
       slot = this.keys.length;
       if (slot === this.capacity) this.grow();
@@ -86,8 +78,8 @@ export class SlotTable<Owner extends SlotOwner> {
       this.owners.push(owner);
       this.ips.push(ip);
       this.agents.push(userAgent);
-      this.fields.push(data);
     }
+    this.fields.put(slot, record.data);
     const at = slot * NUMBERS;
     const numbers = this.numbers;
     numbers[at + CREATED] = record.createdAt;
@@ -109,7 +101,7 @@ export class SlotTable<Owner extends SlotOwner> {
     this.owners[slot] = undefined;
     this.ips[slot] = undefined;
     this.agents[slot] = undefined;
-    this.fields[slot] = undefined;
+    this.fields.clear(slot);
     this.actors.delete(slot);
     this.links.push(slot, this.freeHead);
     this.freeHead = slot;
@@ -168,13 +160,14 @@ export class SlotTable<Owner extends SlotOwner> {
     this.numbers[at + IDLE] = idleExpiresAt;
   }
 
-  /** The stored data fields themselves (not a copy), or undefined when there are none. */
-  data(slot: number): Record<string, string> | undefined {
-    return this.fields[slot];
+  /** Writes one data field of the session in `slot`. */
+  setField(slot: number, field: string, value: string): void {
+    this.fields.set(slot, field, value);
   }
 
-  setData(slot: number, data: Record<string, string> | undefined): void {
-    this.fields[slot] = data;
+  /** Removes one data field of the session in `slot`, if it has it. */
+  deleteField(slot: number, field: string): void {
+    this.fields.delete(slot, field);
   }
 
   /**
@@ -184,14 +177,13 @@ export class SlotTable<Owner extends SlotOwner> {
   record(slot: number): SessionRecord {
     const at = slot * NUMBERS;
     const numbers = this.numbers;
-    const data = this.fields[slot];
     const record: SessionRecord = {
       epoch: numbers[at + EPOCH],
       createdAt: numbers[at + CREATED],
       lastSeenAt: numbers[at + LAST_SEEN],
       idleExpiresAt: numbers[at + IDLE],
       absoluteExpiresAt: numbers[at + ABSOLUTE],
-      data: data === undefined ? {} : { ...data },
+      data: this.fields.copy(slot),
     };
     const owner = this.owners[slot];
     if (owner !== undefined) record.userId = owner.id;
@@ -254,7 +246,6 @@ export class SlotTable<Owner extends SlotOwner> {
     const owners: Array<Owner | undefined> = [];
     const ips: Array<string | undefined> = [];
     const agents: Array<string | undefined> = [];
-    const fields: Array<Record<string, string> | undefined> = [];
     for (let slot = 0; slot < highWater; slot++) {
       const to = renumber[slot];
       if (to === NO_SLOT) continue;
@@ -264,8 +255,8 @@ export class SlotTable<Owner extends SlotOwner> {
       owners.push(this.owners[slot]);
       ips.push(this.ips[slot]);
       agents.push(this.agents[slot]);
-      fields.push(this.fields[slot]);
     }
+    this.fields.compact(renumber);
     this.numbers = numbers;
     this.links.compact(renumber, capacity);
     this.flags = flags;
@@ -273,7 +264,6 @@ export class SlotTable<Owner extends SlotOwner> {
     this.owners = owners;
     this.ips = ips;
     this.agents = agents;
-    this.fields = fields;
     const actors = new Map<number, Actor>();
     for (const [slot, actor] of this.actors) actors.set(renumber[slot], actor);
     this.actors = actors;

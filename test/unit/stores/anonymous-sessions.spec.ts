@@ -22,7 +22,7 @@ function setUp() {
   let next = 0;
   const add = (ip: string | undefined, limits: StoreLimits): string => {
     const key = `k${next++}`;
-    const slot = table.allocate(key, undefined, RECORD, ip, undefined, undefined);
+    const slot = table.allocate(key, undefined, RECORD, ip, undefined);
     index.set(key, slot);
     anonymous.added(slot, key, limits);
     return key;

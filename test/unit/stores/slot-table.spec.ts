@@ -20,7 +20,7 @@ function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
 
 /** Allocates a session under `key` and links it into `list` (if given). */
 function put(table: SlotTable<Owner>, key: string, owner?: Owner, list?: SlotList, data?: Record<string, string>): number {
-  const slot = table.allocate(key, owner, record(), undefined, undefined, data);
+  const slot = table.allocate(key, owner, record(data === undefined ? {} : { data }), undefined, undefined);
   if (list !== undefined) table.append(list, slot);
   return slot;
 }
@@ -38,7 +38,7 @@ describe('SlotTable', () => {
       actorId: 'root',
       actorEpoch: 7,
     });
-    const slot = table.allocate('k', alice, stored, '192.0.2.1', 'agent', { 's:a': '1' });
+    const slot = table.allocate('k', alice, { ...stored, data: { 's:a': '1' } }, '192.0.2.1', 'agent');
     expect(table.record(slot)).toEqual({ ...stored, userId: 'alice', ip: '192.0.2.1', userAgent: 'agent', data: { 's:a': '1' } });
     expect(table.key(slot)).toBe('k');
     expect(table.owner(slot)).toBe(alice);
@@ -49,14 +49,14 @@ describe('SlotTable', () => {
 
   it('leaves out what an anonymous session without address or User-Agent does not have', () => {
     const table = new SlotTable<Owner>();
-    const read = table.record(table.allocate('k', undefined, record(), undefined, undefined, undefined));
+    const read = table.record(table.allocate('k', undefined, record(), undefined, undefined));
     expect(Object.keys(read).sort()).toEqual(['absoluteExpiresAt', 'createdAt', 'data', 'epoch', 'idleExpiresAt', 'lastSeenAt']);
     expect(read.data).toEqual({});
   });
 
   it('hands out a new record with its own data on every read', () => {
     const table = new SlotTable<Owner>();
-    const slot = table.allocate('k', undefined, record(), undefined, undefined, { 'b:a': '1' });
+    const slot = table.allocate('k', undefined, record({ data: { 'b:a': '1' } }), undefined, undefined);
     const first = table.record(slot);
     first.data['b:b'] = '2';
     first.lastSeenAt = 0;
@@ -81,12 +81,9 @@ describe('SlotTable', () => {
     const a = table.allocate(
       'a',
       { id: 'alice' },
-      record({ authenticatedAt: 5, browserSessionCookie: true, actorId: 'root' }),
+      record({ authenticatedAt: 5, browserSessionCookie: true, actorId: 'root', data: { 's:a': '1' } }),
       '192.0.2.1',
       'agent',
-      {
-        's:a': '1',
-      },
     );
     const b = put(table, 'b');
     const c = put(table, 'c');
@@ -99,7 +96,6 @@ describe('SlotTable', () => {
     const e = put(table, 'e');
     expect(e).toBe(a);
     expect(table.owner(e)).toBeUndefined();
-    expect(table.data(e)).toBeUndefined();
     expect(table.record(e)).toEqual(record());
     expect(put(table, 'f')).toBe(3);
     expect(table.highWater).toBe(4);
@@ -110,7 +106,7 @@ describe('SlotTable', () => {
     const table = new SlotTable<Owner>();
     const list = emptySlotList();
     for (let i = 0; i < 10_000; i++) {
-      const slot = table.allocate(`k${i}`, undefined, record({ createdAt: i, authenticatedAt: i + 1 }), undefined, undefined, undefined);
+      const slot = table.allocate(`k${i}`, undefined, record({ createdAt: i, authenticatedAt: i + 1 }), undefined, undefined);
       table.append(list, slot);
     }
     for (let slot = 0; slot < 10_000; slot++) expect(table.createdAt(slot)).toBe(slot);
@@ -168,10 +164,12 @@ describe('SlotTable', () => {
         const slot = table.allocate(
           `k${i}`,
           i % 2 ? alice : undefined,
-          i % 5 ? record({ createdAt: i }) : record({ createdAt: i, authenticatedAt: i + 0.5, browserSessionCookie: true }),
+          {
+            ...(i % 5 ? record({ createdAt: i }) : record({ createdAt: i, authenticatedAt: i + 0.5, browserSessionCookie: true })),
+            data: i % 3 ? {} : { 's:i': String(i) },
+          },
           `ip${i}`,
           undefined,
-          i % 3 ? undefined : { 's:i': String(i) },
         );
         table.setDueSecond(slot, 1000 + i);
         table.append(i % 2 ? users : anonymous, slot);
