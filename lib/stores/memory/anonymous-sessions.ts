@@ -1,6 +1,8 @@
 import type { StoreLimits } from '../session-store.js';
-import { emptySlotList, NO_SLOT, renumberList, type SlotList, type SlotOwner } from './slot-list.js';
+import { NO_SLOT, SlotLists } from './slot-list.js';
 import type { SlotTable } from './slot-table.js';
+
+const ALL = 0;
 
 /**
  * The anonymous sessions of a MemoryStore and their two bounds (`StoreLimits`): all of them in creation order, for
@@ -12,7 +14,8 @@ import type { SlotTable } from './slot-table.js';
  * an address seen once costs nothing once its sessions are gone.
  */
 export class AnonymousSessions {
-  private readonly all: SlotList = emptySlotList();
+  /** One list, number {@link ALL}. */
+  private readonly all = new SlotLists(1);
   /** Address (undefined: none) -> keys of its sessions, oldest first (a Set keeps insertion order). */
   private readonly byAddress = new Map<string | undefined, Set<string>>();
 
@@ -21,7 +24,7 @@ export class AnonymousSessions {
    * @param evict removes the session in a slot (and tells who listens); it calls {@link removed} back.
    */
   constructor(
-    private readonly table: SlotTable<SlotOwner>,
+    private readonly table: SlotTable,
     private readonly index: ReadonlyMap<string, number>,
     private readonly evict: (slot: number) => void,
   ) {}
@@ -37,7 +40,7 @@ export class AnonymousSessions {
    * store, so both counts are read again after each one.
    */
   added(slot: number, key: string, limits: StoreLimits): void {
-    this.table.append(this.all, slot);
+    this.table.append(this.all, ALL, slot);
     const ip = this.table.ip(slot);
     let group = this.byAddress.get(ip);
     if (group === undefined) {
@@ -49,12 +52,12 @@ export class AnonymousSessions {
     for (let oldest = this.oldestPast(ip, maxPerAddress); oldest !== undefined; oldest = this.oldestPast(ip, maxPerAddress)) {
       this.evict(oldest);
     }
-    while (this.all.count > limits.maxAnonymous && this.all.head !== NO_SLOT) this.evict(this.all.head);
+    while (this.all.count(ALL) > limits.maxAnonymous && this.all.head(ALL) !== NO_SLOT) this.evict(this.all.head(ALL));
   }
 
   /** Forgets the session in `slot` (removed for any reason), before the table frees the slot. */
   removed(slot: number, key: string): void {
-    this.table.unlink(this.all, slot);
+    this.table.unlink(this.all, ALL, slot);
     const ip = this.table.ip(slot);
     const group = this.byAddress.get(ip);
     group?.delete(key);
@@ -63,7 +66,7 @@ export class AnonymousSessions {
 
   /** After `SlotTable.compact`. */
   renumber(renumber: Int32Array): void {
-    renumberList(this.all, renumber);
+    this.all.renumber(ALL, renumber);
   }
 
   /** The slot of the oldest session of `ip` while the address holds more than `max`; undefined within the bound. */

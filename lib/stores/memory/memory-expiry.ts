@@ -1,5 +1,4 @@
 import { ExpiryBuckets } from './expiry-buckets.js';
-import type { SlotOwner } from './slot-list.js';
 import type { SlotTable } from './slot-table.js';
 
 const SECOND = 1000;
@@ -27,7 +26,7 @@ export class MemoryExpiry {
    *   sessions, which this schedule then sees.
    */
   constructor(
-    private readonly table: SlotTable<SlotOwner>,
+    private readonly table: SlotTable,
     private readonly expire: (slot: number) => void,
   ) {}
 

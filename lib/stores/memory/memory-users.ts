@@ -1,72 +1,107 @@
 import type { Snapshot } from './snapshot-file.js';
-import { NO_SLOT, type SlotList, type SlotOwner } from './slot-list.js';
+import { NO_LIST, SlotLists } from './slot-list.js';
+
+/** "No user": the owner of an anonymous session. */
+export const NO_USER = NO_LIST;
+
+const FIRST_ROWS = 64;
 
 /**
- * A user's epoch, persisted fields and sessions. Its `id` is the key of the users map: every session of the user
- * reports that one string as its `userId`.
- */
-export interface UserEntry extends SlotOwner, SlotList {
-  epoch: number;
-  /** Created on the first field: most users have none. */
-  fields: Map<string, string> | undefined;
-}
-
-/**
- * The users of a MemoryStore. An entry lives while it holds something (an epoch past 0, a session, a persisted
- * field): a user who only ever logged in and out leaves nothing behind.
+ * The users of a MemoryStore, each a row number: its id, its epoch, the list of its sessions (in {@link lists}) and,
+ * for the few users that have them, persisted fields. Rows are columns rather than one object per user (about 70 B
+ * each with its list ends), since a store with one session per user has as many users as sessions.
+ *
+ * A row lives while it holds something (an epoch past 0, a session, a persisted field): a user who only ever logged
+ * in and out leaves nothing behind, and the row is handed out again.
  */
 export class MemoryUsers {
-  private readonly entries = new Map<string, UserEntry>();
+  private readonly rows = new Map<string, number>();
+  /** Grown by push only: setting a larger length at once would turn the array into a slow dictionary. */
+  private readonly ids: Array<string | undefined> = [];
+  private epochs = new Float64Array(FIRST_ROWS);
+  /** Each user's sessions, oldest first: list number = row. */
+  readonly lists = new SlotLists(FIRST_ROWS);
+  /** Row -> persisted fields, for the users that have any. */
+  private readonly fields = new Map<number, Map<string, string>>();
+  private readonly freeRows: number[] = [];
 
-  /** The user's entry, if it holds anything. */
-  find(userId: string): UserEntry | undefined {
-    return this.entries.get(userId);
+  /** The user's row, or {@link NO_USER} if it holds nothing. */
+  find(userId: string): number {
+    return this.rows.get(userId) ?? NO_USER;
   }
 
-  /** The user's entry, created empty if absent: call {@link forgetIfEmpty} once done with it. */
-  entry(userId: string): UserEntry {
-    let entry = this.entries.get(userId);
-    if (entry === undefined) {
-      entry = { id: userId, epoch: 0, head: NO_SLOT, tail: NO_SLOT, count: 0, fields: undefined };
-      this.entries.set(userId, entry);
+  /** The user's row, made empty if absent: call {@link forgetIfEmpty} once done with it. */
+  entry(userId: string): number {
+    const known = this.rows.get(userId);
+    if (known !== undefined) return known;
+    let row = this.freeRows.pop();
+    if (row === undefined) {
+      row = this.ids.length;
+      if (row === this.lists.capacity) this.grow();
+      this.ids.push(userId);
+    } else {
+      this.ids[row] = userId;
     }
-    return entry;
+    this.epochs[row] = 0;
+    this.lists.reset(row);
+    this.rows.set(userId, row);
+    return row;
   }
 
-  forgetIfEmpty(entry: UserEntry): void {
-    if (entry.epoch === 0 && entry.count === 0 && (entry.fields === undefined || entry.fields.size === 0)) {
-      this.entries.delete(entry.id);
+  /** The id of the user in `row`: the one string every session of the user reports as its `userId`. */
+  idOf(row: number): string {
+    return this.ids[row]!;
+  }
+
+  epoch(row: number): number {
+    return this.epochs[row];
+  }
+
+  /** Moves the user in `row` to a new epoch and returns it. */
+  bump(row: number): number {
+    return ++this.epochs[row];
+  }
+
+  forgetIfEmpty(row: number): void {
+    if (this.epochs[row] === 0 && this.lists.count(row) === 0 && !this.fields.has(row)) {
+      this.rows.delete(this.ids[row]!);
+      this.ids[row] = undefined;
+      this.freeRows.push(row);
     }
   }
 
   epochOf(userId: string): number {
-    return this.entries.get(userId)?.epoch ?? 0;
+    const row = this.rows.get(userId);
+    return row === undefined ? 0 : this.epochs[row];
   }
 
   field(userId: string, field: string): string | undefined {
-    return this.entries.get(userId)?.fields?.get(field);
+    const row = this.rows.get(userId);
+    return row === undefined ? undefined : this.fields.get(row)?.get(field);
   }
 
   /** Writes (or with undefined, removes) a persisted field. */
   setField(userId: string, field: string, value: string | undefined): void {
     if (value === undefined) {
-      const entry = this.entries.get(userId);
-      if (entry === undefined) return;
-      entry.fields?.delete(field);
-      this.forgetIfEmpty(entry);
+      const row = this.rows.get(userId);
+      const fields = row === undefined ? undefined : this.fields.get(row);
+      if (row === undefined || fields === undefined) return;
+      fields.delete(field);
+      if (fields.size === 0) this.fields.delete(row);
+      this.forgetIfEmpty(row);
     } else {
-      const entry = this.entry(userId);
-      (entry.fields ??= new Map()).set(field, value);
+      this.fieldsOf(this.entry(userId)).set(field, value);
     }
   }
 
-  values(): IterableIterator<UserEntry> {
-    return this.entries.values();
+  /** Renumbers the ends of every user's list after `SlotTable.compact`. */
+  renumber(renumber: Int32Array): void {
+    for (const row of this.rows.values()) this.lists.renumber(row, renumber);
   }
 
   /** Every user's epoch and fields, for the snapshot file. */
   saved(): Snapshot['users'] {
-    return [...this.entries.values()].map((entry) => [entry.id, { epoch: entry.epoch, fields: [...(entry.fields ?? [])] }]);
+    return [...this.rows].map(([id, row]) => [id, { epoch: this.epochs[row], fields: [...(this.fields.get(row) ?? [])] }]);
   }
 
   /** Takes back the users of a snapshot file, skipping entries that are not well-formed (the file is untrusted). */
@@ -75,13 +110,32 @@ export class MemoryUsers {
       if (!Array.isArray(item) || typeof item[0] !== 'string' || item[0] === '__proto__') continue;
       const [userId, fromFile] = item;
       if (!Number.isInteger(fromFile?.epoch) || !Array.isArray(fromFile.fields)) continue;
-      const entry = this.entry(userId);
-      entry.epoch = Math.max(entry.epoch, fromFile.epoch);
+      const row = this.entry(userId);
+      this.epochs[row] = Math.max(this.epochs[row], fromFile.epoch);
       for (const field of fromFile.fields) {
         if (Array.isArray(field) && typeof field[0] === 'string' && typeof field[1] === 'string') {
-          (entry.fields ??= new Map()).set(field[0], field[1]);
+          this.fieldsOf(row).set(field[0], field[1]);
         }
       }
+      this.forgetIfEmpty(row);
     }
+  }
+
+  private fieldsOf(row: number): Map<string, string> {
+    let fields = this.fields.get(row);
+    if (fields === undefined) {
+      fields = new Map();
+      this.fields.set(row, fields);
+    }
+    return fields;
+  }
+
+  /** Room for an eighth more rows (as SlotTable grows): little left unused, for a cheap copy now and then. */
+  private grow(): void {
+    const capacity = this.lists.capacity + Math.max(FIRST_ROWS, this.lists.capacity >> 3);
+    const epochs = new Float64Array(capacity);
+    epochs.set(this.epochs);
+    this.epochs = epochs;
+    this.lists.grow(capacity);
   }
 }

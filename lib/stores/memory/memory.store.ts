@@ -6,9 +6,9 @@ import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from
 import { StoreListeners } from '../store-listeners.js';
 import { AnonymousSessions } from './anonymous-sessions.js';
 import { MemoryExpiry } from './memory-expiry.js';
-import { MemoryUsers, type UserEntry } from './memory-users.js';
+import { MemoryUsers, NO_USER } from './memory-users.js';
 import { deleteSnapshotFile, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
-import { NO_SLOT, renumberList } from './slot-list.js';
+import { NO_SLOT } from './slot-list.js';
 import { SlotTable } from './slot-table.js';
 import { StringInterner } from './string-interner.js';
 
@@ -36,9 +36,9 @@ export class MemoryStore implements SessionStore {
   private readonly logger = new Logger('MemoryStore');
   /** Key -> slot. Its insertion order is creation order: the oldest session is the first entry. */
   private readonly index = new Map<string, number>();
-  private readonly table = new SlotTable<UserEntry>();
-  private readonly anonymous = new AnonymousSessions(this.table, this.index, (slot) => this.remove(slot, 'evicted'));
   private readonly users = new MemoryUsers();
+  private readonly table = new SlotTable(this.users);
+  private readonly anonymous = new AnonymousSessions(this.table, this.index, (slot) => this.remove(slot, 'evicted'));
   private readonly expiry = new MemoryExpiry(this.table, (slot) => this.remove(slot, 'expired'));
   private readonly ips = new StringInterner();
   private readonly userAgents = new StringInterner();
@@ -61,14 +61,14 @@ export class MemoryStore implements SessionStore {
   /** {@inheritDoc SessionStore.create} */
   async create(key: string, record: SessionRecord, limits: StoreLimits): Promise<boolean> {
     if (this.index.has(key)) return false;
-    const owner = record.userId === undefined ? undefined : this.users.entry(record.userId);
+    const owner = record.userId === undefined ? NO_USER : this.users.entry(record.userId);
     const ip = this.ips.intern(record.ip);
     const userAgent = this.userAgents.intern(record.userAgent);
     const slot = this.table.allocate(key, owner, record, ip, userAgent);
     this.index.set(key, slot);
     this.expiry.added(slot);
-    if (owner === undefined) this.anonymous.added(slot, key, limits);
-    else this.table.append(owner, slot);
+    if (owner === NO_USER) this.anonymous.added(slot, key, limits);
+    else this.table.append(this.users.lists, owner, slot);
     while (this.index.size > this.maxSessions) {
       this.remove(this.index.values().next().value as number, 'evicted');
     }
@@ -91,7 +91,7 @@ export class MemoryStore implements SessionStore {
     const slot = this.live(key);
     // An anonymous record holds browser data only: a late session-scoped write of a closed session must not land in
     // the anonymous record that disconnectAll left under the same key.
-    if (slot === NO_SLOT || (this.table.owner(slot) === undefined && field.startsWith(FIELD_PREFIX.session))) {
+    if (slot === NO_SLOT || (this.table.owner(slot) === NO_USER && field.startsWith(FIELD_PREFIX.session))) {
       return false;
     }
     this.table.setField(slot, field, value);
@@ -147,12 +147,12 @@ export class MemoryStore implements SessionStore {
     // `keep` is checked before the bump (which would make it stale) and carried over with no await in between, so
     // nothing can race it. The entry is taken after the check: a check that removes an expired session may forget it.
     let kept = keep === undefined ? NO_SLOT : this.live(keep);
-    const entry = this.users.entry(userId);
-    if (kept !== NO_SLOT && this.table.owner(kept) !== entry) kept = NO_SLOT;
-    entry.epoch += 1;
-    if (kept !== NO_SLOT) this.table.setEpoch(kept, entry.epoch);
+    const user = this.users.entry(userId);
+    if (kept !== NO_SLOT && this.table.owner(kept) !== user) kept = NO_SLOT;
+    const epoch = this.users.bump(user);
+    if (kept !== NO_SLOT) this.table.setEpoch(kept, epoch);
     const closed: Array<[string, SessionRecord]> = [];
-    for (const key of this.table.keysOf(entry)) {
+    for (const key of this.table.keysOf(this.users.lists, user)) {
       if (kept !== NO_SLOT && key === keep) continue;
       // A listener told of an earlier removal may have removed this one already.
       const slot = this.index.get(key);
@@ -206,10 +206,10 @@ export class MemoryStore implements SessionStore {
 
   /** The live sessions of a user, oldest first (equal times in creation order); removes those found dead. */
   private liveOf(userId: string): Array<[string, SessionRecord]> {
-    const entry = this.users.find(userId);
-    if (entry === undefined) return [];
+    const user = this.users.find(userId);
+    if (user === NO_USER) return [];
     const live: Array<[string, SessionRecord]> = [];
-    for (const key of this.table.keysOf(entry)) {
+    for (const key of this.table.keysOf(this.users.lists, user)) {
       const slot = this.live(key);
       if (slot !== NO_SLOT) live.push([key, this.table.record(slot)]);
     }
@@ -225,7 +225,7 @@ export class MemoryStore implements SessionStore {
       return NO_SLOT;
     }
     const owner = this.table.owner(slot);
-    if (owner !== undefined && this.table.epoch(slot) < owner.epoch) {
+    if (owner !== NO_USER && this.table.epoch(slot) < this.users.epoch(owner)) {
       this.remove(slot, 'destroyed');
       return NO_SLOT;
     }
@@ -241,10 +241,10 @@ export class MemoryStore implements SessionStore {
     const record = wanted || this.listeners.size > 0 ? this.table.record(slot) : undefined;
     this.index.delete(key);
     const owner = this.table.owner(slot);
-    if (owner === undefined) this.anonymous.removed(slot, key);
-    else this.table.unlink(owner, slot);
+    if (owner === NO_USER) this.anonymous.removed(slot, key);
+    else this.table.unlink(this.users.lists, owner, slot);
     this.table.release(slot);
-    if (owner !== undefined) this.users.forgetIfEmpty(owner);
+    if (owner !== NO_USER) this.users.forgetIfEmpty(owner);
     if (record !== undefined) this.listeners.notify(movedTo === undefined ? { key, reason, record } : { key, reason, record, movedTo });
     return record;
   }
@@ -253,7 +253,7 @@ export class MemoryStore implements SessionStore {
   private compact(): void {
     const renumber = this.table.compact();
     for (const [key, slot] of this.index) this.index.set(key, renumber[slot]);
-    for (const entry of this.users.values()) renumberList(entry, renumber);
+    this.users.renumber(renumber);
     this.anonymous.renumber(renumber);
     this.expiry.rebuild(this.index.values());
   }

@@ -1,33 +1,84 @@
 /*
  * The lists a MemoryStore threads its slots into (a user's sessions, the anonymous ones), oldest first. The links
- * themselves live in the SlotTable's columns; a list is only its two ends and its length, kept by whoever owns it.
+ * live in the SlotTable (SlotLinks); a list is only its two ends and its length, in the SlotLists of its owner.
  */
-
-/** Who a connected session belongs to. The table reads only the id, which a session's record reports as `userId`. */
-export interface SlotOwner {
-  readonly id: string;
-}
-
-/** A doubly linked list of slots, in the order they were appended (oldest first). */
-export interface SlotList {
-  head: number;
-  tail: number;
-  count: number;
-}
 
 /** The "no slot" link: the end of a list, or an empty one. */
 export const NO_SLOT = -1;
 
-/** A new, empty list. */
-export function emptySlotList(): SlotList {
-  return { head: NO_SLOT, tail: NO_SLOT, count: 0 };
+/** "No list number": the owner of a slot that belongs to no user (an anonymous session). */
+export const NO_LIST = -1;
+
+const HEAD = 0;
+const TAIL = 1;
+const COUNT = 2;
+const ENDS = 3;
+
+/**
+ * Doubly linked lists of slots, each in the order its slots were appended (oldest first), numbered from 0: a list is
+ * only its two ends and its length, three Int32 side by side. One object per list (per user) would cost several
+ * times that.
+ */
+export class SlotLists {
+  private ends: Int32Array;
+
+  /** Room for `capacity` lists, all empty. */
+  constructor(capacity: number) {
+    this.ends = emptyEnds(capacity);
+  }
+
+  /** How many lists there is room for. */
+  get capacity(): number {
+    return this.ends.length / ENDS;
+  }
+
+  head(list: number): number {
+    return this.ends[list * ENDS + HEAD];
+  }
+
+  tail(list: number): number {
+    return this.ends[list * ENDS + TAIL];
+  }
+
+  count(list: number): number {
+    return this.ends[list * ENDS + COUNT];
+  }
+
+  /** Empties `list` (a list number handed out again). */
+  reset(list: number): void {
+    this.ends[list * ENDS + HEAD] = NO_SLOT;
+    this.ends[list * ENDS + TAIL] = NO_SLOT;
+    this.ends[list * ENDS + COUNT] = 0;
+  }
+
+  /** Room for `capacity` lists, the existing ones kept and the new ones empty. */
+  grow(capacity: number): void {
+    const ends = emptyEnds(capacity);
+    ends.set(this.ends);
+    this.ends = ends;
+  }
+
+  /** Renumbers the ends of `list` after `SlotTable.compact` (old slot -> new slot). */
+  renumber(list: number, renumber: Int32Array): void {
+    const at = list * ENDS;
+    if (this.ends[at + HEAD] === NO_SLOT) return;
+    this.ends[at + HEAD] = renumber[this.ends[at + HEAD]];
+    this.ends[at + TAIL] = renumber[this.ends[at + TAIL]];
+  }
+
+  /** For {@link SlotLinks}: the ends and length after an append or an unlink. */
+  setEnds(list: number, head: number, tail: number, count: number): void {
+    const at = list * ENDS;
+    this.ends[at + HEAD] = head;
+    this.ends[at + TAIL] = tail;
+    this.ends[at + COUNT] = count;
+  }
 }
 
-/** Renumbers the ends of a list after `SlotTable.compact`. */
-export function renumberList(list: SlotList, renumber: Int32Array): void {
-  if (list.head === NO_SLOT) return;
-  list.head = renumber[list.head];
-  list.tail = renumber[list.tail];
+function emptyEnds(capacity: number): Int32Array {
+  const ends = new Int32Array(capacity * ENDS).fill(NO_SLOT);
+  for (let at = COUNT; at < ends.length; at += ENDS) ends[at] = 0;
+  return ends;
 }
 
 const PREV = 0;
@@ -55,27 +106,28 @@ export class SlotLinks {
     this.links[slot * LINKS + NEXT] = next;
   }
 
-  /** Links `slot` at the end of `list`. */
-  append(list: SlotList, slot: number): void {
+  /** Links `slot` at the end of list `list` of `lists`. */
+  append(lists: SlotLists, list: number, slot: number): void {
     const links = this.links;
-    links[slot * LINKS + PREV] = list.tail;
+    const tail = lists.tail(list);
+    links[slot * LINKS + PREV] = tail;
     links[slot * LINKS + NEXT] = NO_SLOT;
-    if (list.tail === NO_SLOT) list.head = slot;
-    else links[list.tail * LINKS + NEXT] = slot;
-    list.tail = slot;
-    list.count++;
+    if (tail !== NO_SLOT) links[tail * LINKS + NEXT] = slot;
+    lists.setEnds(list, tail === NO_SLOT ? slot : lists.head(list), slot, lists.count(list) + 1);
   }
 
-  /** Takes `slot` out of `list`, which must hold it. */
-  unlink(list: SlotList, slot: number): void {
+  /** Takes `slot` out of list `list` of `lists`, which must hold it. */
+  unlink(lists: SlotLists, list: number, slot: number): void {
     const links = this.links;
     const prev = links[slot * LINKS + PREV];
     const next = links[slot * LINKS + NEXT];
-    if (prev === NO_SLOT) list.head = next;
+    let head = lists.head(list);
+    let tail = lists.tail(list);
+    if (prev === NO_SLOT) head = next;
     else links[prev * LINKS + NEXT] = next;
-    if (next === NO_SLOT) list.tail = prev;
+    if (next === NO_SLOT) tail = prev;
     else links[next * LINKS + PREV] = prev;
-    list.count--;
+    lists.setEnds(list, head, tail, lists.count(list) - 1);
   }
 
   /** Room for `capacity` slots, the links kept. */

@@ -1,6 +1,6 @@
 import type { SessionRecord } from '../session-record.js';
 import { SlotFields } from './slot-fields.js';
-import { NO_SLOT, SlotLinks, type SlotList, type SlotOwner } from './slot-list.js';
+import { NO_LIST, NO_SLOT, SlotLinks, type SlotLists } from './slot-list.js';
 
 // The numbers of a slot, side by side in one Float64Array: a record's times need a double each (milliseconds since
 // the epoch do not fit a small integer, and a JS object would box each of them in a heap number of its own).
@@ -19,27 +19,34 @@ const BROWSER_SESSION_COOKIE = 1; // a bit of the `flags` column
 
 const INITIAL_CAPACITY = 64;
 
+/** Where a table finds the id of a session's owner, by the owner's number (a MemoryUsers row). */
+export interface OwnerIds {
+  idOf(owner: number): string;
+}
+
 /** Who acts as the user of an impersonated session (the record's `actorId` and `actorEpoch`). */
 type Actor = { readonly id: string; readonly epoch: number | undefined };
 
 /**
  * The sessions of a MemoryStore as columns indexed by a slot number, instead of one record object per session: the
- * numbers in typed arrays, the references (key, owner, address, User-Agent, data) in plain arrays. An idle session
+ * numbers in typed arrays, the references (key, address, User-Agent, data) in plain arrays.
+ * A session's owner is a number (its user's row, {@link NO_LIST} for an anonymous one). An idle session
  * then costs its columns and nothing else: no object headers, no boxed numbers, no empty `data` object.
  *
  * Slots freed by a removal are reused (last freed, first reused). Every slot is in exactly one list, threaded through
- * {@link SlotLinks}: its owner's, the anonymous one (both kept by the caller) or the free list (kept here).
+ * {@link SlotLinks}: its owner's, the anonymous one (both kept by the caller in {@link SlotLists}) or the free list
+ * (kept here).
  *
  * Slot numbers stay valid until {@link compact}, which renumbers them and tells the caller how.
  */
-export class SlotTable<Owner extends SlotOwner> {
+export class SlotTable {
   private numbers = new Float64Array(INITIAL_CAPACITY * NUMBERS);
   private readonly links = new SlotLinks(INITIAL_CAPACITY);
   /** One byte a slot for the record's booleans: a column of references would cost eight. */
   private flags = new Uint8Array(INITIAL_CAPACITY);
+  private owners = new Int32Array(INITIAL_CAPACITY).fill(NO_LIST);
   // Grown by push only: setting a larger length would turn a big array into a slow dictionary.
   private keys: Array<string | undefined> = [];
-  private owners: Array<Owner | undefined> = [];
   private ips: Array<string | undefined> = [];
   private agents: Array<string | undefined> = [];
   /** The actor of each impersonated session, by slot: they are rare, so a map costs the others nothing. */
@@ -48,6 +55,8 @@ export class SlotTable<Owner extends SlotOwner> {
   private capacity = INITIAL_CAPACITY;
   private freeHead = NO_SLOT;
   private occupied = 0;
+
+  constructor(private readonly ownerIds: OwnerIds) {}
 
   /** How many slots hold a session. */
   get size(): number {
@@ -63,19 +72,17 @@ export class SlotTable<Owner extends SlotOwner> {
    * Stores a session in a free slot and returns the slot, linked to no list yet. `ip` and `userAgent` are kept as
    * given; the numbers and `record.data`'s own fields are copied.
    */
-  allocate(key: string, owner: Owner | undefined, record: SessionRecord, ip: string | undefined, userAgent: string | undefined): number {
+  allocate(key: string, owner: number, record: SessionRecord, ip: string | undefined, userAgent: string | undefined): number {
     let slot = this.freeHead;
     if (slot !== NO_SLOT) {
       this.freeHead = this.links.next(slot);
       this.keys[slot] = key;
-      this.owners[slot] = owner;
       this.ips[slot] = ip;
       this.agents[slot] = userAgent;
     } else {
       slot = this.keys.length;
       if (slot === this.capacity) this.grow();
       this.keys.push(key);
-      this.owners.push(owner);
       this.ips.push(ip);
       this.agents.push(userAgent);
     }
@@ -90,6 +97,7 @@ export class SlotTable<Owner extends SlotOwner> {
     numbers[at + AUTHENTICATED] = record.authenticatedAt ?? Number.NaN;
     this.flags[slot] = record.browserSessionCookie === true ? BROWSER_SESSION_COOKIE : 0;
     if (record.actorId !== undefined) this.actors.set(slot, { id: record.actorId, epoch: record.actorEpoch });
+    this.owners[slot] = owner;
     this.links.push(slot, NO_SLOT);
     this.occupied++;
     return slot;
@@ -98,7 +106,7 @@ export class SlotTable<Owner extends SlotOwner> {
   /** Frees a slot, which must be unlinked from its list first, and drops its references. */
   release(slot: number): void {
     this.keys[slot] = undefined;
-    this.owners[slot] = undefined;
+    this.owners[slot] = NO_LIST;
     this.ips[slot] = undefined;
     this.agents[slot] = undefined;
     this.fields.clear(slot);
@@ -118,7 +126,8 @@ export class SlotTable<Owner extends SlotOwner> {
     return this.keys[slot];
   }
 
-  owner(slot: number): Owner | undefined {
+  /** The owner of the session in `slot`: its user's number, or {@link NO_LIST} for an anonymous session. */
+  owner(slot: number): number {
     return this.owners[slot];
   }
 
@@ -186,7 +195,7 @@ export class SlotTable<Owner extends SlotOwner> {
       data: this.fields.copy(slot),
     };
     const owner = this.owners[slot];
-    if (owner !== undefined) record.userId = owner.id;
+    if (owner !== NO_LIST) record.userId = this.ownerIds.idOf(owner);
     const authenticatedAt = numbers[at + AUTHENTICATED];
     if (!Number.isNaN(authenticatedAt)) record.authenticatedAt = authenticatedAt;
     if ((this.flags[slot] & BROWSER_SESSION_COOKIE) !== 0) record.browserSessionCookie = true;
@@ -203,18 +212,18 @@ export class SlotTable<Owner extends SlotOwner> {
   }
 
   /** See {@link SlotLinks.append} and {@link SlotLinks.unlink}: the lists are the caller's, the links the table's. */
-  append(list: SlotList, slot: number): void {
-    this.links.append(list, slot);
+  append(lists: SlotLists, list: number, slot: number): void {
+    this.links.append(lists, list, slot);
   }
 
-  unlink(list: SlotList, slot: number): void {
-    this.links.unlink(list, slot);
+  unlink(lists: SlotLists, list: number, slot: number): void {
+    this.links.unlink(lists, list, slot);
   }
 
   /** The keys of a list's sessions, oldest first: a copy, so that removing them one by one is safe. */
-  keysOf(list: SlotList): string[] {
+  keysOf(lists: SlotLists, list: number): string[] {
     const keys: string[] = [];
-    for (let slot = list.head; slot !== NO_SLOT; slot = this.links.next(slot)) keys.push(this.keys[slot]!);
+    for (let slot = lists.head(list); slot !== NO_SLOT; slot = this.links.next(slot)) keys.push(this.keys[slot]!);
     return keys;
   }
 
@@ -243,7 +252,7 @@ export class SlotTable<Owner extends SlotOwner> {
     const numbers = new Float64Array(capacity * NUMBERS);
     const flags = new Uint8Array(capacity);
     const keys: Array<string | undefined> = [];
-    const owners: Array<Owner | undefined> = [];
+    const owners = new Int32Array(capacity).fill(NO_LIST);
     const ips: Array<string | undefined> = [];
     const agents: Array<string | undefined> = [];
     for (let slot = 0; slot < highWater; slot++) {
@@ -252,7 +261,7 @@ export class SlotTable<Owner extends SlotOwner> {
       for (let i = 0; i < NUMBERS; i++) numbers[to * NUMBERS + i] = this.numbers[slot * NUMBERS + i];
       flags[to] = this.flags[slot];
       keys.push(this.keys[slot]);
-      owners.push(this.owners[slot]);
+      owners[to] = this.owners[slot];
       ips.push(this.ips[slot]);
       agents.push(this.agents[slot]);
     }
@@ -281,10 +290,11 @@ export class SlotTable<Owner extends SlotOwner> {
     this.numbers = grown(this.numbers, new Float64Array(this.capacity * NUMBERS));
     this.links.grow(this.capacity);
     this.flags = grown(this.flags, new Uint8Array(this.capacity));
+    this.owners = grown(this.owners, new Int32Array(this.capacity).fill(NO_LIST));
   }
 }
 
-function grown<T extends Float64Array | Uint8Array>(from: T, to: T): T {
+function grown<T extends Float64Array | Uint8Array | Int32Array>(from: T, to: T): T {
   to.set(from);
   return to;
 }

@@ -1,6 +1,6 @@
 import { AnonymousSessions } from '../../../lib/stores/memory/anonymous-sessions.js';
 import { SlotTable } from '../../../lib/stores/memory/slot-table.js';
-import type { SlotOwner } from '../../../lib/stores/memory/slot-list.js';
+import { NO_LIST } from '../../../lib/stores/memory/slot-list.js';
 import type { SessionRecord } from '../../../lib/stores/session-record.js';
 import type { StoreLimits } from '../../../lib/stores/session-store.js';
 
@@ -8,7 +8,7 @@ const RECORD: SessionRecord = { epoch: 0, createdAt: 1, lastSeenAt: 1, idleExpir
 
 /** A table, its key index and the anonymous sessions over them, removing what they evict as a store would. */
 function setUp() {
-  const table = new SlotTable<SlotOwner>();
+  const table = new SlotTable({ idOf: () => 'nobody' });
   const index = new Map<string, number>();
   const evicted: string[] = [];
   const remove = (slot: number) => {
@@ -22,7 +22,7 @@ function setUp() {
   let next = 0;
   const add = (ip: string | undefined, limits: StoreLimits): string => {
     const key = `k${next++}`;
-    const slot = table.allocate(key, undefined, RECORD, ip, undefined);
+    const slot = table.allocate(key, NO_LIST, RECORD, ip, undefined);
     index.set(key, slot);
     anonymous.added(slot, key, limits);
     return key;

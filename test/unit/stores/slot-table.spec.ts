@@ -1,10 +1,10 @@
 import type { SessionRecord } from '../../../lib/stores/session-record.js';
-import { emptySlotList, NO_SLOT, renumberList, type SlotList } from '../../../lib/stores/memory/slot-list.js';
+import { NO_LIST, NO_SLOT, SlotLists } from '../../../lib/stores/memory/slot-list.js';
 import { SlotTable } from '../../../lib/stores/memory/slot-table.js';
 
-interface Owner {
-  readonly id: string;
-}
+/** Owner numbers as MemoryUsers hands them out: 0 is alice, 1 is bob. */
+const ALICE = 0;
+const OWNERS = { idOf: (owner: number) => ['alice', 'bob'][owner]! };
 
 function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
   return {
@@ -18,17 +18,16 @@ function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
   };
 }
 
-/** Allocates a session under `key` and links it into `list` (if given). */
-function put(table: SlotTable<Owner>, key: string, owner?: Owner, list?: SlotList, data?: Record<string, string>): number {
-  const slot = table.allocate(key, owner, record(data === undefined ? {} : { data }), undefined, undefined);
-  if (list !== undefined) table.append(list, slot);
+/** Allocates a session under `key` and links it into list `list` of `lists` (if given). */
+function put(table: SlotTable, key: string, owner = NO_LIST, lists?: SlotLists, list = 0): number {
+  const slot = table.allocate(key, owner, record(), undefined, undefined);
+  if (lists !== undefined) table.append(lists, list, slot);
   return slot;
 }
 
 describe('SlotTable', () => {
   it('gives back a record equal to the one stored, numbers exact', () => {
-    const table = new SlotTable<Owner>();
-    const alice = { id: 'alice' };
+    const table = new SlotTable(OWNERS);
     const stored = record({
       epoch: 2 ** 40,
       createdAt: 1_700_000_000_000.5,
@@ -38,25 +37,25 @@ describe('SlotTable', () => {
       actorId: 'root',
       actorEpoch: 7,
     });
-    const slot = table.allocate('k', alice, { ...stored, data: { 's:a': '1' } }, '192.0.2.1', 'agent');
+    const slot = table.allocate('k', ALICE, { ...stored, data: { 's:a': '1' } }, '192.0.2.1', 'agent');
     expect(table.record(slot)).toEqual({ ...stored, userId: 'alice', ip: '192.0.2.1', userAgent: 'agent', data: { 's:a': '1' } });
     expect(table.key(slot)).toBe('k');
-    expect(table.owner(slot)).toBe(alice);
+    expect(table.owner(slot)).toBe(ALICE);
     expect(table.epoch(slot)).toBe(2 ** 40);
     expect(table.createdAt(slot)).toBe(1_700_000_000_000.5);
     expect(table.expiresAt(slot)).toBe(0);
   });
 
   it('leaves out what an anonymous session without address or User-Agent does not have', () => {
-    const table = new SlotTable<Owner>();
-    const read = table.record(table.allocate('k', undefined, record(), undefined, undefined));
+    const table = new SlotTable(OWNERS);
+    const read = table.record(table.allocate('k', NO_LIST, record(), undefined, undefined));
     expect(Object.keys(read).sort()).toEqual(['absoluteExpiresAt', 'createdAt', 'data', 'epoch', 'idleExpiresAt', 'lastSeenAt']);
     expect(read.data).toEqual({});
   });
 
   it('hands out a new record with its own data on every read', () => {
-    const table = new SlotTable<Owner>();
-    const slot = table.allocate('k', undefined, record({ data: { 'b:a': '1' } }), undefined, undefined);
+    const table = new SlotTable(OWNERS);
+    const slot = table.allocate('k', NO_LIST, record({ data: { 'b:a': '1' } }), undefined, undefined);
     const first = table.record(slot);
     first.data['b:b'] = '2';
     first.lastSeenAt = 0;
@@ -67,7 +66,7 @@ describe('SlotTable', () => {
   });
 
   it('moves lastSeenAt and the idle expiry on touch, and keeps the due second apart', () => {
-    const table = new SlotTable<Owner>();
+    const table = new SlotTable(OWNERS);
     const slot = put(table, 'k');
     table.touch(slot, 5, 1_700_000_100_000);
     table.setDueSecond(slot, 1_700_000_100);
@@ -77,10 +76,10 @@ describe('SlotTable', () => {
   });
 
   it('reuses the last freed slot first, and a reused slot starts clean', () => {
-    const table = new SlotTable<Owner>();
+    const table = new SlotTable(OWNERS);
     const a = table.allocate(
       'a',
-      { id: 'alice' },
+      ALICE,
       record({ authenticatedAt: 5, browserSessionCookie: true, actorId: 'root', data: { 's:a': '1' } }),
       '192.0.2.1',
       'agent',
@@ -95,7 +94,7 @@ describe('SlotTable', () => {
     expect(put(table, 'd')).toBe(c);
     const e = put(table, 'e');
     expect(e).toBe(a);
-    expect(table.owner(e)).toBeUndefined();
+    expect(table.owner(e)).toBe(NO_LIST);
     expect(table.record(e)).toEqual(record());
     expect(put(table, 'f')).toBe(3);
     expect(table.highWater).toBe(4);
@@ -103,67 +102,68 @@ describe('SlotTable', () => {
   });
 
   it('keeps every value as it grows far past its first capacity', () => {
-    const table = new SlotTable<Owner>();
-    const list = emptySlotList();
+    const table = new SlotTable(OWNERS);
+    const lists = new SlotLists(1);
     for (let i = 0; i < 10_000; i++) {
-      const slot = table.allocate(`k${i}`, undefined, record({ createdAt: i, authenticatedAt: i + 1 }), undefined, undefined);
-      table.append(list, slot);
+      const slot = table.allocate(`k${i}`, NO_LIST, record({ createdAt: i, authenticatedAt: i + 1 }), undefined, undefined);
+      table.append(lists, 0, slot);
     }
     for (let slot = 0; slot < 10_000; slot++) expect(table.createdAt(slot)).toBe(slot);
     for (let slot = 0; slot < 10_000; slot += 997) expect(table.record(slot).authenticatedAt).toBe(slot + 1);
-    expect(table.keysOf(list)).toEqual(Array.from({ length: 10_000 }, (_, i) => `k${i}`));
+    expect(table.keysOf(lists, 0)).toEqual(Array.from({ length: 10_000 }, (_, i) => `k${i}`));
   });
 
   describe('lists', () => {
     it('keep the order of appends through unlinks at the head, in the middle and at the tail', () => {
-      const table = new SlotTable<Owner>();
-      const list = emptySlotList();
-      const slots = ['a', 'b', 'c', 'd', 'e'].map((key) => put(table, key, undefined, list));
-      expect(table.keysOf(list)).toEqual(['a', 'b', 'c', 'd', 'e']);
-      table.unlink(list, slots[2]!);
-      table.unlink(list, slots[0]!);
-      table.unlink(list, slots[4]!);
-      expect(table.keysOf(list)).toEqual(['b', 'd']);
-      expect(list.count).toBe(2);
-      table.unlink(list, slots[1]!);
-      table.unlink(list, slots[3]!);
-      expect(list).toEqual({ head: NO_SLOT, tail: NO_SLOT, count: 0 });
-      table.append(list, slots[3]!);
-      expect(table.keysOf(list)).toEqual(['d']);
+      const table = new SlotTable(OWNERS);
+      const lists = new SlotLists(1);
+      const slots = ['a', 'b', 'c', 'd', 'e'].map((key) => put(table, key, NO_LIST, lists));
+      expect(table.keysOf(lists, 0)).toEqual(['a', 'b', 'c', 'd', 'e']);
+      table.unlink(lists, 0, slots[2]!);
+      table.unlink(lists, 0, slots[0]!);
+      table.unlink(lists, 0, slots[4]!);
+      expect(table.keysOf(lists, 0)).toEqual(['b', 'd']);
+      expect(lists.count(0)).toBe(2);
+      table.unlink(lists, 0, slots[1]!);
+      table.unlink(lists, 0, slots[3]!);
+      expect([lists.head(0), lists.tail(0), lists.count(0)]).toEqual([NO_SLOT, NO_SLOT, 0]);
+      table.append(lists, 0, slots[3]!);
+      expect(table.keysOf(lists, 0)).toEqual(['d']);
     });
 
     it('thread through one table without mixing', () => {
-      const table = new SlotTable<Owner>();
-      const [one, two] = [emptySlotList(), emptySlotList()];
-      for (let i = 0; i < 6; i++) put(table, `k${i}`, undefined, i % 2 ? one : two);
-      expect(table.keysOf(one)).toEqual(['k1', 'k3', 'k5']);
-      expect(table.keysOf(two)).toEqual(['k0', 'k2', 'k4']);
+      const table = new SlotTable(OWNERS);
+      const lists = new SlotLists(3);
+      for (let i = 0; i < 6; i++) put(table, `k${i}`, NO_LIST, lists, i % 2 ? 1 : 2);
+      expect(table.keysOf(lists, 1)).toEqual(['k1', 'k3', 'k5']);
+      expect(table.keysOf(lists, 2)).toEqual(['k0', 'k2', 'k4']);
+      expect(table.keysOf(lists, 0)).toEqual([]);
     });
   });
 
   describe('compaction', () => {
     it('is wanted only once most of many slots are free', () => {
-      const table = new SlotTable<Owner>();
+      const table = new SlotTable(OWNERS);
       const slots = Array.from({ length: 5000 }, (_, i) => put(table, `k${i}`));
       expect(table.isSparse()).toBe(false);
       for (const slot of slots.slice(0, 3749)) table.release(slot);
       expect(table.isSparse()).toBe(false);
       table.release(slots[3749]!);
       expect(table.isSparse()).toBe(true);
-      const small = new SlotTable<Owner>();
+      const small = new SlotTable(OWNERS);
       small.release(put(small, 'k'));
       expect(small.isSparse()).toBe(false);
     });
 
     it('moves the sessions down in order, renumbers the links and reports the renumbering', () => {
-      const table = new SlotTable<Owner>();
-      const alice = { id: 'alice' };
-      const [users, anonymous] = [emptySlotList(), emptySlotList()];
+      const table = new SlotTable(OWNERS);
+      const lists = new SlotLists(2);
+      const [users, anonymous] = [ALICE, 1];
       const slots: number[] = [];
       for (let i = 0; i < 200; i++) {
         const slot = table.allocate(
           `k${i}`,
-          i % 2 ? alice : undefined,
+          i % 2 ? ALICE : NO_LIST,
           {
             ...(i % 5 ? record({ createdAt: i }) : record({ createdAt: i, authenticatedAt: i + 0.5, browserSessionCookie: true })),
             data: i % 3 ? {} : { 's:i': String(i) },
@@ -172,19 +172,19 @@ describe('SlotTable', () => {
           undefined,
         );
         table.setDueSecond(slot, 1000 + i);
-        table.append(i % 2 ? users : anonymous, slot);
+        table.append(lists, i % 2 ? users : anonymous, slot);
         slots.push(slot);
       }
       for (let i = 0; i < 200; i++) {
         if (i % 4 !== 0 && i % 4 !== 1) {
-          table.unlink(i % 2 ? users : anonymous, slots[i]!);
+          table.unlink(lists, i % 2 ? users : anonymous, slots[i]!);
           table.release(slots[i]!);
         }
       }
       const before = new Map(slots.filter((slot) => table.isOccupied(slot)).map((slot) => [table.key(slot), table.record(slot)]));
       const renumber = table.compact();
-      renumberList(users, renumber);
-      renumberList(anonymous, renumber);
+      lists.renumber(users, renumber);
+      lists.renumber(anonymous, renumber);
 
       expect(table.size).toBe(100);
       expect(table.highWater).toBe(100);
@@ -198,27 +198,30 @@ describe('SlotTable', () => {
         expect(table.dueSecond(to)).toBe(1000 + i);
       }
       const kept = (remainder: number) => Array.from({ length: 50 }, (_, j) => `k${4 * j + remainder}`);
-      expect(table.keysOf(anonymous)).toEqual(kept(0));
-      expect(table.keysOf(users)).toEqual(kept(1));
+      expect(table.keysOf(lists, anonymous)).toEqual(kept(0));
+      expect(table.keysOf(lists, users)).toEqual(kept(1));
       // Slots after compaction are handed out from the end, and lists go on from where they were.
-      const slot = put(table, 'new', alice, users);
+      const slot = put(table, 'new', ALICE, lists, users);
       expect(slot).toBe(100);
-      expect(table.keysOf(users)).toEqual([...kept(1), 'new']);
+      expect(table.keysOf(lists, users)).toEqual([...kept(1), 'new']);
+      expect(table.record(slot).userId).toBe('alice');
+      expect(table.owner(renumber[slots[1]!]!)).toBe(ALICE);
+      expect(table.owner(renumber[slots[0]!]!)).toBe(NO_LIST);
     });
 
     it('leaves an empty table usable', () => {
-      const table = new SlotTable<Owner>();
-      const list = emptySlotList();
-      const slots = Array.from({ length: 100 }, (_, i) => put(table, `k${i}`, undefined, list));
+      const table = new SlotTable(OWNERS);
+      const lists = new SlotLists(1);
+      const slots = Array.from({ length: 100 }, (_, i) => put(table, `k${i}`, NO_LIST, lists));
       for (const slot of slots) {
-        table.unlink(list, slot);
+        table.unlink(lists, 0, slot);
         table.release(slot);
       }
       table.compact();
-      renumberList(list, new Int32Array(0));
+      lists.renumber(0, new Int32Array(0));
       expect(table.size).toBe(0);
-      expect(put(table, 'again', undefined, list)).toBe(0);
-      expect(table.keysOf(list)).toEqual(['again']);
+      expect(put(table, 'again', NO_LIST, lists)).toBe(0);
+      expect(table.keysOf(lists, 0)).toEqual(['again']);
     });
   });
 });
