@@ -4,14 +4,14 @@ import { SIGNED_VALUE_WORDS, SignedValueDecoder } from './signed-value-decoder.j
 const WORDS = SIGNED_VALUE_WORDS;
 const FIRST_SLOTS = 256;
 
-/** How many verified cookie values the engine remembers (about 90 bytes each). */
+/** How many verified cookie values the engine remembers (about 88 bytes each). */
 export const VERIFIED_COOKIES = 10_000;
 
 /**
  * Cookie values whose signature verified, with their store key, so that a repeat visit skips the HMAC and the
  * SHA-256. Bounded: past `capacity` the oldest entry is forgotten (the next visit verifies again).
  *
- * Compact on purpose: one entry costs about 90 bytes (the value's 64 decoded bytes in one typed array, an index of
+ * Compact on purpose: one entry costs about 88 bytes (the value's 64 decoded bytes in one typed array, an index of
  * small integers, a reference to the store key) and holds no string of the request. Keeping the cookie value itself
  * as a map key kept the whole Cookie header alive with it (the parser's value is a slice of the header) and cost
  * about 280 bytes a session; keeping its 87 characters as bytes cost about 115.
@@ -24,7 +24,7 @@ export const VERIFIED_COOKIES = 10_000;
  * character. A forged tag for a cached id (an id leaked without its tag) decodes to other bytes and goes to the
  * HMAC, which refuses it; another spelling of the same bytes, or a character Node's own base64 decoder would skip,
  * is not canonical, so it is a miss and the HMAC check refuses it too. The comparison XORs all 16 words whatever
- * differs, so its time does not tell how much of a guessed tag was right. The index is keyed by the id's first 30
+ * differs, so its time does not tell how much of a guessed tag was right. The index is keyed by the id's first 32
  * bits (see {@link BucketIndex}): two ids that share them take turns in one entry (a miss, never the other's key),
  * and only verified values are written, so a stranger cannot evict entries with forged cookies.
  *
@@ -32,9 +32,9 @@ export const VERIFIED_COOKIES = 10_000;
  * request, so a destroyed session's cookie finds no record there and is refused, cached or not.
  */
 export class VerifiedCookies {
-  /** 30 bits of the id (the slot's bucket) -> the slot that holds the last verified value with them. */
-  private readonly slots = new BucketIndex(FIRST_SLOTS);
-  /** Each slot's 16 words: the decoded value. */
+  /** The id's first word (the slot's bucket) -> the slot that holds the last verified value with it. */
+  private readonly slots = new BucketIndex(FIRST_SLOTS, WORDS);
+  /** Each slot's 16 words: the decoded value, whose first is the slot's bucket. */
   private words = new Int32Array(FIRST_SLOTS * WORDS);
   /** The presented value, decoded once per look-up. */
   private readonly decoder = new SignedValueDecoder();
@@ -44,8 +44,6 @@ export class VerifiedCookies {
    * compares one pointer, its hash cached).
    */
   private readonly keys: Array<string | undefined> = [];
-  /** Each slot's bucket: where the index looks for it. */
-  private buckets = new Int32Array(FIRST_SLOTS);
   private room = FIRST_SLOTS;
   /** Slots are handed out in a ring: once all `capacity` are used, the oldest written is the next reused. */
   private next = 0;
@@ -63,7 +61,7 @@ export class VerifiedCookies {
   /** The store key of `value` if this exact value verified before (and is still remembered); otherwise undefined. */
   keyOf(value: string): string | undefined {
     if (!this.decoder.decode(value)) return undefined;
-    const slot = this.slots.get(bucketOf(this.decoder.words), this.buckets);
+    const slot = this.slots.get(this.decoder.words[0], this.words);
     if (slot < 0 || !this.holds(slot)) return undefined;
     return this.keys[slot];
   }
@@ -74,14 +72,12 @@ export class VerifiedCookies {
    */
   remember(value: string, key: string): void {
     if (!this.decoder.decode(value)) return;
-    const bucket = bucketOf(this.decoder.words);
-    let slot = this.slots.get(bucket, this.buckets);
-    if (slot < 0) {
-      slot = this.nextSlot();
-      this.buckets[slot] = bucket;
-      this.slots.add(slot, this.buckets);
-    }
+    let slot = this.slots.get(this.decoder.words[0], this.words);
+    const known = slot >= 0;
+    // A reused slot leaves the index under its old bucket (still in its words) before they are overwritten.
+    if (!known) slot = this.nextSlot();
     this.words.set(this.decoder.words, slot * WORDS);
+    if (!known) this.slots.add(slot, this.words);
     // Grown by push only, as the slots are handed out in order: a larger length set at once would make a sparse array.
     if (slot === this.keys.length) this.keys.push(key);
     else this.keys[slot] = key;
@@ -105,7 +101,7 @@ export class VerifiedCookies {
     }
     const slot = this.next;
     this.next = (this.next + 1) % this.capacity;
-    this.slots.remove(slot, this.buckets);
+    this.slots.remove(slot, this.words);
     return slot;
   }
 
@@ -114,14 +110,6 @@ export class VerifiedCookies {
     const words = new Int32Array(this.room * WORDS);
     words.set(this.words);
     this.words = words;
-    const buckets = new Int32Array(this.room);
-    buckets.set(this.buckets);
-    this.buckets = buckets;
-    this.slots.resize(this.room, buckets);
+    this.slots.resize(this.room, words);
   }
-}
-
-/** The first 30 bits of the id: random, so they spread the slots over the index. */
-function bucketOf(words: Int32Array): number {
-  return words[0] >>> 2;
 }

@@ -171,11 +171,11 @@ describe('VerifiedCookies', () => {
     }
   });
 
-  it('never answers with the key of another id that shares the map key (the first five characters)', () => {
+  it('never answers with the key of another id that shares the map key (the first 32 bits of the id)', () => {
     const cache = new VerifiedCookies(10);
     const first = issue();
     const other = newSessionId();
-    const second = issue(first.value.slice(0, 5) + other.slice(5));
+    const second = issue(first.value.slice(0, 6) + other.slice(6));
     verifyAndRemember(cache, first.value);
     expect(cache.keyOf(second.value)).toBeUndefined();
     verifyAndRemember(cache, second.value);
@@ -191,7 +191,7 @@ describe('VerifiedCookies', () => {
     for (const { value } of issued) verifyAndRemember(cache, value);
     expect(cache.size).toBeLessThanOrEqual(1000);
     const kept = issued.slice(-900).filter(({ value, key }) => cache.keyOf(value) === key).length;
-    // Only map-key collisions (30 bits: about one in a million pairs) may have cost a recent entry.
+    // Only map-key collisions (32 bits: about one in four billion pairs) may have cost a recent entry.
     expect(kept).toBeGreaterThanOrEqual(899);
     expect(issued.slice(0, 1000).some(({ value }) => cache.keyOf(value) !== undefined)).toBe(false);
     for (const { value, key } of issued.slice(-900)) expect([undefined, key]).toContain(cache.keyOf(value));
