@@ -1,8 +1,9 @@
 const EMPTY = 0;
 
 /**
- * Which slot holds a bucket: an open-addressing hash table (linear probing) in one Int32Array, at least twice as
- * large as the slots it indexes, so about eight bytes a slot where a `Map` entry costs about 45. The buckets are
+ * Which slot holds a bucket: an open-addressing hash table (linear probing) in one Int32Array, at least one and a
+ * half times as large as the slots it indexes (filled to at most two thirds: a look-up that finds its slot probes
+ * about two positions, one that does not about five), so 6-12 bytes a slot where a `Map` entry costs about 45. The buckets are
  * random bits (of a session id), so the low bits place them well; each slot's bucket is kept by the caller, at
  * `buckets[slot * stride]`, and the array passed in (a caller that keeps each slot's data in one typed array, the
  * bucket among it, needs no array of buckets beside it).
@@ -83,9 +84,9 @@ export class BucketIndex {
   }
 }
 
-/** The smallest power of two at least twice `slots` (at least 16). */
+/** The smallest power of two at least one and a half times `slots` (at least 16). */
 function sizeFor(slots: number): number {
   let size = 16;
-  while (size < 2 * slots) size *= 2;
+  while (size < 1.5 * slots) size *= 2;
   return size;
 }

@@ -4,14 +4,14 @@ import { SIGNED_VALUE_WORDS, SignedValueDecoder } from './signed-value-decoder.j
 const WORDS = SIGNED_VALUE_WORDS;
 const FIRST_SLOTS = 256;
 
-/** How many verified cookie values the engine remembers (about 88 bytes each). */
+/** How many verified cookie values the engine remembers (about 80 bytes each). */
 export const VERIFIED_COOKIES = 10_000;
 
 /**
  * Cookie values whose signature verified, with their store key, so that a repeat visit skips the HMAC and the
  * SHA-256. Bounded: past `capacity` the oldest entry is forgotten (the next visit verifies again).
  *
- * Compact on purpose: one entry costs about 88 bytes (the value's 64 decoded bytes in one typed array, an index of
+ * Compact on purpose: one entry costs about 80 bytes (the value's 64 decoded bytes in one typed array, an index of
  * small integers, a reference to the store key) and holds no string of the request. Keeping the cookie value itself
  * as a map key kept the whole Cookie header alive with it (the parser's value is a slice of the header) and cost
  * about 280 bytes a session; keeping its 87 characters as bytes cost about 115.
