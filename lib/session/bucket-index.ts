@@ -1,10 +1,12 @@
 const EMPTY = 0;
 
 /**
- * Which slot holds a bucket: an open-addressing hash table (linear probing) in one Int32Array, at least twice as
- * large as the slots it indexes, so about eight bytes a slot where a `Map` entry costs about 45. The buckets are
- * random bits (of a session id), so the low bits place them well; each slot's bucket is kept by the caller, in
- * `buckets`, and passed in.
+ * Which slot holds a bucket: an open-addressing hash table (linear probing) in one Int32Array, at least one and a
+ * half times as large as the slots it indexes (filled to at most two thirds: a look-up that finds its slot probes
+ * about two positions, one that does not about five), so 6-12 bytes a slot where a `Map` entry costs about 45. The buckets are
+ * random bits (of a session id), so the low bits place them well; each slot's bucket is kept by the caller, at
+ * `buckets[slot * stride]`, and the array passed in (a caller that keeps each slot's data in one typed array, the
+ * bucket among it, needs no array of buckets beside it).
  *
  * A removal shifts the entries that follow back (no tombstones), so that probes stay as short as at insertion.
  */
@@ -14,7 +16,11 @@ export class BucketIndex {
   private mask: number;
   private count = 0;
 
-  constructor(slots: number) {
+  /** `stride`: how many numbers of `buckets` each slot has; its bucket is the first. */
+  constructor(
+    slots: number,
+    private readonly stride = 1,
+  ) {
     this.table = new Int32Array(sizeFor(slots));
     this.mask = this.table.length - 1;
   }
@@ -29,25 +35,26 @@ export class BucketIndex {
     const table = this.table;
     for (let at = bucket & this.mask; table[at] !== EMPTY; at = (at + 1) & this.mask) {
       const slot = table[at] - 1;
-      if (buckets[slot] === bucket) return slot;
+      if (buckets[slot * this.stride] === bucket) return slot;
     }
     return -1;
   }
 
-  /** Indexes `slot` under its bucket (`buckets[slot]`), which no indexed slot holds. */
+  /** Indexes `slot` under its bucket (`buckets[slot * stride]`), which no indexed slot holds. */
   add(slot: number, buckets: Int32Array): void {
     const table = this.table;
-    let at = buckets[slot] & this.mask;
+    let at = buckets[slot * this.stride] & this.mask;
     while (table[at] !== EMPTY) at = (at + 1) & this.mask;
     table[at] = slot + 1;
     this.count++;
   }
 
-  /** Forgets `slot` if it is indexed (under `buckets[slot]`). */
+  /** Forgets `slot` if it is indexed (under `buckets[slot * stride]`). */
   remove(slot: number, buckets: Int32Array): void {
     const table = this.table;
     const mask = this.mask;
-    let hole = buckets[slot] & mask;
+    const stride = this.stride;
+    let hole = buckets[slot * stride] & mask;
     while (table[hole] !== slot + 1) {
       if (table[hole] === EMPTY) return;
       hole = (hole + 1) & mask;
@@ -56,7 +63,7 @@ export class BucketIndex {
     this.count--;
     // Moves back each following entry of the run whose home is not between the hole and it (cyclically).
     for (let at = (hole + 1) & mask; table[at] !== EMPTY; at = (at + 1) & mask) {
-      const home = buckets[table[at] - 1] & mask;
+      const home = buckets[(table[at] - 1) * stride] & mask;
       if (((at - home) & mask) >= ((at - hole) & mask)) {
         table[hole] = table[at];
         table[at] = EMPTY;
@@ -77,9 +84,9 @@ export class BucketIndex {
   }
 }
 
-/** The smallest power of two at least twice `slots` (at least 16). */
+/** The smallest power of two at least one and a half times `slots` (at least 16). */
 function sizeFor(slots: number): number {
   let size = 16;
-  while (size < 2 * slots) size *= 2;
+  while (size < 1.5 * slots) size *= 2;
   return size;
 }

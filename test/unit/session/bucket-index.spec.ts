@@ -36,6 +36,22 @@ describe('BucketIndex', () => {
     expect(index.size).toBe(3);
   });
 
+  it("reads each slot's bucket at slot * stride, negative buckets included", () => {
+    // Four numbers a slot, the bucket first: the rest must never be taken for a bucket.
+    const words = new Int32Array([-17, 1, 2, 3, 15, -17, -17, -17, -1, 15, 15, 15, 31, 0, 0, 0]);
+    const index = new BucketIndex(4, 4);
+    for (let slot = 0; slot < 4; slot++) index.add(slot, words);
+    expect([index.get(-17, words), index.get(15, words), index.get(-1, words), index.get(31, words)]).toEqual([0, 1, 2, 3]);
+    expect([index.get(1, words), index.get(2, words), index.get(0, words)]).toEqual([-1, -1, -1]);
+    index.remove(1, words);
+    expect([index.get(-17, words), index.get(15, words), index.get(-1, words), index.get(31, words)]).toEqual([0, -1, 2, 3]);
+    const grown = new Int32Array(64);
+    grown.set(words);
+    index.resize(16, grown);
+    expect([index.get(-17, grown), index.get(-1, grown), index.get(31, grown)]).toEqual([0, 2, 3]);
+    expect(index.size).toBe(3);
+  });
+
   it('agrees with a Map through many random adds, removals and growths', () => {
     const next = random(12345);
     const slots = 2000;

@@ -17,6 +17,8 @@ function verifyAndRemember(cache: VerifiedCookies, value: string): string | unde
   return storeKeyOf(id);
 }
 
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
 /** `text` with the character at `index` replaced by another base64url character. */
 function flip(text: string, index: number): string {
   const c = text[index] === 'A' ? 'B' : 'A';
@@ -48,17 +50,106 @@ describe('VerifiedCookies', () => {
     expect(cache.keyOf(value)).toBe(storeKeyOf(id));
   });
 
-  it('refuses another spelling of the same tag bytes (the last character has two unused bits)', () => {
+  it('refuses every other spelling of the same id bytes and of the same tag bytes (two unused bits each)', () => {
     const cache = new VerifiedCookies(10);
-    const { value } = issue();
+    const { value, key } = issue();
     verifyAndRemember(cache, value);
-    const last = value.charCodeAt(value.length - 1);
-    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-    const sixtet = alphabet.indexOf(String.fromCharCode(last));
-    const respelled = value.slice(0, -1) + alphabet[sixtet ^ 1];
-    expect(Buffer.from(respelled.split('.')[1], 'base64url')).toEqual(Buffer.from(value.split('.')[1], 'base64url'));
-    expect(cache.keyOf(respelled)).toBeUndefined();
-    expect(signer.unsign(respelled)).toBeUndefined();
+    for (const last of [42, 86]) {
+      const sixtet = BASE64URL.indexOf(value[last]);
+      for (const unused of [1, 2, 3]) {
+        const respelled = value.slice(0, last) + BASE64URL[sixtet ^ unused] + value.slice(last + 1);
+        const [id, tag] = value.split('.');
+        const [otherId, otherTag] = respelled.split('.');
+        expect(Buffer.from(otherId, 'base64url')).toEqual(Buffer.from(id, 'base64url'));
+        expect(Buffer.from(otherTag, 'base64url')).toEqual(Buffer.from(tag, 'base64url'));
+        expect(cache.keyOf(respelled)).toBeUndefined();
+        expect(signer.unsign(respelled)).toBeUndefined();
+      }
+    }
+    expect(cache.keyOf(value)).toBe(key);
+  });
+
+  it('refuses a tag forged for a cached id with any byte changed, at every byte position', () => {
+    const cache = new VerifiedCookies(10);
+    const { value, key } = issue();
+    verifyAndRemember(cache, value);
+    const [id, tag] = value.split('.');
+    const bytes = Buffer.from(tag, 'base64url');
+    for (let at = 0; at < 32; at++) {
+      for (const change of [0x01, 0x10, 0x80, 0xff]) {
+        const forged = Buffer.from(bytes);
+        forged[at] ^= change;
+        const forgedValue = `${id}.${forged.toString('base64url')}`;
+        expect(cache.keyOf(forgedValue)).toBeUndefined();
+        expect(signer.unsign(forgedValue)).toBeUndefined();
+      }
+    }
+    expect(cache.keyOf(value)).toBe(key);
+  });
+
+  it('refuses every other base64url character at every position (each bit of each character counts)', () => {
+    const cache = new VerifiedCookies(10);
+    const { value, key } = issue();
+    verifyAndRemember(cache, value);
+    let tried = 0;
+    for (let at = 0; at < value.length; at++) {
+      if (at === 43) continue;
+      for (const c of BASE64URL) {
+        if (c === value[at]) continue;
+        expect(cache.keyOf(value.slice(0, at) + c + value.slice(at + 1))).toBeUndefined();
+        tried++;
+      }
+    }
+    expect(tried).toBe(86 * 63);
+    expect(cache.keyOf(value)).toBe(key);
+  });
+
+  it('refuses a character outside base64url anywhere, including ones that alias a valid one in 7 bits', () => {
+    const cache = new VerifiedCookies(10);
+    const { value, key } = issue();
+    verifyAndRemember(cache, value);
+    for (let at = 0; at < value.length; at++) {
+      const code = value.charCodeAt(at);
+      const others = ['+', '/', '=', '.', ' ', '%', '\0', '\x7f', '\u00e9', '\ud83d', '\uffff'];
+      // The same character in the low 7 bits: a table look-up on those bits alone would take it for the original.
+      others.push(String.fromCharCode(code + 0x80), String.fromCharCode(code + 0x100), String.fromCharCode(code + 0xff00));
+      for (const c of others) {
+        if (c === value[at]) continue;
+        const other = value.slice(0, at) + c + value.slice(at + 1);
+        expect(cache.keyOf(other)).toBeUndefined();
+        cache.remember(other, 'must-not-be-kept');
+      }
+    }
+    expect(cache.size).toBe(1);
+    expect(cache.keyOf(value)).toBe(key);
+  });
+
+  it('refuses a value of another length or without its dot at 43, and remembers none of them', () => {
+    const cache = new VerifiedCookies(10);
+    const { value, key } = issue();
+    verifyAndRemember(cache, value);
+    const [id, tag] = value.split('.');
+    const shapes = [
+      value.slice(0, -1),
+      `${value}A`,
+      `${value}.`,
+      `A${value}`,
+      `${id}${tag}`,
+      `${id}${tag}A`,
+      `${id.slice(0, 42)}.${id[42]}${tag}`,
+      `${id}${tag[0]}.${tag.slice(1)}`,
+      `${id}.${tag}.`,
+      `${id}..${tag.slice(1)}`,
+      id,
+      tag,
+      '',
+    ];
+    for (const shape of shapes) {
+      expect(cache.keyOf(shape)).toBeUndefined();
+      cache.remember(shape, 'must-not-be-kept');
+    }
+    expect(cache.size).toBe(1);
+    expect(cache.keyOf(value)).toBe(key);
   });
 
   it('refuses a value with the id changed, the dot moved or other characters, and never throws', () => {
@@ -80,11 +171,11 @@ describe('VerifiedCookies', () => {
     }
   });
 
-  it('never answers with the key of another id that shares the map key (the first five characters)', () => {
+  it('never answers with the key of another id that shares the map key (the first 32 bits of the id)', () => {
     const cache = new VerifiedCookies(10);
     const first = issue();
     const other = newSessionId();
-    const second = issue(first.value.slice(0, 5) + other.slice(5));
+    const second = issue(first.value.slice(0, 6) + other.slice(6));
     verifyAndRemember(cache, first.value);
     expect(cache.keyOf(second.value)).toBeUndefined();
     verifyAndRemember(cache, second.value);
@@ -100,7 +191,7 @@ describe('VerifiedCookies', () => {
     for (const { value } of issued) verifyAndRemember(cache, value);
     expect(cache.size).toBeLessThanOrEqual(1000);
     const kept = issued.slice(-900).filter(({ value, key }) => cache.keyOf(value) === key).length;
-    // Only map-key collisions (30 bits: about one in a million pairs) may have cost a recent entry.
+    // Only map-key collisions (32 bits: about one in four billion pairs) may have cost a recent entry.
     expect(kept).toBeGreaterThanOrEqual(899);
     expect(issued.slice(0, 1000).some(({ value }) => cache.keyOf(value) !== undefined)).toBe(false);
     for (const { value, key } of issued.slice(-900)) expect([undefined, key]).toContain(cache.keyOf(value));
