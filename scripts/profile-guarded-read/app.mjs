@@ -5,8 +5,11 @@ import { pathToFileURL } from 'node:url';
 
 const SECRET = 'profile-secret-0123456789-abcdefghijklmnopqrstu';
 
-/** The Nest app of `variant` on `adapter`, initialised, not listening. */
-export async function buildApp(adapter, variant, libDir) {
+/**
+ * The Nest app of `variant` on `adapter`, initialised, not listening. The library's store is a MemoryStore, or a
+ * RedisStore (its defaults: near cache, auto-pipelining) on `redisUrl` when one is given.
+ */
+export async function buildApp(adapter, variant, libDir, redisUrl) {
   await import('reflect-metadata');
   const common = await import('@nestjs/common');
   const { NestFactory } = await import('@nestjs/core');
@@ -77,7 +80,11 @@ export async function buildApp(adapter, variant, libDir) {
     decorate([Connected(), Get('plain')], ConnectedController.prototype, 'plain');
     decorate([Controller()], ConnectedController);
     class ConnectedModule {}
-    const store = new MemoryStore();
+    let store = new MemoryStore();
+    if (redisUrl !== undefined) {
+      const { RedisStore } = await import(pathToFileURL(resolve(libDir, 'stores/redis/redis.store.js')).href);
+      store = new RedisStore({ url: redisUrl, prefix: `profile-${adapter}:` });
+    }
     decorate(
       [
         Module({
