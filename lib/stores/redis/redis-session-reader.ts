@@ -27,7 +27,7 @@ export class RedisSessionReader {
    * undefined when it must be read from Redis: no I/O, no removal.
    */
   cached(key: string): SessionRecord | undefined {
-    const record = this.near?.lookup(this.keys.session(key));
+    const record = this.near?.lookup(key);
     if (record === undefined) return undefined;
     const now = Date.now();
     if (expiresAt(record) <= now) return undefined;
@@ -52,7 +52,7 @@ export class RedisSessionReader {
   /** The record from Redis, removed when expired or behind its user's epoch. */
   async read(key: string): Promise<SessionRecord | undefined> {
     const session = this.keys.session(key);
-    const near = this.near?.beginRead(session);
+    const near = this.near?.beginRead(key);
     // A plain HGETALL, not a script: the read of every request; a key of another type answers WRONGTYPE.
     let reply: unknown;
     try {
