@@ -16,7 +16,8 @@
  *   --store <kind>       memory (default) or redis: a RedisStore (its defaults) on a redis-server this script starts
  *                        on a free loopback port and stops by its pid; cpu mode then prints redis-server's CPU too
  *   --variants <list>    ceiling,connected, and async-context: the ceiling with an AsyncLocalStorage slot per request,
- *                        the floor of any per-request context
+ *                        the floor of any per-request context; in inject mode with --store redis, connected-redis:
+ *                        `connected` on the RedisStore (and `connected` stays on a MemoryStore), side by side
  *   --sessions 1000 --seconds 8 --warmup 3 --rounds 3 --connections 10   the load of cpu mode
  *   --logins 10000       memory mode: sessions logged in, then read once each
  *   --profile <dir>      a .cpuprofile of each measured window, and its top self-time entries printed
@@ -61,6 +62,9 @@ const { values: options } = parseArgs({
   },
 });
 
+/** The redis-server of `--store redis`, started by main(). */
+let redis;
+
 if (options.serve) await serve();
 else await main();
 
@@ -74,9 +78,6 @@ async function serve() {
 
 // ---------------------------------------------------------------------------------------------------------------
 // The driver
-
-/** The redis-server of `--store redis`, started by main(). */
-let redis;
 
 function startServer(adapter, variant) {
   const args = ['--serve', '--adapter', adapter, '--variant', variant, '--lib', options.lib];
@@ -270,7 +271,7 @@ async function main() {
   try {
     if (options.mode === 'cpu' || options.mode === 'both') await cpuMode(adapters);
     if (options.mode === 'memory' || options.mode === 'both') await memoryMode(adapters);
-    if (options.mode === 'inject') await injectMode(adapters, options);
+    if (options.mode === 'inject') await injectMode(adapters, { ...options, redisUrl: redis?.url });
   } finally {
     await redis?.stop();
   }

@@ -5,9 +5,13 @@ import { pathToFileURL } from 'node:url';
 
 const SECRET = 'profile-secret-0123456789-abcdefghijklmnopqrstu';
 
+/** The bench's counter key, per built library. */
+const counters = new Map();
+
 /**
  * The Nest app of `variant` on `adapter`, initialised, not listening. The library's store is a MemoryStore, or a
- * RedisStore (its defaults: near cache, auto-pipelining) on `redisUrl` when one is given.
+ * RedisStore (its defaults: near cache, auto-pipelining) on `redisUrl` for `connected-redis`, and for `connected`
+ * when `redisUrl` is given.
  */
 export async function buildApp(adapter, variant, libDir, redisUrl) {
   await import('reflect-metadata');
@@ -50,7 +54,9 @@ export async function buildApp(adapter, variant, libDir, redisUrl) {
   } else {
     const lib = await import(pathToFileURL(resolve(libDir, 'index.js')).href);
     const { Connected, CurrentUser, SessionData, SessionKey, SessionModule, SessionService, MemoryStore } = lib;
-    const COUNTER = new SessionKey('counter', { persist: true });
+    // Keys are global by name: two connected apps in one process (inject mode) share one.
+    counters.set(libDir, counters.get(libDir) ?? new SessionKey('counter', { persist: true }));
+    const COUNTER = counters.get(libDir);
     class ConnectedController {
       constructor(sessions) {
         this.sessions = sessions;
@@ -81,6 +87,7 @@ export async function buildApp(adapter, variant, libDir, redisUrl) {
     decorate([Controller()], ConnectedController);
     class ConnectedModule {}
     let store = new MemoryStore();
+    if (variant === 'connected-redis' && redisUrl === undefined) throw new Error('connected-redis needs --store redis');
     if (redisUrl !== undefined) {
       const { RedisStore } = await import(pathToFileURL(resolve(libDir, 'stores/redis/redis.store.js')).href);
       store = new RedisStore({ url: redisUrl, prefix: `profile-${adapter}:` });
