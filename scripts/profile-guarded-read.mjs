@@ -9,7 +9,8 @@
  *
  * Options:
  *   --lib <dir>          the built library (default dist)
- *   --mode <mode>        cpu, memory, both (default) or inject (the apps in this process without sockets: injectMode)
+ *   --mode <mode>        cpu, memory, both (default) or inject (the apps in this process without sockets: injectMode),
+ *                        or hit (MemoryStore.peek against a RedisStore near cache hit, no HTTP; --store redis: hitMode)
  *   --adapters <list>    express,fastify
  *   --route <name>       me (default: `@Connected()` + `@CurrentUser()`), read (the bench's `@SessionData(COUNTER)`)
  *                        or plain (`@Connected()` and no parameter, as the ceiling's routes)
@@ -35,6 +36,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildApp, listenToParent } from './profile-guarded-read/app.mjs';
+import { hitMode } from './profile-guarded-read/hit.mjs';
 import { injectMode } from './profile-guarded-read/inject.mjs';
 import { startRedis } from './profile-guarded-read/redis.mjs';
 import { summarise } from './profile-guarded-read/summary.mjs';
@@ -272,6 +274,7 @@ async function main() {
     if (options.mode === 'cpu' || options.mode === 'both') await cpuMode(adapters);
     if (options.mode === 'memory' || options.mode === 'both') await memoryMode(adapters);
     if (options.mode === 'inject') await injectMode(adapters, { ...options, redisUrl: redis?.url });
+    if (options.mode === 'hit') await hitMode(options, redis?.url);
   } finally {
     await redis?.stop();
   }
