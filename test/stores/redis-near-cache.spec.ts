@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { RedisKeys } from '../../lib/stores/redis/redis-keys.js';
 import { RedisStore, type RedisStoreOptions } from '../../lib/stores/redis/redis.store.js';
 import type { SessionRecord } from '../../lib/stores/session-record.js';
 import { TimedStore } from '../../lib/stores/timed-store.js';
@@ -164,6 +165,25 @@ describe('RedisStore near cache', () => {
     await eventually('A to hear of the removal', () => a.cached(key) === undefined, 5_000);
     expect(await a.get(key)).toBeUndefined();
     expect(await a.touch(key, Date.now(), Date.now() + 60_000)).toBe(false);
+  });
+
+  it('reads only the epoch, not the session, when a cached copy outlived its user epoch in the epoch cache', async () => {
+    const prefix = freshPrefix();
+    const store = await near.openStore({}, prefix);
+    const key = newKey();
+    await store.create(key, makeRecord({ userId: 'olga', data: { 's:cart': '5' } }), NO_LIMIT);
+    // The user's hash lives 300 ms: its epoch is cached that long (an epoch is never trusted past its hash's life).
+    const user = new RedisKeys(prefix).user('olga');
+    await near.admin.hset(user, 'epoch', '0');
+    await near.admin.pexpire(user, 300);
+    await cachedOn(store, key);
+    await eventually('the user hash to expire', async () => (await near.admin.exists(user)) === 0);
+    await eventually('the cached epoch to lapse', () => store.cached(key) === undefined, 5_000);
+
+    const sent = await commandsOf([near.admin], async () => expect((await store.get(key))?.data).toEqual({ 's:cart': '5' }));
+    // The epoch script (its HGET and PTTL counted too), and no HGETALL.
+    expect(sent).toEqual({ evalsha: 1, hget: 1, pttl: 1 });
+    expect(await commandsOf([near.admin], () => store.get(key))).toEqual({});
   });
 
   it('keeps at most maxEntries records and maxBytes estimated bytes, least recently used first out', async () => {
