@@ -1,5 +1,5 @@
 /**
- * Profiles the guarded read of a built nestjs-connected (MemoryStore) against the same Nest app without the library
+ * Profiles the guarded read of a built nestjs-connected (MemoryStore, or RedisStore) against the same Nest app without the library
  * (the ceiling), on Express and Fastify: server CPU per request, an optional CPU profile of the measured window, and
  * the live server's memory per connected session. Not part of the test suite; docs/ARCHITECTURE.md ("Per-request
  * cost") says what it found.
@@ -9,12 +9,16 @@
  *
  * Options:
  *   --lib <dir>          the built library (default dist)
- *   --mode <mode>        cpu, memory, both (default) or inject (the apps in this process without sockets: injectMode)
+ *   --mode <mode>        cpu, memory, both (default) or inject (the apps in this process without sockets: injectMode),
+ *                        or hit (MemoryStore.peek against a RedisStore near cache hit, no HTTP; --store redis: hitMode)
  *   --adapters <list>    express,fastify
  *   --route <name>       me (default: `@Connected()` + `@CurrentUser()`), read (the bench's `@SessionData(COUNTER)`)
  *                        or plain (`@Connected()` and no parameter, as the ceiling's routes)
+ *   --store <kind>       memory (default) or redis: a RedisStore (its defaults) on a redis-server this script starts
+ *                        on a free loopback port and stops by its pid; cpu mode then prints redis-server's CPU too
  *   --variants <list>    ceiling,connected, and async-context: the ceiling with an AsyncLocalStorage slot per request,
- *                        the floor of any per-request context
+ *                        the floor of any per-request context; in inject mode with --store redis, connected-redis:
+ *                        `connected` on the RedisStore (and `connected` stays on a MemoryStore), side by side
  *   --sessions 1000 --seconds 8 --warmup 3 --rounds 3 --connections 10   the load of cpu mode
  *   --logins 10000       memory mode: sessions logged in, then read once each
  *   --profile <dir>      a .cpuprofile of each measured window, and its top self-time entries printed
@@ -32,7 +36,9 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildApp, listenToParent } from './profile-guarded-read/app.mjs';
+import { hitMode } from './profile-guarded-read/hit.mjs';
 import { injectMode } from './profile-guarded-read/inject.mjs';
+import { startRedis } from './profile-guarded-read/redis.mjs';
 import { summarise } from './profile-guarded-read/summary.mjs';
 
 const { values: options } = parseArgs({
@@ -45,6 +51,8 @@ const { values: options } = parseArgs({
     variants: { type: 'string', default: 'ceiling,connected' },
     adapter: { type: 'string', default: 'express' },
     route: { type: 'string', default: 'me' },
+    store: { type: 'string', default: 'memory' },
+    'redis-url': { type: 'string' },
     sessions: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '3' },
@@ -56,13 +64,16 @@ const { values: options } = parseArgs({
   },
 });
 
+/** The redis-server of `--store redis`, started by main(). */
+let redis;
+
 if (options.serve) await serve();
 else await main();
 
 // ---------------------------------------------------------------------------------------------------------------
 // The server (child process)
 async function serve() {
-  const app = await buildApp(options.adapter, options.variant, options.lib);
+  const app = await buildApp(options.adapter, options.variant, options.lib, options['redis-url']);
   await app.listen(0, '127.0.0.1');
   await listenToParent(app);
 }
@@ -71,7 +82,9 @@ async function serve() {
 // The driver
 
 function startServer(adapter, variant) {
-  const child = fork(new URL(import.meta.url).pathname, ['--serve', '--adapter', adapter, '--variant', variant, '--lib', options.lib], {
+  const args = ['--serve', '--adapter', adapter, '--variant', variant, '--lib', options.lib];
+  if (redis !== undefined) args.push('--redis-url', redis.url);
+  const child = fork(new URL(import.meta.url).pathname, args, {
     execArgv: ['--expose-gc'],
     env: { ...process.env, NODE_ENV: 'production' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -161,7 +174,7 @@ async function cpuMode(adapters) {
       const cookies = variant !== 'connected' ? [] : await loginMany(port, Number(options.sessions), 'user-');
       if (variant === 'connected' && (await get(port, `/${options.route}`, cookies[0])) !== 200) throw new Error('guarded read refused');
       await load(port, cookies, Number(options.warmup));
-      servers[variant] = { server, port, cookies, micros: 0, requests: 0, perRound: [] };
+      servers[variant] = { server, port, cookies, micros: 0, requests: 0, perRound: [], redisPerRound: [] };
     }
     for (let round = 0; round < rounds; round++) {
       for (const variant of variants) {
@@ -169,8 +182,10 @@ async function cpuMode(adapters) {
         const profiled = options.profile !== undefined && round === rounds - 1;
         if (profiled) await entry.server.ask('profile-start');
         const before = (await entry.server.ask('cpu')).usage;
+        const redisBefore = redis?.cpu();
         const requests = await load(entry.port, entry.cookies, seconds / rounds);
         const after = (await entry.server.ask('cpu')).usage;
+        const redisMicros = redis === undefined ? 0 : redis.cpu() - redisBefore;
         if (profiled) {
           mkdirSync(options.profile, { recursive: true });
           const file = resolve(options.profile, `${adapter}-${variant}-${options.route}.cpuprofile`);
@@ -181,6 +196,7 @@ async function cpuMode(adapters) {
         entry.micros += cpuMicros(before, after);
         entry.requests += requests;
         entry.perRound.push(cpuMicros(before, after) / requests);
+        entry.redisPerRound.push(redisMicros / requests);
       }
     }
     // The median round: the machine's other load comes and goes, and a round it hit is an outlier, not a trend.
@@ -198,6 +214,9 @@ async function cpuMode(adapters) {
       `cpu ${adapter.padEnd(8)} /${options.route}: ceiling ${ceiling.toFixed(1)} µs/req, nestjs-connected ${connected.toFixed(1)} µs/req, ` +
         `ratio ${(ceiling / connected).toFixed(2)} (+${(connected - ceiling).toFixed(1)} µs)  rounds ${servers.connected.perRound.map((v) => v.toFixed(1)).join(' ')} / ${servers.ceiling.perRound.map((v) => v.toFixed(1)).join(' ')}`,
     );
+    if (redis !== undefined && servers.connected !== undefined) {
+      console.log(`    ${adapter} redis-server CPU per request: ${median(servers.connected.redisPerRound).toFixed(1)} µs (median round)`);
+    }
     if (servers['async-context'] !== undefined) {
       const floor = median(servers['async-context'].perRound);
       console.log(
@@ -248,8 +267,15 @@ async function memoryMode(adapters) {
 }
 async function main() {
   const adapters = options.adapters.split(',');
-  console.log(`node ${process.version}, lib ${options.lib}`);
-  if (options.mode === 'cpu' || options.mode === 'both') await cpuMode(adapters);
-  if (options.mode === 'memory' || options.mode === 'both') await memoryMode(adapters);
-  if (options.mode === 'inject') await injectMode(adapters, options);
+  console.log(`node ${process.version}, lib ${options.lib}, store ${options.store}`);
+  if (options.store === 'redis') redis = await startRedis();
+  else if (options.store !== 'memory') throw new Error(`--store: memory or redis, not ${options.store}`);
+  try {
+    if (options.mode === 'cpu' || options.mode === 'both') await cpuMode(adapters);
+    if (options.mode === 'memory' || options.mode === 'both') await memoryMode(adapters);
+    if (options.mode === 'inject') await injectMode(adapters, { ...options, redisUrl: redis?.url });
+    if (options.mode === 'hit') await hitMode(options, redis?.url);
+  } finally {
+    await redis?.stop();
+  }
 }

@@ -14,10 +14,8 @@ import { SessionCloser } from './session-closer.js';
 import { SessionCookie } from './session-cookie.js';
 import { clientOf, SessionLog } from './session-log.js';
 import { SessionSigner } from './session-signer.js';
+import { idleTimeoutOf, touchIntervalMs } from './touch-interval.js';
 import { VerifiedCookies } from './verified-cookies.js';
-
-/** Activity is written to the store at most this often per session, so that reads stay cheap. */
-const TOUCH_INTERVAL_MS = 1000;
 
 /**
  * Cookie → live session: the one read path of every transport. Verifies the cookie, reads the record, applies
@@ -123,7 +121,7 @@ export class SessionResolver {
    * this policy's idle and absolute bounds.
    */
   private withinPolicy(record: SessionRecord): boolean {
-    const idle = record.userId === undefined ? this.policy.anonymousIdleTimeoutMs : this.policy.idleTimeoutMs;
+    const idle = idleTimeoutOf(this.policy, record);
     return record.absoluteExpiresAt <= record.createdAt + this.policy.absoluteTimeoutMs && record.idleExpiresAt <= record.lastSeenAt + idle;
   }
 
@@ -132,13 +130,10 @@ export class SessionResolver {
     return { key, record };
   }
 
-  /** Records activity on a live session, at most once a second. */
+  /** Records activity on a live session, at most once per {@link touchIntervalMs} of its idle timeout. */
   private touchIfDue(key: string, record: SessionRecord, now: number): void {
-    const idle = record.userId === undefined ? this.policy.anonymousIdleTimeoutMs : this.policy.idleTimeoutMs;
-    // At most once a second, but at least ten times per idle timeout: the interval is how late activity may be
-    // recorded, so with a short idle timeout a fixed 1 s (or half the timeout) would end sessions whose requests
-    // came well within it.
-    if (now - record.lastSeenAt >= Math.min(TOUCH_INTERVAL_MS, idle / 10)) {
+    const idle = idleTimeoutOf(this.policy, record);
+    if (now - record.lastSeenAt >= touchIntervalMs(idle)) {
       // Not awaited: activity is best effort and must not slow reads; a failure is logged by TimedStore.
       this.store.call('touch', key, now, Math.min(now + idle, record.absoluteExpiresAt)).catch(() => undefined);
     }

@@ -5,8 +5,15 @@ import { pathToFileURL } from 'node:url';
 
 const SECRET = 'profile-secret-0123456789-abcdefghijklmnopqrstu';
 
-/** The Nest app of `variant` on `adapter`, initialised, not listening. */
-export async function buildApp(adapter, variant, libDir) {
+/** The bench's counter key, per built library. */
+const counters = new Map();
+
+/**
+ * The Nest app of `variant` on `adapter`, initialised, not listening. The library's store is a MemoryStore, or a
+ * RedisStore (its defaults: near cache, auto-pipelining) on `redisUrl` for `connected-redis`, and for `connected`
+ * when `redisUrl` is given.
+ */
+export async function buildApp(adapter, variant, libDir, redisUrl) {
   await import('reflect-metadata');
   const common = await import('@nestjs/common');
   const { NestFactory } = await import('@nestjs/core');
@@ -47,7 +54,9 @@ export async function buildApp(adapter, variant, libDir) {
   } else {
     const lib = await import(pathToFileURL(resolve(libDir, 'index.js')).href);
     const { Connected, CurrentUser, SessionData, SessionKey, SessionModule, SessionService, MemoryStore } = lib;
-    const COUNTER = new SessionKey('counter', { persist: true });
+    // Keys are global by name: two connected apps in one process (inject mode) share one.
+    counters.set(libDir, counters.get(libDir) ?? new SessionKey('counter', { persist: true }));
+    const COUNTER = counters.get(libDir);
     class ConnectedController {
       constructor(sessions) {
         this.sessions = sessions;
@@ -77,7 +86,12 @@ export async function buildApp(adapter, variant, libDir) {
     decorate([Connected(), Get('plain')], ConnectedController.prototype, 'plain');
     decorate([Controller()], ConnectedController);
     class ConnectedModule {}
-    const store = new MemoryStore();
+    let store = new MemoryStore();
+    if (variant === 'connected-redis' && redisUrl === undefined) throw new Error('connected-redis needs --store redis');
+    if (redisUrl !== undefined) {
+      const { RedisStore } = await import(pathToFileURL(resolve(libDir, 'stores/redis/redis.store.js')).href);
+      store = new RedisStore({ url: redisUrl, prefix: `profile-${adapter}:` });
+    }
     decorate(
       [
         Module({

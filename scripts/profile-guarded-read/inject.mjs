@@ -14,12 +14,12 @@ export async function injectMode(adapters, options) {
   for (const adapter of adapters) {
     const apps = {};
     for (const variant of variants) {
-      const app = await buildApp(adapter, variant, options.lib);
+      const app = await buildApp(adapter, variant, options.lib, variant === 'connected-redis' ? options.redisUrl : undefined);
       const instance = app.getHttpAdapter().getInstance();
       if (adapter === 'fastify') await instance.ready();
       const dispatch = adapter === 'fastify' ? (request) => instance.inject(request) : (request) => inject(instance, request);
       let cookies = [undefined];
-      if (variant === 'connected') {
+      if (variant.startsWith('connected')) {
         cookies = [];
         for (let i = 0; i < Number(options.sessions); i++) {
           const reply = await dispatch({ method: 'POST', url: `/login?user=user-${i}` });
@@ -52,6 +52,11 @@ export async function injectMode(adapters, options) {
     console.log(
       `inject ${adapter.padEnd(8)} /${options.route}: µs/req (median of ${rounds} batches of ${batch}) ${line}; library adds ${added.toFixed(2)} µs`,
     );
+    if (apps['connected-redis'] !== undefined && apps.connected !== undefined) {
+      const redis = median(apps['connected-redis'].perRound.map((value, i) => value - apps.connected.perRound[i]));
+      const ratio = median(apps.connected.perRound) / median(apps['connected-redis'].perRound);
+      console.log(`    RedisStore over MemoryStore: adds ${redis.toFixed(2)} µs (ratio of the medians ${ratio.toFixed(3)})`);
+    }
     if (apps['async-context'] !== undefined) {
       const slot = median(apps['async-context'].perRound.map((value, i) => value - apps.ceiling.perRound[i]));
       console.log(`    of which the AsyncLocalStorage slot alone: ${slot.toFixed(2)} µs`);

@@ -33,8 +33,10 @@ describe.each(ADAPTERS)('the Redis near cache under two apps on %s', (adapter: A
 
   beforeAll(async () => {
     const prefix = freshPrefix();
-    a = await startRedisApp({ adapter, redisUrl: server.url, prefix });
-    b = await startRedisApp({ adapter, redisUrl: server.url, prefix });
+    // A one-minute idle timeout is touched every second (touchIntervalMs), so a test can wait for a touch.
+    const policy = { idleTimeout: 60 };
+    a = await startRedisApp({ adapter, redisUrl: server.url, prefix, policy });
+    b = await startRedisApp({ adapter, redisUrl: server.url, prefix, policy });
   });
 
   afterAll(async () => {

@@ -304,6 +304,28 @@ describe.each(ADAPTERS)('socket revocation on %s', (adapter: AdapterName) => {
       });
     });
 
+    describe('a 1-second idle timeout', () => {
+      let t: TestApp;
+      beforeAll(async () => {
+        ({ t } = await start({ idleTimeout: 1 }));
+      });
+      afterAll(() => t.close());
+
+      it('keeps the session of a socket that only sends messages: it is re-read (and touched) per touch interval, not per second', async () => {
+        const loginAt = Date.now();
+        const busy = await login(t, 'quick');
+        const socket = await connect(t.url, { cookie: busy.cookieHeader() });
+        // Messages 200 ms apart for 2.5 s: the session lives on its socket's activity alone, past two idle timeouts.
+        while (Date.now() < loginAt + 2500) {
+          expect(await socket.request('whoami')).toEqual({ event: 'whoami', data: { user: 'quick' } });
+          await sleep(200);
+        }
+        expect(socket.isOpen).toBe(true);
+        expect(socket.received.some((m) => m.event === 'session_end')).toBe(false);
+        expect((await busy.get('/me')).body).toEqual({ user: 'quick' });
+      });
+    });
+
     describe('a 2-second idle timeout, on a store that hands out copies', () => {
       let t: TestApp;
       beforeAll(async () => {

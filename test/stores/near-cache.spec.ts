@@ -64,6 +64,61 @@ describe('NearCache (the cache alone)', () => {
     expect(cache.heldBytes).toBe(recordBytes('a', small));
   });
 
+  it('evicts the least recently used, giving an entry read since it was last passed over a second chance', () => {
+    const cache = new NearCache({ maxEntries: 3, maxBytes: 1_000_000 }, () => true);
+    const keep = (key: string) => cache.endRead(cache.beginRead(key), makeRecord({ userId: key }));
+    const held = () => ['a', 'b', 'c', 'd', 'e'].filter((key) => cache.lookup(key) !== undefined);
+    keep('a');
+    keep('b');
+    keep('c');
+    expect(cache.lookup('a')?.userId).toBe('a');
+    keep('d');
+    // 'a' was read: 'b', the least recently used, went.
+    expect(held()).toEqual(['a', 'c', 'd']);
+    // held() read all three: each is passed over once, unmarked, and then the oldest of them ('c') goes; the entry
+    // just stored never does.
+    keep('e');
+    expect(held()).toEqual(['a', 'd', 'e']);
+    expect(cache.size).toBe(3);
+    expect(cache.heldBytes).toBe(['a', 'd', 'e'].reduce((sum, key) => sum + recordBytes(key, makeRecord({ userId: key })), 0));
+  });
+
+  it('drops the copy an invalidation message names through keyOf, and nothing for a name keyOf does not know', () => {
+    const cache = new NearCache(
+      bounds,
+      () => true,
+      (name) => (name.startsWith('p:s:') ? name.slice(4) : undefined),
+    );
+    cache.endRead(cache.beginRead('a'), makeRecord());
+    cache.endRead(cache.beginRead('b'), makeRecord());
+    cache.invalidated('a');
+    cache.invalidated('p:u:b');
+    expect(cache.size).toBe(2);
+    cache.invalidated('p:s:a');
+    expect(cache.lookup('a')).toBeUndefined();
+    expect(cache.lookup('b')).toBeDefined();
+    // A read in flight of the key named is not kept either.
+    const read = cache.beginRead('c');
+    cache.invalidated('p:s:c');
+    cache.endRead(read, makeRecord());
+    expect(cache.lookup('c')).toBeUndefined();
+  });
+
+  it('hands out copies of every field, which the caller may change without changing the cache', () => {
+    const cache = new NearCache(bounds, () => true);
+    const record = makeRecord({ userId: 'ines', data: JSON.parse('{"s:cart":"[1]","__proto__":"plain"}') as Record<string, string> });
+    Object.assign(record, { authenticatedAt: 5, browserSessionCookie: true, actorId: 'admin', actorEpoch: 2 });
+    cache.endRead(cache.beginRead('k'), record);
+    const copy = cache.lookup('k')!;
+    expect(copy).toEqual(record);
+    expect(Object.keys(copy.data).sort()).toEqual(['__proto__', 's:cart']);
+    expect(copy.data['__proto__']).toBe('plain');
+    copy.data['s:cart'] = '[2]';
+    copy.lastSeenAt = 0;
+    expect(cache.lookup('k')).toEqual(record);
+    expect(Object.prototype).not.toHaveProperty('s:cart');
+  });
+
   it('measures a hit (a copy) against decoding the HGETALL reply, as a read without the cache would', () => {
     const record = makeRecord({ userId: 'hana', data: { 's:cart': '[1,2,3]', 'b:theme': '"dark"' } });
     const reply = encodeRecord(record);

@@ -173,7 +173,8 @@ describe.each(ADAPTERS)('RedisStore: the commands of each request (%s)', (adapte
 
   beforeAll(async () => {
     prefix = freshPrefix();
-    app = await startRedisApp({ adapter, redisUrl: server.url, prefix });
+    // A one-minute idle timeout is touched every second (touchIntervalMs), so a test can wait for a touch.
+    app = await startRedisApp({ adapter, redisUrl: server.url, prefix, policy: { idleTimeout: 60 } });
   });
 
   afterAll(async () => {
@@ -189,7 +190,7 @@ describe.each(ADAPTERS)('RedisStore: the commands of each request (%s)', (adapte
     report(`${adapter} GET /me (guarded read)`, read);
     const write = await cost(async () => expect((await browser.post('/note', { note: 'n' })).status).toBe(201));
     report(`${adapter} POST /note (field write)`, write);
-    // Past the touch interval (a second), the next read records activity.
+    // Past the touch interval (a second, for this idle timeout), the next read records activity.
     await sleep(1_100);
     const touched = await cost(async () => expect((await browser.get('/me')).status).toBe(200));
     report(`${adapter} GET /me after a second (guarded read and touch)`, touched);

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { RedisKeys } from '../../lib/stores/redis/redis-keys.js';
 import { RedisStore, type RedisStoreOptions } from '../../lib/stores/redis/redis.store.js';
 import type { SessionRecord } from '../../lib/stores/session-record.js';
 import { TimedStore } from '../../lib/stores/timed-store.js';
@@ -166,14 +167,33 @@ describe('RedisStore near cache', () => {
     expect(await a.touch(key, Date.now(), Date.now() + 60_000)).toBe(false);
   });
 
+  it('reads only the epoch, not the session, when a cached copy outlived its user epoch in the epoch cache', async () => {
+    const prefix = freshPrefix();
+    const store = await near.openStore({}, prefix);
+    const key = newKey();
+    await store.create(key, makeRecord({ userId: 'olga', data: { 's:cart': '5' } }), NO_LIMIT);
+    // The user's hash lives 300 ms: its epoch is cached that long (an epoch is never trusted past its hash's life).
+    const user = new RedisKeys(prefix).user('olga');
+    await near.admin.hset(user, 'epoch', '0');
+    await near.admin.pexpire(user, 300);
+    await cachedOn(store, key);
+    await eventually('the user hash to expire', async () => (await near.admin.exists(user)) === 0);
+    await eventually('the cached epoch to lapse', () => store.cached(key) === undefined, 5_000);
+
+    const sent = await commandsOf([near.admin], async () => expect((await store.get(key))?.data).toEqual({ 's:cart': '5' }));
+    // The epoch script (its HGET and PTTL counted too), and no HGETALL.
+    expect(sent).toEqual({ evalsha: 1, hget: 1, pttl: 1 });
+    expect(await commandsOf([near.admin], () => store.get(key))).toEqual({});
+  });
+
   it('keeps at most maxEntries records and maxBytes estimated bytes, least recently used first out', async () => {
     const store = await near.openStore({ nearCache: { maxEntries: 3 } });
     const keys = [newKey(), newKey(), newKey(), newKey()];
     for (const key of keys) await store.create(key, makeRecord(), NO_LIMIT);
-    for (const key of keys.slice(0, 3)) await cachedOn(store, key);
-    // The first is used again: the second is now the least recently used.
-    expect(store.cached(keys[0]!)).toBeDefined();
-    await cachedOn(store, keys[3]!);
+    // The first is read again once cached (cachedOn); the second and third only read, which caches them.
+    await cachedOn(store, keys[0]!);
+    for (const key of keys.slice(1)) expect(await store.get(key)).toBeDefined();
+    // So when the fourth comes in, the second is the least recently used: it goes, the first stays.
     expect(keys.map((key) => store.cached(key) !== undefined)).toEqual([true, false, true, true]);
 
     const small = await near.openStore({ nearCache: { maxBytes: 4_000 } });

@@ -32,6 +32,12 @@ export class RedisKeys {
     return `${this.prefix}s:${key}`;
   }
 
+  /** The session key a Redis key names (the inverse of {@link session}), or undefined for any other key. */
+  sessionKeyOf(name: string): string | undefined {
+    const head = this.session('');
+    return name.length > head.length && name.startsWith(head) ? name.slice(head.length) : undefined;
+  }
+
   expiryShard(shard: number): string {
     return `${this.prefix}x:${shard}`;
   }

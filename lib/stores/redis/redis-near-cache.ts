@@ -11,6 +11,8 @@ interface Entry {
   readonly bytes: number;
   /** The cache's generation when the record was read: an entry of an older one is a miss. */
   readonly generation: number;
+  /** Read since eviction last passed it over: it is passed over once more (second chance) instead of going. */
+  used: boolean;
 }
 
 /** A read in flight: cached at its end only if nothing invalidated its key (or everything) meanwhile. */
@@ -44,16 +46,36 @@ function stringBytes(text: string): number {
   return STRING_OVERHEAD_BYTES + 2 * text.length;
 }
 
-/** A copy the caller may change: the engine writes a record's `data` in place. */
+/**
+ * A copy the caller may change (the engine writes a record's `data` in place), built as one literal with the optional
+ * fields added in a fixed order, as MemoryStore builds its records: every copy has one of a few shapes, and `data` is
+ * a spread of an object of that kind. (A spread of the whole record, or a null-prototype `data`, which V8 keeps as a
+ * dictionary, cost this every request's read several times over.) Copying an own `__proto__` field by spread defines
+ * it as a plain own property, as MemoryStore's copies do.
+ */
 function copyOf(record: SessionRecord): SessionRecord {
-  const data = Object.create(null) as Record<string, string>;
-  for (const name in record.data) data[name] = record.data[name]!;
-  return { ...record, data };
+  const copy: SessionRecord = {
+    epoch: record.epoch,
+    createdAt: record.createdAt,
+    lastSeenAt: record.lastSeenAt,
+    idleExpiresAt: record.idleExpiresAt,
+    absoluteExpiresAt: record.absoluteExpiresAt,
+    data: { ...record.data },
+  };
+  if (record.userId !== undefined) copy.userId = record.userId;
+  if (record.authenticatedAt !== undefined) copy.authenticatedAt = record.authenticatedAt;
+  if (record.browserSessionCookie !== undefined) copy.browserSessionCookie = record.browserSessionCookie;
+  if (record.actorId !== undefined) copy.actorId = record.actorId;
+  if (record.actorEpoch !== undefined) copy.actorEpoch = record.actorEpoch;
+  if (record.ip !== undefined) copy.ip = record.ip;
+  if (record.userAgent !== undefined) copy.userAgent = record.userAgent;
+  return copy;
 }
 
 /**
- * The session records this server read recently, by Redis key, bounded in entries and estimated bytes (least recently
- * used first out). It knows nothing of Redis: its owner says when a key changed ({@link invalidate}, {@link changing}),
+ * The session records this server read recently, by session key, bounded in entries and estimated bytes (least recently
+ * used first out, as the CLOCK algorithm approximates it: a hit only marks its entry, so that the read of every request
+ * changes no Map; eviction passes over a marked entry once, unmarking it and moving it to the end). It knows nothing of Redis: its owner says when a key changed ({@link invalidate}, {@link changing}),
  * when everything may have ({@link flush}, also on any outage of the invalidation path) and when it may be trusted.
  *
  * A read marks its key before it is sent ({@link beginRead}) and offers its result at the end ({@link endRead}): an
@@ -61,7 +83,7 @@ function copyOf(record: SessionRecord): SessionRecord {
  * means the result is returned to its caller but not kept.
  */
 export class NearCache {
-  /** Insertion order is recency: a hit moves its entry to the end. */
+  /** Insertion order, with the `used` marks, is recency: eviction moves a marked entry to the end. */
   private readonly entries = new Map<string, Entry>();
   /**
    * Reads in flight by key: how many, and whether the key was invalidated since the first of them began (then none
@@ -71,10 +93,15 @@ export class NearCache {
   private generation = 0;
   private bytes = 0;
 
-  /** `trusted`: whether a copy may be served now (the invalidation path is up, Redis is not failing). */
+  /**
+   * `trusted`: whether a copy may be served now (the invalidation path is up, Redis is not failing). `keyOf`: the
+   * cache's key for a name an invalidation message gives (a Redis key), undefined for a name it holds nothing under.
+   * Keyed by the session key, a hit hashes the string the request already holds, not a Redis key built for it.
+   */
   constructor(
     private readonly bounds: NearCacheBounds,
     private readonly trusted: () => boolean,
+    private readonly keyOf: (name: string) => string | undefined = (name) => name,
   ) {}
 
   /** Entries held now. */
@@ -96,9 +123,7 @@ export class NearCache {
       this.remove(key, entry);
       return undefined;
     }
-    // Most recently used: to the end of the insertion order.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    entry.used = true;
     return copyOf(entry.record);
   }
 
@@ -120,6 +145,12 @@ export class NearCache {
     if (mark !== undefined && --mark.count === 0) this.reading.delete(read.key);
     if (record === undefined || dirty || !read.trusted || read.generation !== this.generation) return;
     this.store(read.key, copyOf(record));
+  }
+
+  /** Redis says the key `name` changed: {@link invalidate} of the cache's key for it, if it has one. */
+  invalidated(name: string): void {
+    const key = this.keyOf(name);
+    if (key !== undefined) this.invalidate(key);
   }
 
   /** `key` changed (here or on another server): its copy goes, and reads in flight of it will not be kept. */
@@ -155,11 +186,19 @@ export class NearCache {
     const old = this.entries.get(key);
     if (old !== undefined) this.remove(key, old);
     if (bytes > this.bounds.maxBytes) return;
-    this.entries.set(key, { record, bytes, generation: this.generation });
+    this.entries.set(key, { record, bytes, generation: this.generation, used: false });
     this.bytes += bytes;
     while (this.entries.size > this.bounds.maxEntries || this.bytes > this.bounds.maxBytes) {
       const [oldest, entry] = this.entries.entries().next().value as [string, Entry];
-      this.remove(oldest, entry);
+      this.entries.delete(oldest);
+      if (entry.used || oldest === key) {
+        // A second chance: read since it was last passed over, it goes to the end, unmarked (and the entry just
+        // stored never goes: it was just read). After one pass nothing is marked, so this ends.
+        entry.used = false;
+        this.entries.set(oldest, entry);
+      } else {
+        this.bytes -= entry.bytes;
+      }
     }
   }
 

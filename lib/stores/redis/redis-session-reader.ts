@@ -27,7 +27,7 @@ export class RedisSessionReader {
    * undefined when it must be read from Redis: no I/O, no removal.
    */
   cached(key: string): SessionRecord | undefined {
-    const record = this.near?.lookup(this.keys.session(key));
+    const record = this.near?.lookup(key);
     if (record === undefined) return undefined;
     const now = Date.now();
     if (expiresAt(record) <= now) return undefined;
@@ -49,10 +49,16 @@ export class RedisSessionReader {
     });
   }
 
-  /** The record from Redis, removed when expired or behind its user's epoch. */
+  /**
+   * The record from Redis, removed when expired or behind its user's epoch. When the near cache holds a live copy
+   * and only its user's epoch is not cached (it is kept 30 s at most), the epoch alone is read: the copy is as good
+   * as an HGETALL sent now, Redis tracking it for this server.
+   */
   async read(key: string): Promise<SessionRecord | undefined> {
+    const held = this.near?.lookup(key);
+    if (held?.userId !== undefined && expiresAt(held) > Date.now()) return this.ofLiveUser(key, held, held.userId);
     const session = this.keys.session(key);
-    const near = this.near?.beginRead(session);
+    const near = this.near?.beginRead(key);
     // A plain HGETALL, not a script: the read of every request; a key of another type answers WRONGTYPE.
     let reply: unknown;
     try {
@@ -73,15 +79,19 @@ export class RedisSessionReader {
         .catch((error: unknown) => this.logger.warn(`Removing an expired session: ${describeError(error)}`));
       return undefined;
     }
-    if (record.userId !== undefined) {
-      const epoch = this.epochs.cached(record.userId, now) ?? (await this.epochs.fetch(record.userId, now));
-      if (epoch === undefined) return undefined;
-      if (record.epoch < epoch) {
-        await this.removals
-          .dropStale(key, epoch, this.run)
-          .catch((error: unknown) => this.logger.warn(`Removing a closed session: ${describeError(error)}`));
-        return undefined;
-      }
+    return record.userId === undefined ? record : this.ofLiveUser(key, record, record.userId);
+  }
+
+  /** `record` (of `userId`, not expired) when its epoch is its user's, else undefined (removed when behind it). */
+  private async ofLiveUser(key: string, record: SessionRecord, userId: string): Promise<SessionRecord | undefined> {
+    const now = Date.now();
+    const epoch = this.epochs.cached(userId, now) ?? (await this.epochs.fetch(userId, now));
+    if (epoch === undefined) return undefined;
+    if (record.epoch < epoch) {
+      await this.removals
+        .dropStale(key, epoch, this.run)
+        .catch((error: unknown) => this.logger.warn(`Removing a closed session: ${describeError(error)}`));
+      return undefined;
     }
     return record;
   }

@@ -26,7 +26,7 @@ export interface RedisStoreOptions {
    * Keeps the records this server read recently in its memory, invalidated by Redis itself (`CLIENT TRACKING`), so
    * that a read of a known session costs no round trip. A copy is used only while the invalidation connection is up
    * (and answered a PING within the last 0.6 s) and has been up since the copy was made, and never while Redis is
-   * failing. Bounded: least recently used first out past `maxEntries` records (default 10,000) or `maxBytes`
+   * failing. Bounded: least recently used first out (approximately) past `maxEntries` records (default 10,000) or `maxBytes`
    * estimated bytes (default 16 MiB). `false` turns it off. On a Cluster, every master is tracked; a Cluster client that reads from replicas
    * (`scaleReads`) gets no near cache.
    */

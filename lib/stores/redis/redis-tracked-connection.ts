@@ -162,7 +162,7 @@ export class TrackedConnection {
       this.cache.flush();
       return;
     }
-    for (const key of keys) this.cache.invalidate(String(key));
+    for (const key of keys) this.cache.invalidated(String(key));
   }
 
   /** Keeps the lease: a PING on the target; tracking retried when it is off while both connections are up. */

@@ -77,20 +77,21 @@ export class RedisStore implements SessionStore {
     this.indexes = new RedisIndexes(this.keys, this.removals, this.logger);
     this.sweeper = new ExpirySweeper(this.keys, this.detector, this.removals, this.logger);
     this.userCloser = new RedisUserCloser(this.keys, this.removals, this.logger);
-    const near = nearCache === undefined ? undefined : new NearCache(nearCache, () => !this.detector.isFailing && this.tracking!.trusted);
+    const trusted = () => !this.detector.isFailing && this.tracking!.trusted;
+    const near = nearCache === undefined ? undefined : new NearCache(nearCache, trusted, (name) => this.keys.sessionKeyOf(name));
     const tracking = near === undefined ? undefined : new InvalidationTracking(this.client, near, this.detector, this.logger);
     if (near !== undefined && tracking?.supported === true) {
       this.near = near;
       this.tracking = tracking;
       // Removals here and on other servers: the copy goes at once, before Redis's invalidation arrives.
-      this.listeners.add((removal) => near.invalidate(this.keys.session(removal.key)));
+      this.listeners.add((removal) => near.invalidate(removal.key));
     }
     this.reader = new RedisSessionReader(this.keys, this.run, this.epochs, this.removals, this.near, this.logger);
   }
 
   /** `write` of this server to the session `key`: the near cache drops its copy around it. */
   private changing<T>(key: string, write: () => Promise<T>): Promise<T> {
-    return this.near === undefined ? write() : this.near.changing(this.keys.session(key), write);
+    return this.near === undefined ? write() : this.near.changing(key, write);
   }
 
   async create(key: string, record: SessionRecord, limits: StoreLimits): Promise<boolean> {
@@ -213,10 +214,10 @@ export class RedisStore implements SessionStore {
       keys = await this.userCloser.bump(userId, keep, this.run);
     } finally {
       // Stamped with the next epoch, or given its epoch back when the bump failed.
-      if (keep !== undefined) this.near?.invalidate(this.keys.session(keep));
+      if (keep !== undefined) this.near?.invalidate(keep);
     }
     this.epochs.forget(userId);
-    for (const key of keys) this.near?.invalidate(this.keys.session(key));
+    for (const key of keys) this.near?.invalidate(key);
     this.channel.publishUserClosed(userId);
     return this.userCloser.takeAll(keys, userId, this.run);
   }

@@ -1,13 +1,19 @@
-import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { RequestContext, type LiveSession } from '../../context/request-context.js';
+import type { ResolvedSessionPolicy } from '../../session-policy.js';
 import { SessionResolver } from '../../session/session-resolver.js';
 import { SessionValues } from '../../session/session-values.js';
-import { expiresAt } from '../../stores/session-record.js';
+import { idleTimeoutOf, touchIntervalMs } from '../../session/touch-interval.js';
+import { SESSION_POLICY } from '../../session.tokens.js';
+import { expiresAt, type SessionRecord } from '../../stores/session-record.js';
 import { TimedStore } from '../../stores/timed-store.js';
 import type { SessionClient } from './session-client.js';
 import { SessionClients } from './session-clients.js';
 
-/** A message re-reads its session from the store at most this often; revocations arrive sooner, by notification. */
+/**
+ * A message re-reads its session from the store at most this often (or its touch interval, when shorter);
+ * revocations arrive sooner, by notification.
+ */
 const REFRESH_MS = 1000;
 /** How often sockets are checked for sessions that expired without a message (so expiry closes them in time). */
 const EXPIRY_SWEEP_MS = 250;
@@ -16,8 +22,9 @@ const RESYNC_MS = 2000;
 
 /**
  * Keeps each socket's session current without a store read per message: a message re-reads it through the
- * resolver (the checks of a request) once a second or when its known expiry passed, and a sweep closes the sockets
- * of sessions that expired or vanished while their sockets were quiet.
+ * resolver (the checks of a request, its touch included) once a second (once per touch interval when that is
+ * shorter) or when its known expiry passed, and a sweep closes the sockets of sessions that expired or vanished
+ * while their sockets were quiet.
  */
 @Injectable()
 export class SocketFreshness implements OnModuleInit, OnApplicationShutdown {
@@ -25,6 +32,7 @@ export class SocketFreshness implements OnModuleInit, OnApplicationShutdown {
   private sweeping = false;
 
   constructor(
+    @Inject(SESSION_POLICY) private readonly policy: ResolvedSessionPolicy,
     private readonly resolver: SessionResolver,
     private readonly clients: SessionClients,
     private readonly store: TimedStore,
@@ -42,7 +50,7 @@ export class SocketFreshness implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * The context of one message: a new one per message (so groups and adoption do not leak between messages), with
-   * the socket's session re-read only when a second has passed or its known expiry is due.
+   * the socket's session re-read only when its refresh period has passed or its known expiry is due.
    */
   messageContext(client: SessionClient): RequestContext {
     const context = new RequestContext(client.transport, client.processId, this.values);
@@ -52,7 +60,7 @@ export class SocketFreshness implements OnModuleInit, OnApplicationShutdown {
       return context;
     }
     const now = Date.now();
-    if (now - client.checkedAt >= REFRESH_MS || now >= expiresAt(session.record)) {
+    if (now - client.checkedAt >= this.refreshMs(session.record) || now >= expiresAt(session.record)) {
       // Resolved lazily, through the same path the guard uses, so that a store failure is a refusal it can map.
       void context.sessionOnce(() => this.refresh(client, session, now)).catch(() => undefined);
     } else {
@@ -73,12 +81,19 @@ export class SocketFreshness implements OnModuleInit, OnApplicationShutdown {
       this.clients.closeSession(held.key, now >= expiresAt(held.record) ? 'session_expired' : 'session_closed');
       return undefined;
     }
-    // Messages record their activity only through this re-read's touch, so the next re-read is timed from the
-    // session's last recorded activity, not from this read: a re-read that found a recent touch touched nothing,
-    // and timing the next one a full second after it could let the session expire under a busy socket.
+    // Messages record their activity only through this re-read's touch, so a re-read that touched nothing (it found
+    // a recent touch) times the next one to come no later than that touch's interval ends: timed a full refresh
+    // period after this read, the touch could come late enough to let the session expire under a busy socket.
     const lastSeen = session.record.lastSeenAt;
-    client.refreshed(session, now - lastSeen >= REFRESH_MS ? now : Math.min(now, lastSeen));
+    const touchMs = touchIntervalMs(idleTimeoutOf(this.policy, session.record));
+    const touched = now - lastSeen >= touchMs;
+    client.refreshed(session, touched ? now : Math.min(now, lastSeen + touchMs - this.refreshMs(session.record)));
     return session;
+  }
+
+  /** How long a socket's session is used as last read: a second, or its touch interval when that is shorter. */
+  private refreshMs(record: SessionRecord): number {
+    return Math.min(REFRESH_MS, touchIntervalMs(idleTimeoutOf(this.policy, record)));
   }
 
   /** Sessions whose known expiry passed, or not re-read for a while: the store decides. */

@@ -28,6 +28,15 @@ describe('RedisKeys', () => {
   describe.each(['nc:', 'app:', '', '{app}:', 'x{app}y:', 'a.b-c_d@e:'])('with the prefix %p', (prefix) => {
     const keys = new RedisKeys(prefix);
 
+    it('names the session key of a session hash, and none of any other key (what an invalidation message names)', () => {
+      for (const key of ['abc', 's:x', 'A-_9'.repeat(11)]) expect(keys.sessionKeyOf(keys.session(key))).toBe(key);
+      for (const other of [keys.user('alice'), keys.userSessions('alice'), keys.anonymous, keys.expiryShard(3), keys.channel]) {
+        expect(keys.sessionKeyOf(other)).toBeUndefined();
+      }
+      expect(keys.sessionKeyOf(keys.session(''))).toBeUndefined();
+      expect(keys.sessionKeyOf(`other:${keys.session('abc')}`)).toBeUndefined();
+    });
+
     it.each(['192.0.2.1', '2001:db8::1', '}{', 'a}b{c', undefined])('puts the set of address %p on the anonymous set’s slot', (ip) => {
       const key = keys.anonymousOf(ip);
       expect(key.startsWith(prefix)).toBe(true);
