@@ -19,6 +19,8 @@ export class RedisKeys {
 
   /** What the per-address sets' names start with: the prefix, and what puts them on the slot of {@link anonymous}. */
   private readonly addressBase: string;
+  /** What every session's name starts with. */
+  private readonly sessionHead: string;
 
   constructor(readonly prefix: string) {
     const anonymous = this.anonymous;
@@ -26,15 +28,16 @@ export class RedisKeys {
     // hashed whole, as a tag holding that same name is. A prefix with a brace that opens no tag leaves no name
     // starting with it on that slot: such a prefix does not work on a Cluster.
     this.addressBase = hasHashTag(anonymous) || /[{}]/.test(anonymous) ? anonymous : `${prefix}{${anonymous}}`;
+    this.sessionHead = `${prefix}s:`;
   }
 
   session(key: string): string {
-    return `${this.prefix}s:${key}`;
+    return this.sessionHead + key;
   }
 
   /** The session key a Redis key names (the inverse of {@link session}), or undefined for any other key. */
   sessionKeyOf(name: string): string | undefined {
-    const head = this.session('');
+    const head = this.sessionHead;
     return name.length > head.length && name.startsWith(head) ? name.slice(head.length) : undefined;
   }
 

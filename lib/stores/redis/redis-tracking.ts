@@ -2,7 +2,8 @@ import type { Logger } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import type { AnyClient } from './redis-client.js';
 import type { RedisFailureDetector } from './redis-failure-detector.js';
-import type { NearCache } from './redis-near-cache.js';
+import { NearCache, type NearCacheBounds } from './redis-near-cache.js';
+import type { RedisKeys } from './redis-keys.js';
 import { TrackedConnection } from './redis-tracked-connection.js';
 
 /** How often a Cluster's masters are compared with the connections tracked (besides on every node event). */
@@ -28,6 +29,27 @@ export class InvalidationTracking {
     private readonly detector: RedisFailureDetector,
     private readonly logger: Logger,
   ) {}
+
+  /**
+   * A near cache within `bounds` and the tracking that keeps it true, or undefined when reads on `client` cannot be
+   * tracked. A copy is trusted only while the tracking is and `detector` sees Redis answering; the cache is keyed by
+   * session key, so an invalidation's Redis key is mapped back through `keys`.
+   */
+  static start(
+    client: AnyClient,
+    bounds: NearCacheBounds,
+    keys: RedisKeys,
+    detector: RedisFailureDetector,
+    logger: Logger,
+  ): { near: NearCache; tracking: InvalidationTracking } | undefined {
+    const near: NearCache = new NearCache(
+      bounds,
+      () => !detector.isFailing && tracking.trusted,
+      (name) => keys.sessionKeyOf(name),
+    );
+    const tracking = new InvalidationTracking(client, near, detector, logger);
+    return tracking.supported ? { near, tracking } : undefined;
+  }
 
   /** Whether reads on this client can be tracked: standalone, or a Cluster reading from masters only. */
   get supported(): boolean {

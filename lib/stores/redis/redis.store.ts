@@ -10,7 +10,7 @@ import { ExpirySweeper } from './redis-expiry-sweeper.js';
 import { RedisFailureDetector, type RunCommand } from './redis-failure-detector.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisIndexes } from './redis-indexes.js';
-import { NearCache } from './redis-near-cache.js';
+import type { NearCache } from './redis-near-cache.js';
 import { DATA_FIELD, encodeRecord, parseEpoch } from './redis-record.js';
 import { RedisRemovals } from './redis-removals.js';
 import { RedisSessionReader } from './redis-session-reader.js';
@@ -77,15 +77,11 @@ export class RedisStore implements SessionStore {
     this.indexes = new RedisIndexes(this.keys, this.removals, this.logger);
     this.sweeper = new ExpirySweeper(this.keys, this.detector, this.removals, this.logger);
     this.userCloser = new RedisUserCloser(this.keys, this.removals, this.logger);
-    const trusted = () => !this.detector.isFailing && this.tracking!.trusted;
-    const near = nearCache === undefined ? undefined : new NearCache(nearCache, trusted, (name) => this.keys.sessionKeyOf(name));
-    const tracking = near === undefined ? undefined : new InvalidationTracking(this.client, near, this.detector, this.logger);
-    if (near !== undefined && tracking?.supported === true) {
-      this.near = near;
-      this.tracking = tracking;
-      // Removals here and on other servers: the copy goes at once, before Redis's invalidation arrives.
-      this.listeners.add((removal) => near.invalidate(removal.key));
-    }
+    const cached = nearCache && InvalidationTracking.start(this.client, nearCache, this.keys, this.detector, this.logger);
+    this.near = cached?.near;
+    this.tracking = cached?.tracking;
+    // Removals here and on other servers: the copy goes at once, before Redis's invalidation arrives.
+    if (cached !== undefined) this.listeners.add((removal) => cached.near.invalidate(removal.key));
     this.reader = new RedisSessionReader(this.keys, this.run, this.epochs, this.removals, this.near, this.logger);
   }
 
