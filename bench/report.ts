@@ -32,6 +32,7 @@ function machineSection(document: BenchRun): string {
         ['date', run.date],
         ['CPU', run.machine.cpu],
         ['cores', String(run.machine.cores)],
+        ['CPU pinning', run.machine.pinning ?? 'none'],
         ['RAM', gb(run.machine.ramBytes)],
         ['OS', run.machine.os],
         ['Node.js lines', document.lines.map((r) => `${r.run.machine.node} (${int(r.run.durationSeconds ?? Number.NaN)} s)`).join(', ')],
@@ -152,8 +153,8 @@ export function renderMarkdown(document: BenchRun): string {
     '',
     ...banner,
     `Written by \`${document.run.command}\` (bench/lines.ts, bench/run.ts) on ${document.run.date}; raw numbers in ` +
-      '[results.json](results.json). What is measured and how to read it: [README.md](README.md). The servers, ' +
-      'redis-server and the load generator share the same cores, so absolute numbers depend on the machine: compare ' +
+      '[results.json](results.json). What is measured and how to read it: [README.md](README.md). Absolute numbers ' +
+      'depend on the machine and on where the servers and the load generator ran (CPU pinning, below): compare ' +
       '**ratios within one line of this run**.',
     '',
     targetsSection(document),

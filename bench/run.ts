@@ -18,6 +18,7 @@ import { BENCH_DIR, describe, ROOT_DIR, stopAll } from './support/children.js';
 import { benchCommand, benchEnv, isHeadline, readConfig, type BenchConfig } from './support/config.js';
 import { redisServerVersion, startRedis } from './support/redis.js';
 import { machine } from './support/machine.js';
+import { pinSelf } from './support/pinning.js';
 import type { BenchRun, Results } from './support/results.js';
 import { windowSection } from './window.js';
 
@@ -81,6 +82,7 @@ async function prepareRedis(config: BenchConfig): Promise<RedisContext> {
 async function main(): Promise<void> {
   const started = Date.now();
   const config = readConfig();
+  pinSelf();
   const results: Results = {
     run: {
       date: new Date().toISOString(),

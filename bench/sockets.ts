@@ -94,6 +94,7 @@ async function runMode(
     nodeArgs: ['--expose-gc'],
     env: { BENCH_WS_MODE: mode, NODE_ENV: 'production' },
     label: `socket server ${mode}`,
+    server: true,
   });
   const url = `http://127.0.0.1:${Number(child.ready['port'])}`;
   const sockets: Socket[] = [];

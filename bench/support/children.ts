@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { onServerCpus } from './pinning.js';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -121,6 +122,8 @@ export interface NodeChildOptions {
   timeoutMs?: number;
   /** Name in error messages. */
   label?: string;
+  /** A server under test: it runs on the server CPUs (see pinning.ts). */
+  server?: boolean;
 }
 
 /**
@@ -129,7 +132,9 @@ export interface NodeChildOptions {
  */
 export function startNode(script: string, options: NodeChildOptions = {}, marker = READY): Promise<NodeChild> {
   const label = options.label ?? script;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...(options.args ?? [])], {
+  const argv = [...(options.nodeArgs ?? []), script, ...(options.args ?? [])];
+  const [command, args] = options.server === true ? onServerCpus(process.execPath, argv) : [process.execPath, argv];
+  const child = spawn(command, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem, type as osType } from 'node:os';
+import { describePinning } from './pinning.js';
 import type { Machine } from './results.js';
 
 function osName(): string {
@@ -15,5 +16,12 @@ function osName(): string {
 /** The machine a run measures on, with the Node.js version of this process. */
 export function machine(): Machine {
   const list = cpus();
-  return { cpu: list[0]?.model.trim() ?? 'unknown', cores: list.length, ramBytes: totalmem(), os: osName(), node: process.version };
+  return {
+    cpu: list[0]?.model.trim() ?? 'unknown',
+    cores: list.length,
+    ramBytes: totalmem(),
+    os: osName(),
+    node: process.version,
+    pinning: describePinning(),
+  };
 }

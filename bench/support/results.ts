@@ -8,6 +8,8 @@ export interface Machine {
   ramBytes: number;
   os: string;
   node: string;
+  /** Where the servers and the load generator ran (support/pinning.ts); absent in runs older than pinning. */
+  pinning?: string;
 }
 
 export interface RunInfo {

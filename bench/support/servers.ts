@@ -19,6 +19,7 @@ export async function startHttpServer(
     env: { ...env, BENCH_VARIANT: variantId, NODE_ENV: 'production' },
     nodeArgs,
     label: `server ${variantId}`,
+    server: true,
     timeoutMs,
   });
   const port = Number(child.ready['port']);
