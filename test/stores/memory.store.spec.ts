@@ -67,6 +67,23 @@ describe('MemoryStore', () => {
       expect((await store.listUser('alice')).map(([key]) => key)).toEqual([keys[3]]);
       for (const key of keys.slice(2)) expect(await store.get(key)).toBeDefined();
     });
+
+    it('evicts by creation, not by slot: a session in a reused slot is the newest', async () => {
+      const store = await openStore({ maxSessions: 3 });
+      const removals = removalsOf(store);
+      const [a, b, c, d, e, f] = [newKey(), newKey(), newKey(), newKey(), newKey(), newKey()];
+      for (const key of [a, b, c]) await store.create(key, makeRecord({ userId: 'alice' }), NO_LIMIT);
+      await store.destroy(a);
+      // d takes a's slot, the lowest.
+      for (const key of [d, e, f]) await store.create(key, makeRecord(), NO_LIMIT);
+      expect(keyReason(removals)).toEqual([
+        [a, 'destroyed'],
+        [b, 'evicted'],
+        [c, 'evicted'],
+      ]);
+      expect(store.size).toBe(3);
+      for (const key of [d, e, f]) expect(store.peek(key)).toBeDefined();
+    });
   });
 
   describe('sweep', () => {

@@ -1,4 +1,5 @@
 import type { StoreLimits } from '../session-store.js';
+import { NO_ROW, type KeyLookup } from './key-index.js';
 import { NO_SLOT, SlotLists } from './slot-list.js';
 import type { SlotTable } from './slot-table.js';
 
@@ -20,12 +21,12 @@ export class AnonymousSessions {
   private readonly byAddress = new Map<string | undefined, Set<string>>();
 
   /**
-   * @param index the store's key -> slot map.
+   * @param index finds the slot of a key in the store.
    * @param evict removes the session in a slot (and tells who listens); it calls {@link removed} back.
    */
   constructor(
     private readonly table: SlotTable,
-    private readonly index: ReadonlyMap<string, number>,
+    private readonly index: KeyLookup,
     private readonly evict: (slot: number) => void,
   ) {}
 
@@ -74,6 +75,7 @@ export class AnonymousSessions {
     const group = this.byAddress.get(ip);
     if (max === undefined || group === undefined || group.size <= max) return undefined;
     const key = group.values().next().value;
-    return key === undefined ? undefined : this.index.get(key);
+    const slot = key === undefined ? NO_ROW : this.index.get(key);
+    return slot === NO_ROW ? undefined : slot;
   }
 }

@@ -1,3 +1,4 @@
+import { KeyIndex, NO_ROW } from './key-index.js';
 import type { Snapshot } from './snapshot-file.js';
 import { NO_LIST, SlotLists } from './slot-list.js';
 
@@ -15,9 +16,10 @@ const FIRST_ROWS = 64;
  * in and out leaves nothing behind, and the row is handed out again.
  */
 export class MemoryUsers {
-  private readonly rows = new Map<string, number>();
   /** Grown by push only: setting a larger length at once would turn the array into a slow dictionary. */
   private readonly ids: Array<string | undefined> = [];
+  /** User id -> row, over {@link ids}. */
+  private readonly rows = new KeyIndex((row) => this.ids[row]);
   private epochs = new Float64Array(FIRST_ROWS);
   /** Each user's sessions, oldest first: list number = row. */
   readonly lists = new SlotLists(FIRST_ROWS);
@@ -27,13 +29,14 @@ export class MemoryUsers {
 
   /** The user's row, or {@link NO_USER} if it holds nothing. */
   find(userId: string): number {
-    return this.rows.get(userId) ?? NO_USER;
+    const row = this.rows.get(userId);
+    return row === NO_ROW ? NO_USER : row;
   }
 
   /** The user's row, made empty if absent: call {@link forgetIfEmpty} once done with it. */
   entry(userId: string): number {
     const known = this.rows.get(userId);
-    if (known !== undefined) return known;
+    if (known !== NO_ROW) return known;
     let row = this.freeRows.pop();
     if (row === undefined) {
       row = this.ids.length;
@@ -44,7 +47,7 @@ export class MemoryUsers {
     }
     this.epochs[row] = 0;
     this.lists.reset(row);
-    this.rows.set(userId, row);
+    this.rows.add(userId, row);
     return row;
   }
 
@@ -64,7 +67,7 @@ export class MemoryUsers {
 
   forgetIfEmpty(row: number): void {
     if (this.epochs[row] === 0 && this.lists.count(row) === 0 && !this.fields.has(row)) {
-      this.rows.delete(this.ids[row]!);
+      this.rows.remove(this.ids[row]!);
       this.ids[row] = undefined;
       this.freeRows.push(row);
     }
@@ -72,20 +75,20 @@ export class MemoryUsers {
 
   epochOf(userId: string): number {
     const row = this.rows.get(userId);
-    return row === undefined ? 0 : this.epochs[row];
+    return row === NO_ROW ? 0 : this.epochs[row];
   }
 
   field(userId: string, field: string): string | undefined {
     const row = this.rows.get(userId);
-    return row === undefined ? undefined : this.fields.get(row)?.get(field);
+    return row === NO_ROW ? undefined : this.fields.get(row)?.get(field);
   }
 
   /** Writes (or with undefined, removes) a persisted field. */
   setField(userId: string, field: string, value: string | undefined): void {
     if (value === undefined) {
       const row = this.rows.get(userId);
-      const fields = row === undefined ? undefined : this.fields.get(row);
-      if (row === undefined || fields === undefined) return;
+      const fields = row === NO_ROW ? undefined : this.fields.get(row);
+      if (fields === undefined) return;
       fields.delete(field);
       if (fields.size === 0) this.fields.delete(row);
       this.forgetIfEmpty(row);
@@ -96,12 +99,18 @@ export class MemoryUsers {
 
   /** Renumbers the ends of every user's list after `SlotTable.compact`. */
   renumber(renumber: Int32Array): void {
-    for (const row of this.rows.values()) this.lists.renumber(row, renumber);
+    for (let row = 0; row < this.ids.length; row++) {
+      if (this.ids[row] !== undefined) this.lists.renumber(row, renumber);
+    }
   }
 
   /** Every user's epoch and fields, for the snapshot file. */
   saved(): Snapshot['users'] {
-    return [...this.rows].map(([id, row]) => [id, { epoch: this.epochs[row], fields: [...(this.fields.get(row) ?? [])] }]);
+    const saved: Snapshot['users'] = [];
+    this.ids.forEach((id, row) => {
+      if (id !== undefined) saved.push([id, { epoch: this.epochs[row], fields: [...(this.fields.get(row) ?? [])] }]);
+    });
+    return saved;
   }
 
   /** Takes back the users of a snapshot file, skipping entries that are not well-formed (the file is untrusted). */

@@ -5,6 +5,8 @@ import { decodeSessionRecord, expiresAt, FIELD_PREFIX, type SessionRecord } from
 import type { SessionStore, StoreLimits, StoreRemoval, StoreRemovalReason } from '../session-store.js';
 import { StoreListeners } from '../store-listeners.js';
 import { AnonymousSessions } from './anonymous-sessions.js';
+import { CreationOrder } from './creation-order.js';
+import { KeyIndex, NO_ROW } from './key-index.js';
 import { MemoryExpiry } from './memory-expiry.js';
 import { MemoryUsers, NO_USER } from './memory-users.js';
 import { deleteSnapshotFile, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
@@ -30,14 +32,17 @@ export interface MemoryStoreOptions {
  *
  * Sessions are kept as columns of a {@link SlotTable} rather than as record objects, with the User-Agent and
  * address strings shared between sessions: an idle session costs about a third of what its record object would.
- * `get` and `peek` therefore build a new record on each call; what a caller does to it never reaches the store.
+ * `get` and `peek` therefore build a new record on each call; what a caller does to it never reaches the store. A
+ * key's slot is found through a {@link KeyIndex} over the table's keys (rows only, no second reference to a key),
+ * the oldest session for `maxSessions` through a {@link CreationOrder}.
  */
 export class MemoryStore implements SessionStore {
   private readonly logger = new Logger('MemoryStore');
-  /** Key -> slot. Its insertion order is creation order: the oldest session is the first entry. */
-  private readonly index = new Map<string, number>();
   private readonly users = new MemoryUsers();
   private readonly table = new SlotTable(this.users);
+  /** Key -> slot, over the table's keys. */
+  private readonly index = new KeyIndex((slot) => this.table.key(slot));
+  private readonly order = new CreationOrder();
   private readonly anonymous = new AnonymousSessions(this.table, this.index, (slot) => this.remove(slot, 'evicted'));
   private readonly expiry = new MemoryExpiry(this.table, (slot) => this.remove(slot, 'expired'));
   private readonly ips = new StringInterner();
@@ -60,18 +65,17 @@ export class MemoryStore implements SessionStore {
 
   /** {@inheritDoc SessionStore.create} */
   async create(key: string, record: SessionRecord, limits: StoreLimits): Promise<boolean> {
-    if (this.index.has(key)) return false;
+    if (this.index.get(key) !== NO_ROW) return false;
     const owner = record.userId === undefined ? NO_USER : this.users.entry(record.userId);
     const ip = this.ips.intern(record.ip);
     const userAgent = this.userAgents.intern(record.userAgent);
     const slot = this.table.allocate(key, owner, record, ip, userAgent);
-    this.index.set(key, slot);
+    this.index.add(key, slot);
+    this.order.append(slot);
     this.expiry.added(slot);
     if (owner === NO_USER) this.anonymous.added(slot, key, limits);
     else this.table.append(this.users.lists, owner, slot);
-    while (this.index.size > this.maxSessions) {
-      this.remove(this.index.values().next().value as number, 'evicted');
-    }
+    while (this.index.size > this.maxSessions) this.remove(this.order.oldest, 'evicted');
     return true;
   }
 
@@ -119,7 +123,7 @@ export class MemoryStore implements SessionStore {
   /** {@inheritDoc SessionStore.destroy} */
   async destroy(key: string, movedTo?: string): Promise<SessionRecord | undefined> {
     const slot = this.index.get(key);
-    return slot === undefined ? undefined : this.remove(slot, 'destroyed', true, movedTo);
+    return slot === NO_ROW ? undefined : this.remove(slot, 'destroyed', true, movedTo);
   }
 
   /** {@inheritDoc SessionStore.listUser} */
@@ -136,8 +140,8 @@ export class MemoryStore implements SessionStore {
     for (const [key] of live) {
       if (removed.length >= live.length - max) break;
       // A listener told of an earlier removal may have removed this one already.
-      const slot = allowed.has(key) ? this.index.get(key) : undefined;
-      if (slot !== undefined) removed.push([key, this.remove(slot, 'destroyed', true)!]);
+      const slot = allowed.has(key) ? this.index.get(key) : NO_ROW;
+      if (slot !== NO_ROW) removed.push([key, this.remove(slot, 'destroyed', true)!]);
     }
     return removed;
   }
@@ -156,7 +160,7 @@ export class MemoryStore implements SessionStore {
       if (kept !== NO_SLOT && key === keep) continue;
       // A listener told of an earlier removal may have removed this one already.
       const slot = this.index.get(key);
-      if (slot !== undefined) closed.push([key, this.remove(slot, 'destroyed', true)!]);
+      if (slot !== NO_ROW) closed.push([key, this.remove(slot, 'destroyed', true)!]);
     }
     return closed;
   }
@@ -219,7 +223,7 @@ export class MemoryStore implements SessionStore {
   /** The slot if the session is there, in date and not behind its user's epoch; otherwise removes it. */
   private live(key: string): number {
     const slot = this.index.get(key);
-    if (slot === undefined) return NO_SLOT;
+    if (slot === NO_ROW) return NO_SLOT;
     if (this.table.expiresAt(slot) <= Date.now()) {
       this.remove(slot, 'expired');
       return NO_SLOT;
@@ -239,7 +243,8 @@ export class MemoryStore implements SessionStore {
   private remove(slot: number, reason: StoreRemovalReason, wanted = false, movedTo?: string): SessionRecord | undefined {
     const key = this.table.key(slot)!;
     const record = wanted || this.listeners.size > 0 ? this.table.record(slot) : undefined;
-    this.index.delete(key);
+    this.index.remove(key);
+    this.order.unlink(slot);
     const owner = this.table.owner(slot);
     if (owner === NO_USER) this.anonymous.removed(slot, key);
     else this.table.unlink(this.users.lists, owner, slot);
@@ -252,17 +257,19 @@ export class MemoryStore implements SessionStore {
   /** Gives the memory of a once larger store back: renumbers the slots and everything that holds slot numbers. */
   private compact(): void {
     const renumber = this.table.compact();
-    for (const [key, slot] of this.index) this.index.set(key, renumber[slot]);
+    this.index.renumber(renumber);
+    this.order.compact(renumber);
     this.users.renumber(renumber);
     this.anonymous.renumber(renumber);
-    this.expiry.rebuild(this.index.values());
+    this.expiry.rebuild(this.order.slots());
   }
 
   private async writeSnapshot(file: string): Promise<void> {
     const now = Date.now();
     const sessions: Array<[string, SessionRecord]> = [];
-    for (const [key, slot] of this.index) {
-      if (this.table.expiresAt(slot) > now) sessions.push([key, this.table.record(slot)]);
+    // Oldest first: read back in the file's order, the sessions keep their order for maxSessions.
+    for (const slot of this.order.slots()) {
+      if (this.table.expiresAt(slot) > now) sessions.push([this.table.key(slot)!, this.table.record(slot)]);
     }
     await writeSnapshotFile(file, { version: 1, sessions, users: this.users.saved() });
     this.logger.log(`Wrote ${sessions.length} sessions to the snapshot file`);

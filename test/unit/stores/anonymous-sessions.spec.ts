@@ -1,4 +1,5 @@
 import { AnonymousSessions } from '../../../lib/stores/memory/anonymous-sessions.js';
+import { KeyIndex } from '../../../lib/stores/memory/key-index.js';
 import { SlotTable } from '../../../lib/stores/memory/slot-table.js';
 import { NO_LIST } from '../../../lib/stores/memory/slot-list.js';
 import type { SessionRecord } from '../../../lib/stores/session-record.js';
@@ -9,12 +10,12 @@ const RECORD: SessionRecord = { epoch: 0, createdAt: 1, lastSeenAt: 1, idleExpir
 /** A table, its key index and the anonymous sessions over them, removing what they evict as a store would. */
 function setUp() {
   const table = new SlotTable({ idOf: () => 'nobody' });
-  const index = new Map<string, number>();
+  const index = new KeyIndex((slot) => table.key(slot));
   const evicted: string[] = [];
   const remove = (slot: number) => {
     const key = table.key(slot)!;
     anonymous.removed(slot, key);
-    index.delete(key);
+    index.remove(key);
     table.release(slot);
     return key;
   };
@@ -23,11 +24,11 @@ function setUp() {
   const add = (ip: string | undefined, limits: StoreLimits): string => {
     const key = `k${next++}`;
     const slot = table.allocate(key, NO_LIST, RECORD, ip, undefined);
-    index.set(key, slot);
+    index.add(key, slot);
     anonymous.added(slot, key, limits);
     return key;
   };
-  return { table, index, evicted, anonymous, add, remove: (key: string) => remove(index.get(key)!) };
+  return { table, index, evicted, anonymous, add, remove: (key: string) => remove(index.get(key)) };
 }
 
 describe('AnonymousSessions', () => {
@@ -60,11 +61,12 @@ describe('AnonymousSessions', () => {
     const keys = [add('a', limits), add('b', limits), add('c', limits)];
     remove(keys[0]!);
     const renumber = table.compact();
-    for (const [key, slot] of index) index.set(key, renumber[slot]!);
+    index.renumber(renumber);
     anonymous.renumber(renumber);
     const [d1, d2] = [add('d', limits), add('d', limits)];
     // Four sessions past maxAnonymous 3: the oldest still there (b's) goes, found through the renumbered list.
     expect(evicted).toEqual([keys[1]]);
-    expect([...index.keys()].sort()).toEqual([keys[2], d1, d2].sort());
+    expect(index.size).toBe(3);
+    for (const key of [keys[2]!, d1, d2]) expect(table.key(index.get(key))).toBe(key);
   });
 });
