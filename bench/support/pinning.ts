@@ -8,42 +8,46 @@ export interface Pinning {
   readonly client: string;
 }
 
-/** The CPUs this process may run on, from taskset; undefined without taskset (not Linux) or on a parse failure. */
+/** The CPU numbers of taskset's `pid N's current affinity list: 0-2,4` line; undefined if it is not one. */
+export function parseAffinity(line: string): number[] | undefined {
+  const list = /affinity list:\s*([\d,\-\s]+)$/.exec(line.trim())?.[1];
+  if (list === undefined) return undefined;
+  const cpus: number[] = [];
+  for (const part of list.split(',')) {
+    const [from, to = from] = part.trim().split('-').map(Number);
+    if (!Number.isInteger(from) || !Number.isInteger(to) || to! < from!) return undefined;
+    for (let cpu = from!; cpu <= to!; cpu++) cpus.push(cpu);
+  }
+  return cpus;
+}
+
+/**
+ * The split of the allowed CPUs: the last for the server under test, the others for everything that loads or serves
+ * it. A server that shares its core with the load generator loses CPU time and caches to it in slices that differ
+ * from run to run; on its own core, its CPU per request is the server's alone. None with `BENCH_PIN=0`, or with fewer
+ * than two CPUs.
+ */
+export function splitCpus(cpus: readonly number[] | undefined, pin = process.env['BENCH_PIN']): Pinning | undefined {
+  if (pin === '0' || cpus === undefined || cpus.length < 2) return undefined;
+  return { server: String(cpus[cpus.length - 1]), client: cpus.slice(0, -1).join(',') };
+}
+
+/** The CPUs this process may run on; undefined without taskset (not Linux). */
 function allowedCpus(): number[] | undefined {
   try {
-    const line = execFileSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const list = /:\s*([\d,\-\s]+)$/.exec(line.trim())?.[1];
-    if (list === undefined) return undefined;
-    const cpus: number[] = [];
-    for (const part of list.split(',')) {
-      const [from, to = from] = part.trim().split('-').map(Number);
-      if (!Number.isInteger(from) || !Number.isInteger(to)) return undefined;
-      for (let cpu = from!; cpu <= to!; cpu++) cpus.push(cpu);
-    }
-    return cpus;
+    return parseAffinity(
+      execFileSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+    );
   } catch {
     return undefined;
   }
 }
 
-/**
- * The split of this machine's CPUs: the last allowed CPU for the server under test, the others for everything that
- * loads or serves it. A server that shares its core with the load generator loses CPU time and caches to it in
- * slices that differ from run to run; on its own core, its CPU per request is the server's alone. Off with
- * BENCH_PIN=0, and when fewer than two CPUs or no taskset are available.
- */
-function decide(): Pinning | undefined {
-  if (process.env['BENCH_PIN'] === '0') return undefined;
-  const cpus = allowedCpus();
-  if (cpus === undefined || cpus.length < 2) return undefined;
-  return { server: String(cpus[cpus.length - 1]), client: cpus.slice(0, -1).join(',') };
-}
-
 let decided: { pinning: Pinning | undefined } | undefined;
 
-/** This run's pinning (decided once; see {@link decide}). */
+/** This run's pinning (decided once; see {@link splitCpus}). */
 export function pinning(): Pinning | undefined {
-  decided ??= { pinning: decide() };
+  decided ??= { pinning: process.env['BENCH_PIN'] === '0' ? undefined : splitCpus(allowedCpus()) };
   return decided.pinning;
 }
 

@@ -1,6 +1,7 @@
 import { redisStoreOptions } from '../../bench/servers/shared.js';
 import { benchEnv, readConfig } from '../../bench/support/config.js';
 import { processCpuUs } from '../../bench/support/cpu.js';
+import { parseAffinity, splitCpus } from '../../bench/support/pinning.js';
 
 const saved = { ...process.env };
 
@@ -65,5 +66,22 @@ describe("another process's CPU from /proc", () => {
 
   it('throws for a process that does not exist', () => {
     expect(() => processCpuUs(2 ** 22 + 1)).toThrow(/ENOENT/);
+  });
+});
+
+describe('CPU pinning of the bench', () => {
+  it("reads taskset's affinity list, ranges included, and refuses anything else", () => {
+    expect(parseAffinity("pid 4585's current affinity list: 0-2,4\n")).toEqual([0, 1, 2, 4]);
+    expect(parseAffinity("pid 1's current affinity list: 1")).toEqual([1]);
+    expect(parseAffinity("pid 1's current affinity list: 3-1")).toBeUndefined();
+    expect(parseAffinity('taskset: failed to get pid 1')).toBeUndefined();
+  });
+
+  it('gives the server the last CPU and the load generator the others; none on one CPU or with BENCH_PIN=0', () => {
+    expect(splitCpus([0, 1], undefined)).toEqual({ server: '1', client: '0' });
+    expect(splitCpus([0, 1, 2, 4], undefined)).toEqual({ server: '4', client: '0,1,2' });
+    expect(splitCpus([3], undefined)).toBeUndefined();
+    expect(splitCpus(undefined, undefined)).toBeUndefined();
+    expect(splitCpus([0, 1], '0')).toBeUndefined();
   });
 });
