@@ -71,7 +71,7 @@ export function ratioChart(results: Results): string {
 ${rows.join('\n')}
 <line x1="${one.toFixed(1)}" y1="${top - 4}" x2="${one.toFixed(1)}" y2="${y - 4}" stroke="#555" stroke-dasharray="4 3"/>
 <text x="${one.toFixed(1)}" y="${y + 10}" class="note" text-anchor="middle">1.0</text>
-<text x="16" y="${height - 24}" class="note">${escapeXml(`${machine.cpu}, ${machine.cores} cores${machine.pinning?.startsWith('each server') === true ? ', the server on a core of its own' : ' shared by server and load generator'}; Node ${machine.node}; ${results.run.date.slice(0, 10)}.`)}</text>
+<text x="16" y="${height - 24}" class="note">${escapeXml(`${machine.cpu}, ${machine.cores} cores${machine.serverCpu !== undefined ? ', the server on a core of its own' : ' shared by server and load generator'}; Node ${machine.node}; ${results.run.date.slice(0, 10)}.`)}</text>
 <text x="16" y="${height - 10}" class="note">Absolute req/s depend on the machine: compare ratios within one run only.</text>
 </svg>
 `;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem, type as osType } from 'node:os';
-import { describePinning } from './pinning.js';
+import { describePinning, pinning } from './pinning.js';
 import type { Machine } from './results.js';
 
 function osName(): string {
@@ -23,5 +23,6 @@ export function machine(): Machine {
     os: osName(),
     node: process.version,
     pinning: describePinning(),
+    serverCpu: pinning()?.server,
   };
 }

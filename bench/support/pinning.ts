@@ -47,7 +47,7 @@ let decided: { pinning: Pinning | undefined } | undefined;
 
 /** This run's pinning (decided once; see {@link splitCpus}). */
 export function pinning(): Pinning | undefined {
-  decided ??= { pinning: process.env['BENCH_PIN'] === '0' ? undefined : splitCpus(allowedCpus()) };
+  decided ??= { pinning: splitCpus(allowedCpus()) };
   return decided.pinning;
 }
 

@@ -10,6 +10,8 @@ export interface Machine {
   node: string;
   /** Where the servers and the load generator ran (support/pinning.ts); absent in runs older than pinning. */
   pinning?: string;
+  /** The CPU list each server ran on when pinned; absent when unpinned (and in older runs). */
+  serverCpu?: string;
 }
 
 export interface RunInfo {
