@@ -1,3 +1,5 @@
+import { removeAndShiftBack } from '../util/linear-probing.js';
+
 const EMPTY = 0;
 
 /**
@@ -59,17 +61,8 @@ export class BucketIndex {
       if (table[hole] === EMPTY) return;
       hole = (hole + 1) & mask;
     }
-    table[hole] = EMPTY;
     this.count--;
-    // Moves back each following entry of the run whose home is not between the hole and it (cyclically).
-    for (let at = (hole + 1) & mask; table[at] !== EMPTY; at = (at + 1) & mask) {
-      const home = buckets[(table[at] - 1) * stride] & mask;
-      if (((at - home) & mask) >= ((at - hole) & mask)) {
-        table[hole] = table[at];
-        table[at] = EMPTY;
-        hole = at;
-      }
-    }
+    removeAndShiftBack(table, mask, hole, EMPTY, (entry) => buckets[(entry - 1) * stride] & mask);
   }
 
   /** Room for `slots` slots: the indexed ones placed again (the table only grows). */

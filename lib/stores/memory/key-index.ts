@@ -1,4 +1,5 @@
 import { getRandomValues } from 'node:crypto';
+import { removeAndShiftBack } from '../../util/linear-probing.js';
 
 /** What {@link KeyIndex.get} returns for a key it does not hold, and what an empty place of its table holds. */
 export const NO_ROW = -1;
@@ -69,16 +70,7 @@ export class KeyIndex implements KeyLookup {
       row = places[at];
     }
     if (row === NO_ROW) return NO_ROW;
-    // Each entry of the run after the hole moves back into it, unless that would put it before its own home place.
-    let hole = at;
-    for (let next = (at + 1) & mask; places[next] !== NO_ROW; next = (next + 1) & mask) {
-      const home = keyHash(this.keyOf(places[next])!) & mask;
-      if (((next - home) & mask) >= ((next - hole) & mask)) {
-        places[hole] = places[next];
-        hole = next;
-      }
-    }
-    places[hole] = NO_ROW;
+    removeAndShiftBack(places, mask, at, NO_ROW, (entry) => keyHash(this.keyOf(entry)!) & mask);
     this.count--;
     if (places.length > FIRST_CAPACITY && this.count * 8 < places.length) this.resize(places.length / 2);
     return row;
