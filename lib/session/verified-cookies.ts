@@ -1,32 +1,41 @@
 import { BucketIndex } from './bucket-index.js';
 import { SIGNED_VALUE_WORDS, SignedValueDecoder } from './signed-value-decoder.js';
 
-const WORDS = SIGNED_VALUE_WORDS;
+/** Words kept of each part: the first 16 bytes (128 bits) of the id and the first 16 of the tag. */
+const KEPT = 4;
+/** Where the tag starts among the decoded words. */
+const TAG = SIGNED_VALUE_WORDS / 2;
+/** Int32 words an entry keeps of its value (32 bytes): the id's kept words, then the tag's. */
+export const VERIFIED_COOKIE_WORDS = 2 * KEPT;
+const WORDS = VERIFIED_COOKIE_WORDS;
 const FIRST_SLOTS = 256;
 
-/** How many verified cookie values the engine remembers (about 80 bytes each). */
+/** How many verified cookie values the engine remembers (about 48 bytes each). */
 export const VERIFIED_COOKIES = 10_000;
 
 /**
  * Cookie values whose signature verified, with their store key, so that a repeat visit skips the HMAC and the
  * SHA-256. Bounded: past `capacity` the oldest entry is forgotten (the next visit verifies again).
  *
- * Compact on purpose: one entry costs about 80 bytes (the value's 64 decoded bytes in one typed array, an index of
- * small integers, a reference to the store key) and holds no string of the request. Keeping the cookie value itself
- * as a map key kept the whole Cookie header alive with it (the parser's value is a slice of the header) and cost
- * about 280 bytes a session; keeping its 87 characters as bytes cost about 115.
+ * Compact on purpose: one entry costs about 48 bytes (32 decoded bytes in one typed array, an index of small
+ * integers, a reference to the store key) and holds no string of the request. Keeping the cookie value itself as a
+ * map key kept the whole Cookie header alive with it (the parser's value is a slice of the header) and cost about
+ * 280 bytes a session; keeping its 87 characters as bytes cost about 115.
  *
- * Why a hit is exactly as safe as verifying the HMAC: an entry is written only for a value whose tag verified (or
- * that this server signed), and it keeps all 64 bytes that value spells, the id's 32 and the tag's 32 (not a
- * digest). Only a canonical value is decoded at all (see {@link SignedValueDecoder}: 87 characters, the dot at 43,
- * base64url elsewhere, the unused bits of each part's last character zero), and a canonical value is the one
- * spelling of its bytes, so equal bytes mean the same value: a hit is a value that verified, character for
- * character. A forged tag for a cached id (an id leaked without its tag) decodes to other bytes and goes to the
- * HMAC, which refuses it; another spelling of the same bytes, or a character Node's own base64 decoder would skip,
- * is not canonical, so it is a miss and the HMAC check refuses it too. The comparison XORs all 16 words whatever
- * differs, so its time does not tell how much of a guessed tag was right. The index is keyed by the id's first 32
- * bits (see {@link BucketIndex}): two ids that share them take turns in one entry (a miss, never the other's key),
- * and only verified values are written, so a stranger cannot evict entries with forged cookies.
+ * What a hit proves: an entry is written only for a value whose tag verified (or that this server signed), and it
+ * keeps the first 16 bytes (128 bits) of that value's id and the first 16 of its tag. A hit is a value that matches
+ * one that verified in both. Someone who knows a cached session's id but not its cookie must guess 128 bits of the
+ * tag: HMAC-SHA-256 truncated to 128 bits is an accepted MAC length (RFC 4868, NIST SP 800-107), and 128 bits is
+ * what OWASP ASVS 5 asks of a session token. Someone who knows the tag but not the id must guess 128 bits of the
+ * id. So a value that hits shares both prefixes with a value that verified, which no party without that cookie can
+ * produce; one that differs only after the 16th byte of the tag or of the id is the accepted truncation, and hits
+ * with the key of the value it matches. Only a canonical value is decoded at all (see {@link SignedValueDecoder}:
+ * 87 characters, the dot at 43, base64url elsewhere, the unused bits of each part's last character zero), so any
+ * other spelling, or a character Node's own base64 decoder would skip, is a miss and the HMAC check refuses it. The
+ * comparison XORs every kept word whatever differs, so its time does not tell how much of a guessed tag was right.
+ * The index is keyed by the id's first 32 bits (see {@link BucketIndex}): two ids that share them take turns in one
+ * entry (a miss, never the other's key), and only verified values are written, so a stranger cannot evict entries
+ * with forged cookies.
  *
  * The entry says nothing of the session's liveness, as before: its store key is read from the store on every
  * request, so a destroyed session's cookie finds no record there and is refused, cached or not.
@@ -34,7 +43,7 @@ export const VERIFIED_COOKIES = 10_000;
 export class VerifiedCookies {
   /** The id's first word (the slot's bucket) -> the slot that holds the last verified value with it. */
   private readonly slots = new BucketIndex(FIRST_SLOTS, WORDS);
-  /** Each slot's 16 words: the decoded value, whose first is the slot's bucket. */
+  /** Each slot's 8 words: the kept words of the id (the first is the slot's bucket), then those of the tag. */
   private words = new Int32Array(FIRST_SLOTS * WORDS);
   /** The presented value, decoded once per look-up. */
   private readonly decoder = new SignedValueDecoder();
@@ -76,21 +85,32 @@ export class VerifiedCookies {
     const known = slot >= 0;
     // A reused slot leaves the index under its old bucket (still in its words) before they are overwritten.
     if (!known) slot = this.nextSlot();
-    this.words.set(this.decoder.words, slot * WORDS);
+    this.keep(slot);
     if (!known) this.slots.add(slot, this.words);
     // Grown by push only, as the slots are handed out in order: a larger length set at once would make a sparse array.
     if (slot === this.keys.length) this.keys.push(key);
     else this.keys[slot] = key;
   }
 
-  /** Whether `slot` holds the value just decoded, compared over every word whatever differs. */
+  /** Whether `slot` holds the kept words of the value just decoded, compared over all of them whatever differs. */
   private holds(slot: number): boolean {
     const decoded = this.decoder.words;
     const words = this.words;
     const at = slot * WORDS;
     let differs = 0;
-    for (let i = 0; i < WORDS; i++) differs |= words[at + i] ^ decoded[i];
+    for (let i = 0; i < KEPT; i++) differs |= (words[at + i] ^ decoded[i]) | (words[at + KEPT + i] ^ decoded[TAG + i]);
     return differs === 0;
+  }
+
+  /** Writes the kept words of the value just decoded into `slot`. */
+  private keep(slot: number): void {
+    const decoded = this.decoder.words;
+    const words = this.words;
+    const at = slot * WORDS;
+    for (let i = 0; i < KEPT; i++) {
+      words[at + i] = decoded[i];
+      words[at + KEPT + i] = decoded[TAG + i];
+    }
   }
 
   /** A free slot, or the oldest one (its entry forgotten) once `capacity` are in use. */
