@@ -565,6 +565,35 @@ describe('MemoryStore', () => {
       expect(await reader.get(stale)).toBeUndefined();
     });
 
+    it('reads back epochs an Int32 cannot hold exactly, and a disconnectAll still closes their sessions', async () => {
+      const [bobs, stale, carols] = [newKey(), newKey(), newKey()];
+      const bobsRecord = { ...makeRecord({ userId: 'bob' }), epoch: 2 ** 31 };
+      const carolsRecord = { ...makeRecord({ userId: 'carol' }), epoch: 2 ** 53 };
+      await writeFile(
+        file,
+        JSON.stringify({
+          version: 1,
+          sessions: [
+            [bobs, bobsRecord],
+            [stale, { ...bobsRecord, epoch: 2 ** 31 - 1 }],
+            [carols, carolsRecord],
+          ],
+          users: [
+            ['bob', { epoch: 2 ** 31, fields: [] }],
+            ['carol', { epoch: 2 ** 53, fields: [] }],
+          ],
+        }),
+      );
+      const reader = await reopen();
+      expect(await reader.epochOf('bob')).toBe(2 ** 31);
+      expect(await reader.epochOf('carol')).toBe(2 ** 53);
+      expect(await reader.get(bobs)).toEqual(bobsRecord);
+      expect(await reader.get(stale)).toBeUndefined();
+      expect(await reader.get(carols)).toEqual(carolsRecord);
+      expect((await reader.closeUser('bob')).map(([key]) => key)).toEqual([bobs]);
+      expect(await reader.epochOf('bob')).toBe(2 ** 31 + 1);
+    });
+
     it('does not restore sessions that expired while the server was down', async () => {
       const { good, bad: expired } = await writeTwoSessions();
       // Age one record in the file instead of sleeping: the write-side filter must not be what drops it.

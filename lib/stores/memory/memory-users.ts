@@ -7,6 +7,14 @@ export const NO_USER = NO_LIST;
 
 const FIRST_ROWS = 64;
 
+/** "The exact epoch is in {@link MemoryUsers.wideEpochs}": never an epoch of its own. */
+const WIDE = -(2 ** 31);
+
+/** Whether `epoch` is kept in the Int32 column as itself. */
+function inline(epoch: number): boolean {
+  return (epoch | 0) === epoch && epoch !== WIDE && !Object.is(epoch, -0);
+}
+
 /**
  * The users of a MemoryStore, each a row number: its id, its epoch, the list of its sessions (in {@link lists}) and,
  * for the few users that have them, persisted fields. Rows are columns rather than one object per user (about 70 B
@@ -20,7 +28,13 @@ export class MemoryUsers {
   private readonly ids: Array<string | undefined> = [];
   /** User id -> row, over {@link ids}. */
   private readonly rows = new KeyIndex((row) => this.ids[row]);
-  private epochs = new Float64Array(FIRST_ROWS);
+  /** Four bytes a row: an epoch moves once per `disconnectAll`, so it fits an Int32 for as long as anyone will wait. */
+  private epochs = new Int32Array(FIRST_ROWS);
+  /**
+   * Row -> epoch, for the epochs an Int32 cannot hold (a snapshot file's, or one bumped past 2^31 - 1): exact
+   * whatever they are, and free while there are none.
+   */
+  private readonly wideEpochs = new Map<number, number>();
   /** Each user's sessions, oldest first: list number = row. */
   readonly lists = new SlotLists(FIRST_ROWS);
   /** Row -> persisted fields, for the users that have any. */
@@ -45,7 +59,7 @@ export class MemoryUsers {
     } else {
       this.ids[row] = userId;
     }
-    this.epochs[row] = 0;
+    this.setEpoch(row, 0);
     this.lists.reset(row);
     this.rows.add(userId, row);
     return row;
@@ -57,16 +71,19 @@ export class MemoryUsers {
   }
 
   epoch(row: number): number {
-    return this.epochs[row];
+    const epoch = this.epochs[row];
+    return epoch === WIDE ? this.wideEpochs.get(row)! : epoch;
   }
 
   /** Moves the user in `row` to a new epoch and returns it. */
   bump(row: number): number {
-    return ++this.epochs[row];
+    const epoch = this.epoch(row) + 1;
+    this.setEpoch(row, epoch);
+    return epoch;
   }
 
   forgetIfEmpty(row: number): void {
-    if (this.epochs[row] === 0 && this.lists.count(row) === 0 && !this.fields.has(row)) {
+    if (this.epoch(row) === 0 && this.lists.count(row) === 0 && !this.fields.has(row)) {
       this.rows.remove(this.ids[row]!);
       this.ids[row] = undefined;
       this.freeRows.push(row);
@@ -75,7 +92,7 @@ export class MemoryUsers {
 
   epochOf(userId: string): number {
     const row = this.rows.get(userId);
-    return row === NO_ROW ? 0 : this.epochs[row];
+    return row === NO_ROW ? 0 : this.epoch(row);
   }
 
   field(userId: string, field: string): string | undefined {
@@ -108,25 +125,39 @@ export class MemoryUsers {
   saved(): Snapshot['users'] {
     const saved: Snapshot['users'] = [];
     this.ids.forEach((id, row) => {
-      if (id !== undefined) saved.push([id, { epoch: this.epochs[row], fields: [...(this.fields.get(row) ?? [])] }]);
+      if (id !== undefined) saved.push([id, { epoch: this.epoch(row), fields: [...(this.fields.get(row) ?? [])] }]);
     });
     return saved;
   }
 
-  /** Takes back the users of a snapshot file, skipping entries that are not well-formed (the file is untrusted). */
+  /**
+   * Takes back the users of a snapshot file, skipping entries that are not well-formed (the file is untrusted). Any
+   * integer epoch is taken exactly, however large: refusing one would leave its user's sessions of that epoch alive
+   * past a `disconnectAll`.
+   */
   restore(saved: Snapshot['users']): void {
     for (const item of saved) {
       if (!Array.isArray(item) || typeof item[0] !== 'string' || item[0] === '__proto__') continue;
       const [userId, fromFile] = item;
       if (!Number.isInteger(fromFile?.epoch) || !Array.isArray(fromFile.fields)) continue;
       const row = this.entry(userId);
-      this.epochs[row] = Math.max(this.epochs[row], fromFile.epoch);
+      this.setEpoch(row, Math.max(this.epoch(row), fromFile.epoch));
       for (const field of fromFile.fields) {
         if (Array.isArray(field) && typeof field[0] === 'string' && typeof field[1] === 'string') {
           this.fieldsOf(row).set(field[0], field[1]);
         }
       }
       this.forgetIfEmpty(row);
+    }
+  }
+
+  private setEpoch(row: number, epoch: number): void {
+    if (inline(epoch)) {
+      if (this.epochs[row] === WIDE) this.wideEpochs.delete(row);
+      this.epochs[row] = epoch;
+    } else {
+      this.wideEpochs.set(row, epoch);
+      this.epochs[row] = WIDE;
     }
   }
 
@@ -142,7 +173,7 @@ export class MemoryUsers {
   /** Room for an eighth more rows (as SlotTable grows): little left unused, for a cheap copy now and then. */
   private grow(): void {
     const capacity = this.lists.capacity + Math.max(FIRST_ROWS, this.lists.capacity >> 3);
-    const epochs = new Float64Array(capacity);
+    const epochs = new Int32Array(capacity);
     epochs.set(this.epochs);
     this.epochs = epochs;
     this.lists.grow(capacity);

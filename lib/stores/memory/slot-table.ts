@@ -1,19 +1,16 @@
 import type { SessionRecord } from '../session-record.js';
 import { SlotFields } from './slot-fields.js';
 import { NO_LIST, NO_SLOT, SlotLinks, type SlotLists } from './slot-list.js';
+import { SlotNumbers } from './slot-numbers.js';
 
-// The numbers of a slot, side by side in one Float64Array: a record's times need a double each (milliseconds since
-// the epoch do not fit a small integer, and a JS object would box each of them in a heap number of its own).
+// The times of a slot, side by side in one Float64Array: they need a double each (milliseconds since 1970 do not
+// fit a small integer, and a JS object would box each of them in a heap number of its own). The slot's smaller
+// numbers are Int32, in SlotNumbers.
 const CREATED = 0;
 const LAST_SEEN = 1;
 const IDLE = 2;
 const ABSOLUTE = 3;
-const EPOCH = 4;
-/** The expiry second whose bucket holds this slot's valid entry (see ExpiryBuckets). */
-const DUE = 5;
-/** NaN for a record without `authenticatedAt` (anonymous, or written before the field existed). */
-const AUTHENTICATED = 6;
-const NUMBERS = 7;
+const TIMES = 4;
 
 const BROWSER_SESSION_COOKIE = 1; // a bit of the `flags` column
 
@@ -40,7 +37,9 @@ type Actor = { readonly id: string; readonly epoch: number | undefined };
  * Slot numbers stay valid until {@link compact}, which renumbers them and tells the caller how.
  */
 export class SlotTable {
-  private numbers = new Float64Array(INITIAL_CAPACITY * NUMBERS);
+  private times = new Float64Array(INITIAL_CAPACITY * TIMES);
+  /** Epoch, due second (the one whose expiry bucket holds the slot's valid entry) and authentication time. */
+  private readonly numbers = new SlotNumbers(INITIAL_CAPACITY);
   private readonly links = new SlotLinks(INITIAL_CAPACITY);
   /** One byte a slot for the record's booleans: a column of references would cost eight. */
   private flags = new Uint8Array(INITIAL_CAPACITY);
@@ -87,14 +86,13 @@ export class SlotTable {
       this.agents.push(userAgent);
     }
     this.fields.put(slot, record.data);
-    const at = slot * NUMBERS;
-    const numbers = this.numbers;
-    numbers[at + CREATED] = record.createdAt;
-    numbers[at + LAST_SEEN] = record.lastSeenAt;
-    numbers[at + IDLE] = record.idleExpiresAt;
-    numbers[at + ABSOLUTE] = record.absoluteExpiresAt;
-    numbers[at + EPOCH] = record.epoch;
-    numbers[at + AUTHENTICATED] = record.authenticatedAt ?? Number.NaN;
+    const at = slot * TIMES;
+    const times = this.times;
+    times[at + CREATED] = record.createdAt;
+    times[at + LAST_SEEN] = record.lastSeenAt;
+    times[at + IDLE] = record.idleExpiresAt;
+    times[at + ABSOLUTE] = record.absoluteExpiresAt;
+    this.numbers.put(slot, record.epoch, record.createdAt, record.authenticatedAt);
     this.flags[slot] = record.browserSessionCookie === true ? BROWSER_SESSION_COOKIE : 0;
     if (record.actorId !== undefined) this.actors.set(slot, { id: record.actorId, epoch: record.actorEpoch });
     this.owners[slot] = owner;
@@ -111,6 +109,7 @@ export class SlotTable {
     this.agents[slot] = undefined;
     this.fields.clear(slot);
     this.actors.delete(slot);
+    this.numbers.release(slot);
     this.links.push(slot, this.freeHead);
     this.freeHead = slot;
     this.occupied--;
@@ -137,36 +136,36 @@ export class SlotTable {
   }
 
   epoch(slot: number): number {
-    return this.numbers[slot * NUMBERS + EPOCH];
+    return this.numbers.epoch(slot);
   }
 
   /** Carries a session into its user's new epoch (`closeUser` that keeps one session). */
   setEpoch(slot: number, epoch: number): void {
-    this.numbers[slot * NUMBERS + EPOCH] = epoch;
+    this.numbers.setEpoch(slot, epoch);
   }
 
   createdAt(slot: number): number {
-    return this.numbers[slot * NUMBERS + CREATED];
+    return this.times[slot * TIMES + CREATED];
   }
 
   /** The moment the session stops being valid (as `expiresAt` of its record). */
   expiresAt(slot: number): number {
-    const at = slot * NUMBERS;
-    return Math.min(this.numbers[at + IDLE], this.numbers[at + ABSOLUTE]);
+    const at = slot * TIMES;
+    return Math.min(this.times[at + IDLE], this.times[at + ABSOLUTE]);
   }
 
   dueSecond(slot: number): number {
-    return this.numbers[slot * NUMBERS + DUE];
+    return this.numbers.dueSecond(slot);
   }
 
   setDueSecond(slot: number, second: number): void {
-    this.numbers[slot * NUMBERS + DUE] = second;
+    this.numbers.setDueSecond(slot, second);
   }
 
   touch(slot: number, lastSeenAt: number, idleExpiresAt: number): void {
-    const at = slot * NUMBERS;
-    this.numbers[at + LAST_SEEN] = lastSeenAt;
-    this.numbers[at + IDLE] = idleExpiresAt;
+    const at = slot * TIMES;
+    this.times[at + LAST_SEEN] = lastSeenAt;
+    this.times[at + IDLE] = idleExpiresAt;
   }
 
   /** Writes one data field of the session in `slot`. */
@@ -184,20 +183,21 @@ export class SlotTable {
    * table. Its properties come in the order SessionOpener.create builds records in, so both share one object shape.
    */
   record(slot: number): SessionRecord {
-    const at = slot * NUMBERS;
-    const numbers = this.numbers;
+    const at = slot * TIMES;
+    const times = this.times;
+    const createdAt = times[at + CREATED];
     const record: SessionRecord = {
-      epoch: numbers[at + EPOCH],
-      createdAt: numbers[at + CREATED],
-      lastSeenAt: numbers[at + LAST_SEEN],
-      idleExpiresAt: numbers[at + IDLE],
-      absoluteExpiresAt: numbers[at + ABSOLUTE],
+      epoch: this.numbers.epoch(slot),
+      createdAt,
+      lastSeenAt: times[at + LAST_SEEN],
+      idleExpiresAt: times[at + IDLE],
+      absoluteExpiresAt: times[at + ABSOLUTE],
       data: this.fields.copy(slot),
     };
     const owner = this.owners[slot];
     if (owner !== NO_LIST) record.userId = this.ownerIds.idOf(owner);
-    const authenticatedAt = numbers[at + AUTHENTICATED];
-    if (!Number.isNaN(authenticatedAt)) record.authenticatedAt = authenticatedAt;
+    const authenticatedAt = this.numbers.authenticatedAt(slot, createdAt);
+    if (authenticatedAt !== undefined) record.authenticatedAt = authenticatedAt;
     if ((this.flags[slot] & BROWSER_SESSION_COOKIE) !== 0) record.browserSessionCookie = true;
     const actor = this.actors.get(slot);
     if (actor !== undefined) {
@@ -249,7 +249,7 @@ export class SlotTable {
       if (this.keys[slot] !== undefined) renumber[slot] = count++;
     }
     const capacity = Math.max(INITIAL_CAPACITY, count + (count >> 1));
-    const numbers = new Float64Array(capacity * NUMBERS);
+    const times = new Float64Array(capacity * TIMES);
     const flags = new Uint8Array(capacity);
     const keys: Array<string | undefined> = [];
     const owners = new Int32Array(capacity).fill(NO_LIST);
@@ -258,7 +258,7 @@ export class SlotTable {
     for (let slot = 0; slot < highWater; slot++) {
       const to = renumber[slot];
       if (to === NO_SLOT) continue;
-      for (let i = 0; i < NUMBERS; i++) numbers[to * NUMBERS + i] = this.numbers[slot * NUMBERS + i];
+      for (let i = 0; i < TIMES; i++) times[to * TIMES + i] = this.times[slot * TIMES + i];
       flags[to] = this.flags[slot];
       keys.push(this.keys[slot]);
       owners[to] = this.owners[slot];
@@ -266,7 +266,8 @@ export class SlotTable {
       agents.push(this.agents[slot]);
     }
     this.fields.compact(renumber);
-    this.numbers = numbers;
+    this.times = times;
+    this.numbers.compact(renumber, capacity);
     this.links.compact(renumber, capacity);
     this.flags = flags;
     this.keys = keys;
@@ -287,7 +288,8 @@ export class SlotTable {
    */
   private grow(): void {
     this.capacity += this.capacity >> 3;
-    this.numbers = grown(this.numbers, new Float64Array(this.capacity * NUMBERS));
+    this.times = grown(this.times, new Float64Array(this.capacity * TIMES));
+    this.numbers.grow(this.capacity);
     this.links.grow(this.capacity);
     this.flags = grown(this.flags, new Uint8Array(this.capacity));
     this.owners = grown(this.owners, new Int32Array(this.capacity).fill(NO_LIST));

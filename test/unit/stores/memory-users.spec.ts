@@ -65,6 +65,36 @@ describe('MemoryUsers', () => {
     });
   });
 
+  it('bumps an epoch past what an Int32 holds, exactly', () => {
+    const users = new MemoryUsers();
+    const alice = users.entry('alice');
+    users.restore([['alice', { epoch: 2 ** 31 - 2, fields: [] }]]);
+    expect([users.bump(alice), users.bump(alice), users.bump(alice)]).toEqual([2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1]);
+    expect(users.epoch(alice)).toBe(2 ** 31 + 1);
+    expect(users.epochOf('alice')).toBe(2 ** 31 + 1);
+  });
+
+  it('restores epochs an Int32 cannot hold exactly, and keeps them as it grows', () => {
+    const huge: Array<[string, number]> = [
+      ['a', 2 ** 31 - 1],
+      ['b', 2 ** 31],
+      ['c', 2 ** 32 + 1],
+      ['d', Number.MAX_SAFE_INTEGER],
+      ['e', 2 ** 53],
+      ['f', 1e300],
+      ['g', -(2 ** 31)],
+    ];
+    const users = new MemoryUsers();
+    users.restore(huge.map(([id, epoch]) => [id, { epoch, fields: [] }]));
+    // Enough users after them to grow the columns several times.
+    for (let i = 0; i < 1000; i++) users.bump(users.entry(`user-${i}`));
+    for (const [id, epoch] of huge.slice(0, -1)) expect(users.epochOf(id)).toBe(epoch);
+    // A negative epoch is below a new user's 0: the restored user is left as new, holding nothing.
+    expect(users.find('g')).toBe(NO_USER);
+    expect(users.saved().slice(0, 6)).toEqual(huge.slice(0, -1).map(([id, epoch]) => [id, { epoch, fields: [] }]));
+    expect(users.bump(users.find('b'))).toBe(2 ** 31 + 1);
+  });
+
   it('saves epochs and fields, and restores them, skipping what is not well-formed', () => {
     const users = new MemoryUsers();
     users.bump(users.entry('alice'));

@@ -2,6 +2,7 @@ import type { SessionRecord } from '../../../lib/stores/session-record.js';
 import { NO_LIST, NO_SLOT, SlotLists } from '../../../lib/stores/memory/slot-list.js';
 import { SlotTable } from '../../../lib/stores/memory/slot-table.js';
 
+const DAY = 86_400_000;
 /** Owner numbers as MemoryUsers hands them out: 0 is alice, 1 is bob. */
 const ALICE = 0;
 const OWNERS = { idOf: (owner: number) => ['alice', 'bob'][owner]! };
@@ -46,6 +47,43 @@ describe('SlotTable', () => {
     expect(table.expiresAt(slot)).toBe(0);
   });
 
+  it('gives back epochs and authenticatedAt exactly, whether an Int32 holds them or not', () => {
+    const table = new SlotTable(OWNERS);
+    const created = record().createdAt;
+    const stored = [
+      ...[0, 2 ** 31 - 1, 2 ** 31, -1, 1.5, 2 ** 53].map((epoch) => record({ epoch })),
+      record({ authenticatedAt: created }),
+      record({ authenticatedAt: created + 30 * DAY }),
+      record({ authenticatedAt: created - 40 * DAY }),
+      record({ authenticatedAt: created + 1234.5 }),
+      record({ createdAt: 0.1, authenticatedAt: 0.3 }),
+    ];
+    const slots = stored.map((one, i) => table.allocate(`k${i}`, NO_LIST, one, undefined, undefined));
+    slots.forEach((slot, i) => {
+      expect(table.record(slot)).toStrictEqual(stored[i]);
+      expect(table.epoch(slot)).toBe(stored[i]!.epoch);
+    });
+    expect(Object.keys(table.record(slots[0]!))).not.toContain('authenticatedAt');
+  });
+
+  it('carries a session into an epoch an Int32 cannot hold and back', () => {
+    const table = new SlotTable(OWNERS);
+    const slot = put(table, 'k');
+    table.setEpoch(slot, 2 ** 31);
+    expect(table.record(slot).epoch).toBe(2 ** 31);
+    table.setEpoch(slot, 7);
+    expect(table.epoch(slot)).toBe(7);
+  });
+
+  it('keeps due seconds past 2038 and past 2106', () => {
+    const table = new SlotTable(OWNERS);
+    const [a, b, c] = [put(table, 'a'), put(table, 'b'), put(table, 'c')];
+    table.setDueSecond(a, 2 ** 31 + 100);
+    table.setDueSecond(b, 2 ** 32 + 100);
+    table.setDueSecond(c, 1_700_000_000);
+    expect([table.dueSecond(a), table.dueSecond(b), table.dueSecond(c)]).toEqual([2 ** 31 + 100, 2 ** 32 + 100, 1_700_000_000]);
+  });
+
   it('leaves out what an anonymous session without address or User-Agent does not have', () => {
     const table = new SlotTable(OWNERS);
     const read = table.record(table.allocate('k', NO_LIST, record(), undefined, undefined));
@@ -80,7 +118,7 @@ describe('SlotTable', () => {
     const a = table.allocate(
       'a',
       ALICE,
-      record({ authenticatedAt: 5, browserSessionCookie: true, actorId: 'root', data: { 's:a': '1' } }),
+      record({ epoch: 2 ** 40, authenticatedAt: 5, browserSessionCookie: true, actorId: 'root', data: { 's:a': '1' } }),
       '192.0.2.1',
       'agent',
     );
@@ -95,7 +133,7 @@ describe('SlotTable', () => {
     const e = put(table, 'e');
     expect(e).toBe(a);
     expect(table.owner(e)).toBe(NO_LIST);
-    expect(table.record(e)).toEqual(record());
+    expect(table.record(e)).toStrictEqual(record());
     expect(put(table, 'f')).toBe(3);
     expect(table.highWater).toBe(4);
     expect(table.isOccupied(b)).toBe(true);
@@ -105,11 +143,19 @@ describe('SlotTable', () => {
     const table = new SlotTable(OWNERS);
     const lists = new SlotLists(1);
     for (let i = 0; i < 10_000; i++) {
-      const slot = table.allocate(`k${i}`, NO_LIST, record({ createdAt: i, authenticatedAt: i + 1 }), undefined, undefined);
+      // Every seventh with numbers an Int32 cannot hold.
+      const wide = i % 7 === 0;
+      const stored = record({ epoch: wide ? 2 ** 32 + i : i, createdAt: i, authenticatedAt: wide ? i + 40 * DAY : i + 1 });
+      const slot = table.allocate(`k${i}`, NO_LIST, stored, undefined, undefined);
+      table.setDueSecond(slot, wide ? 2 ** 33 + i : 1_700_000_000 + i);
       table.append(lists, 0, slot);
     }
     for (let slot = 0; slot < 10_000; slot++) expect(table.createdAt(slot)).toBe(slot);
-    for (let slot = 0; slot < 10_000; slot += 997) expect(table.record(slot).authenticatedAt).toBe(slot + 1);
+    for (let slot = 0; slot < 10_000; slot += 997) {
+      const wide = slot % 7 === 0;
+      expect(table.record(slot)).toMatchObject({ epoch: wide ? 2 ** 32 + slot : slot, authenticatedAt: wide ? slot + 40 * DAY : slot + 1 });
+      expect(table.dueSecond(slot)).toBe(wide ? 2 ** 33 + slot : 1_700_000_000 + slot);
+    }
     expect(table.keysOf(lists, 0)).toEqual(Array.from({ length: 10_000 }, (_, i) => `k${i}`));
   });
 
@@ -165,13 +211,15 @@ describe('SlotTable', () => {
           `k${i}`,
           i % 2 ? ALICE : NO_LIST,
           {
-            ...(i % 5 ? record({ createdAt: i }) : record({ createdAt: i, authenticatedAt: i + 0.5, browserSessionCookie: true })),
+            ...(i % 5
+              ? record({ createdAt: i, epoch: i % 3 ? i : 2 ** 31 + i })
+              : record({ createdAt: i, authenticatedAt: i + 0.5, browserSessionCookie: true })),
             data: i % 3 ? {} : { 's:i': String(i) },
           },
           `ip${i}`,
           undefined,
         );
-        table.setDueSecond(slot, 1000 + i);
+        table.setDueSecond(slot, i % 7 ? 1000 + i : 2 ** 33 + i);
         table.append(lists, i % 2 ? users : anonymous, slot);
         slots.push(slot);
       }
@@ -195,7 +243,7 @@ describe('SlotTable', () => {
         if (i % 4 > 1) continue;
         expect(table.key(to)).toBe(`k${i}`);
         expect(table.record(to)).toEqual(before.get(`k${i}`));
-        expect(table.dueSecond(to)).toBe(1000 + i);
+        expect(table.dueSecond(to)).toBe(i % 7 ? 1000 + i : 2 ** 33 + i);
       }
       const kept = (remainder: number) => Array.from({ length: 50 }, (_, j) => `k${4 * j + remainder}`);
       expect(table.keysOf(lists, anonymous)).toEqual(kept(0));

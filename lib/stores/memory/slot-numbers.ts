@@ -1,0 +1,141 @@
+import { NO_SLOT } from './slot-list.js';
+
+// The three small numbers of a slot, as Int32 side by side: four bytes each instead of a double's eight, and still
+// exact for any number a caller may store, since one that an Int32 cannot hold goes to a side map (rare enough to
+// cost the others nothing).
+const EPOCH = 0;
+/** Seconds from the base second, so that dates past 2038 still fit. */
+const DUE = 1;
+/** Milliseconds from the record's `createdAt`: 0 for a fresh login, within about 24.8 days either way otherwise. */
+const AUTHENTICATED = 2;
+const COLUMNS = 3;
+
+/** "The exact value is in {@link SlotNumbers.wide}": never a value of its own. */
+const WIDE = -(2 ** 31);
+/** A record without `authenticatedAt` (its own value so that the common case takes no map entry). */
+const ABSENT = WIDE + 1;
+/** The lowest value kept inline: the two above are reserved in every column. */
+const LOWEST = WIDE + 2;
+
+const SECOND = 1000;
+
+/** Whether `value` is kept inline as itself: an Int32 that is no sentinel (and not -0, which an Int32 would lose). */
+function inline(value: number): boolean {
+  return (value | 0) === value && value >= LOWEST && !Object.is(value, -0);
+}
+
+/**
+ * Epoch, due second and authentication time of the slots of a SlotTable, twelve bytes a slot. Slot numbers are the
+ * table's; it grows and compacts this with its other columns.
+ */
+export class SlotNumbers {
+  private values: Int32Array;
+  /** slot * 3 + column -> exact value, for the values an Int32 cannot hold (their inline value is {@link WIDE}). */
+  private wide = new Map<number, number>();
+  /** The second that a due second is counted from: within 68 years of it, a due second fits an Int32. */
+  private readonly baseSecond: number;
+
+  constructor(capacity: number, baseSecond = Math.floor(Date.now() / SECOND)) {
+    this.values = new Int32Array(capacity * COLUMNS);
+    this.baseSecond = baseSecond;
+  }
+
+  /** How many values are held in the side map: what the rare wide values cost. */
+  get wideCount(): number {
+    return this.wide.size;
+  }
+
+  /** Stores the numbers of a session just put in `slot` (its due second comes later, from the expiry). */
+  put(slot: number, epoch: number, createdAt: number, authenticatedAt: number | undefined): void {
+    this.setEpoch(slot, epoch);
+    this.setAuthenticatedAt(slot, createdAt, authenticatedAt);
+  }
+
+  epoch(slot: number): number {
+    return this.get(slot * COLUMNS + EPOCH);
+  }
+
+  setEpoch(slot: number, epoch: number): void {
+    this.set(slot * COLUMNS + EPOCH, epoch, inline(epoch) ? epoch : WIDE);
+  }
+
+  dueSecond(slot: number): number {
+    const at = slot * COLUMNS + DUE;
+    const offset = this.values[at];
+    return offset === WIDE ? this.wide.get(at)! : this.baseSecond + offset;
+  }
+
+  setDueSecond(slot: number, second: number): void {
+    const offset = second - this.baseSecond;
+    this.set(slot * COLUMNS + DUE, second, inline(offset) && this.baseSecond + offset === second ? offset : WIDE);
+  }
+
+  /** The session's `authenticatedAt`, given its `createdAt`; undefined when its record has none. */
+  authenticatedAt(slot: number, createdAt: number): number | undefined {
+    const at = slot * COLUMNS + AUTHENTICATED;
+    const offset = this.values[at];
+    if (offset === ABSENT) return undefined;
+    return offset === WIDE ? this.wide.get(at)! : createdAt + offset;
+  }
+
+  setAuthenticatedAt(slot: number, createdAt: number, authenticatedAt: number | undefined): void {
+    const at = slot * COLUMNS + AUTHENTICATED;
+    if (authenticatedAt === undefined) {
+      this.set(at, 0, ABSENT);
+      return;
+    }
+    const offset = authenticatedAt - createdAt;
+    // Checked by adding back: with fractional times the difference may not give the same sum again.
+    this.set(at, authenticatedAt, inline(offset) && Object.is(createdAt + offset, authenticatedAt) ? offset : WIDE);
+  }
+
+  /** Drops the side values of a slot that was freed. */
+  release(slot: number): void {
+    // An inline WIDE always has its side value: with none in the map, no slot has one.
+    if (this.wide.size === 0) return;
+    for (let at = slot * COLUMNS; at < (slot + 1) * COLUMNS; at++) {
+      if (this.values[at] === WIDE) {
+        this.wide.delete(at);
+        this.values[at] = 0;
+      }
+    }
+  }
+
+  /** Room for `capacity` slots, the existing ones kept. */
+  grow(capacity: number): void {
+    const values = new Int32Array(capacity * COLUMNS);
+    values.set(this.values);
+    this.values = values;
+  }
+
+  /**
+   * Moves every slot to its new number (`renumber`, as SlotTable.compact reports it: {@link NO_SLOT} for a slot that
+   * is dropped) in columns of room for `capacity` slots.
+   */
+  compact(renumber: Int32Array, capacity: number): void {
+    const values = new Int32Array(capacity * COLUMNS);
+    for (let slot = 0; slot < renumber.length; slot++) {
+      const to = renumber[slot];
+      if (to !== NO_SLOT) values.set(this.values.subarray(slot * COLUMNS, (slot + 1) * COLUMNS), to * COLUMNS);
+    }
+    const wide = new Map<number, number>();
+    for (const [at, value] of this.wide) {
+      const to = renumber[Math.floor(at / COLUMNS)];
+      if (to !== NO_SLOT) wide.set(to * COLUMNS + (at % COLUMNS), value);
+    }
+    this.values = values;
+    this.wide = wide;
+  }
+
+  private get(at: number): number {
+    const value = this.values[at];
+    return value === WIDE ? this.wide.get(at)! : value;
+  }
+
+  /** Writes `stored` inline, and `exact` in the side map when `stored` says so; drops a side value no longer used. */
+  private set(at: number, exact: number, stored: number): void {
+    if (stored === WIDE) this.wide.set(at, exact);
+    else if (this.values[at] === WIDE) this.wide.delete(at);
+    this.values[at] = stored;
+  }
+}
