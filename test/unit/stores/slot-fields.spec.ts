@@ -1,3 +1,4 @@
+import { FieldNames } from '../../../lib/stores/memory/field-names.js';
 import { SlotFields } from '../../../lib/stores/memory/slot-fields.js';
 
 /** A SlotFields with `data` put in slot 0. */
@@ -101,5 +102,73 @@ describe('SlotFields', () => {
     expect(fields.copy(1)).toEqual({ 's:a': '3' });
     fields.put(2, { 's:x': 'new' });
     expect(fields.copy(2)).toEqual({ 's:x': 'new' });
+  });
+
+  it('goes from one field to two and back to one and none, by slot', () => {
+    const fields = new SlotFields();
+    fields.put(0, { 's:a': '1' });
+    fields.put(1, { 's:a': '1' });
+    fields.set(0, 'b:b', '2');
+    fields.delete(0, 's:a');
+    expect(fields.copy(0)).toEqual({ 'b:b': '2' });
+    expect(fields.copy(1)).toEqual({ 's:a': '1' });
+    fields.delete(0, 'b:b');
+    fields.delete(1, 's:a');
+    expect([fields.copy(0), fields.copy(1)]).toEqual([{}, {}]);
+    fields.set(1, 'b:b', '3');
+    expect(fields.copy(1)).toEqual({ 'b:b': '3' });
+  });
+
+  it('keeps a field whose name the full table has no number for, alone or beside others', () => {
+    const fields = new SlotFields(new FieldNames(1));
+    fields.put(0, { 's:a': '0' });
+    fields.put(1, { 's:b': '1' });
+    fields.put(2, {});
+    fields.set(2, 's:c', '2');
+    fields.put(3, { 's:a': '3' });
+    expect([0, 1, 2, 3].map((slot) => fields.copy(slot))).toEqual([{ 's:a': '0' }, { 's:b': '1' }, { 's:c': '2' }, { 's:a': '3' }]);
+    fields.set(1, 's:b', 'again');
+    fields.set(1, 's:a', 'beside');
+    expect(fields.copy(1)).toEqual({ 's:b': 'again', 's:a': 'beside' });
+    fields.delete(2, 's:c');
+    expect(fields.copy(2)).toEqual({});
+    fields.set(2, '__proto__', '"x"');
+    expect(Object.hasOwn(fields.copy(2), '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(fields.copy(2))).toBe(Object.prototype);
+  });
+
+  it('keeps a field of a name too long for the table', () => {
+    const long = 's:' + 'x'.repeat(300);
+    const fields = new SlotFields();
+    fields.put(0, { [long]: '1' });
+    fields.put(1, {});
+    fields.set(1, long, '2');
+    expect([fields.copy(0), fields.copy(1)]).toEqual([{ [long]: '1' }, { [long]: '2' }]);
+  });
+
+  it('grows past its first capacity, keeps every slot through a compaction, and grows again after it', () => {
+    const fields = new SlotFields();
+    const expected = (slot: number): Record<string, string> => (slot % 5 === 4 ? {} : { [`s:n${slot % 3}`]: String(slot) });
+    for (let slot = 0; slot < 500; slot++) fields.put(slot, expected(slot));
+    for (let slot = 0; slot < 500; slot++) expect(fields.copy(slot)).toEqual(expected(slot));
+
+    const renumber = new Int32Array(500).fill(-1);
+    const kept: number[] = [];
+    for (let slot = 0; slot < 500; slot += 2) renumber[slot] = kept.push(slot) - 1;
+    fields.compact(renumber);
+    kept.forEach((old, slot) => expect(fields.copy(slot)).toEqual(expected(old)));
+    for (let slot = kept.length; slot < 1000; slot++) fields.put(slot, { 's:late': String(slot) });
+    expect(fields.copy(999)).toEqual({ 's:late': '999' });
+    expect(fields.copy(kept.length - 1)).toEqual(expected(kept[kept.length - 1]));
+  });
+
+  it('starts a reused slot that held one field clean', () => {
+    const fields = holding({ 's:a': '1' });
+    fields.clear(0);
+    fields.put(0, {});
+    expect(fields.copy(0)).toEqual({});
+    fields.clear(0);
+    fields.put(0, { 's:b': '2', 's:c': '3' });
+    expect(fields.copy(0)).toEqual({ 's:b': '2', 's:c': '3' });
   });
 });
