@@ -1,10 +1,10 @@
 import { BucketIndex } from './bucket-index.js';
 import { SIGNED_VALUE_WORDS, SignedValueDecoder } from './signed-value-decoder.js';
 
-/** Words kept of each part: the first 16 bytes (128 bits) of the id and the first 16 of the tag. */
+/** Words kept of each part: the first 16 bytes (128 bits) of the id and the last 16 of the tag. */
 const KEPT = 4;
-/** Where the tag starts among the decoded words. */
-const TAG = SIGNED_VALUE_WORDS / 2;
+/** Where the tag's kept words start among the decoded words: its last 16 bytes. */
+const TAG = SIGNED_VALUE_WORDS - KEPT;
 /** Int32 words an entry keeps of its value (32 bytes): the id's kept words, then the tag's. */
 export const VERIFIED_COOKIE_WORDS = 2 * KEPT;
 const WORDS = VERIFIED_COOKIE_WORDS;
@@ -23,13 +23,15 @@ export const VERIFIED_COOKIES = 10_000;
  * 280 bytes a session; keeping its 87 characters as bytes cost about 115.
  *
  * What a hit proves: an entry is written only for a value whose tag verified (or that this server signed), and it
- * keeps the first 16 bytes (128 bits) of that value's id and the first 16 of its tag. A hit is a value that matches
+ * keeps the first 16 bytes (128 bits) of that value's id and the last 16 of its tag. A hit is a value that matches
  * one that verified in both. Someone who knows a cached session's id but not its cookie must guess 128 bits of the
  * tag: HMAC-SHA-256 truncated to 128 bits is an accepted MAC length (RFC 4868, NIST SP 800-107), and 128 bits is
  * what OWASP ASVS 5 asks of a session token. Someone who knows the tag but not the id must guess 128 bits of the
- * id. So a value that hits shares both prefixes with a value that verified, which no party without that cookie can
- * produce; one that differs only after the 16th byte of the tag or of the id is the accepted truncation, and hits
- * with the key of the value it matches. Only a canonical value is decoded at all (see {@link SignedValueDecoder}:
+ * id. So a value that hits shares both kept parts with a value that verified, which no party without that cookie
+ * can produce; one that differs only in the id's last 16 bytes or the tag's first 16 is the accepted truncation,
+ * and hits with the key of the value it matches. The kept bits are the two ends of the value (characters 0-21 and
+ * 65-86) so that no prefix or suffix of a cookie short of the whole of it, as a log that cuts values short would
+ * keep, spells both. Only a canonical value is decoded at all (see {@link SignedValueDecoder}:
  * 87 characters, the dot at 43, base64url elsewhere, the unused bits of each part's last character zero), so any
  * other spelling, or a character Node's own base64 decoder would skip, is a miss and the HMAC check refuses it. The
  * comparison XORs every kept word whatever differs, so its time does not tell how much of a guessed tag was right.

@@ -43,12 +43,14 @@ function flipBit(bytes: Buffer, bit: number): Buffer {
   return copy;
 }
 
-/** Bytes kept of each part: a hit needs the first 16 of the id and the first 16 of the tag. */
+/** Bytes kept of each part: a hit needs the first 16 of the id and the last 16 of the tag. */
 const KEPT_BYTES = 16;
+/** Where the tag's kept bytes start. */
+const TAG_KEPT = 32 - KEPT_BYTES;
 
 /**
  * Whether `other` (base64url characters only, 87 of them, the dot at 43) should hit the entry of `value`: it is
- * canonical and spells the same first 16 bytes of the id and of the tag.
+ * canonical and spells the same first 16 bytes of the id and last 16 of the tag.
  */
 function shouldHit(value: string, other: string): boolean {
   const [id, tag] = other.split('.');
@@ -59,7 +61,7 @@ function shouldHit(value: string, other: string): boolean {
   return (
     canonical &&
     theirs.id.subarray(0, KEPT_BYTES).equals(mine.id.subarray(0, KEPT_BYTES)) &&
-    theirs.tag.subarray(0, KEPT_BYTES).equals(mine.tag.subarray(0, KEPT_BYTES))
+    theirs.tag.subarray(TAG_KEPT).equals(mine.tag.subarray(TAG_KEPT))
   );
 }
 
@@ -73,14 +75,14 @@ describe('VerifiedCookies', () => {
     expect(cache.keyOf(issue().value)).toBeUndefined();
   });
 
-  it('refuses a forged tag for a cached id, at every character that spells its first 16 bytes, and the HMAC refuses it too', () => {
+  it('refuses a forged tag for a cached id, at every character that spells its last 16 bytes, and the HMAC refuses it too', () => {
     const cache = new VerifiedCookies(10);
     const { value } = issue();
     verifyAndRemember(cache, value);
     const [id, tag] = value.split('.');
     const forgeries = [`${id}.${newSessionId()}`];
-    // Characters 0-20 spell bits 0-125 of the tag; character 21 is checked bit by bit below.
-    for (let i = 0; i <= 20; i++) forgeries.push(`${id}.${flip(tag, i)}`);
+    // Characters 22-42 spell bits 132-255 of the tag; character 21 is checked bit by bit below.
+    for (let i = 22; i <= 42; i++) forgeries.push(`${id}.${flip(tag, i)}`);
     for (const forged of forgeries) {
       expect(cache.keyOf(forged)).toBeUndefined();
       expect(signer.unsign(forged)).toBeUndefined();
@@ -89,13 +91,13 @@ describe('VerifiedCookies', () => {
     expect(cache.keyOf(value)).toBe(storeKeyOf(id));
   });
 
-  it('refuses a value with any one of the first 128 bits of its id or of its tag flipped, and the HMAC refuses it too', () => {
+  it('refuses a value with any one of the first 128 bits of its id or the last 128 of its tag flipped, and the HMAC refuses it too', () => {
     const cache = new VerifiedCookies(10);
     const { value, key } = issue();
     verifyAndRemember(cache, value);
     const { id, tag } = bytesOf(value);
     for (let bit = 0; bit < 8 * KEPT_BYTES; bit++) {
-      for (const forged of [valueOf(flipBit(id, bit), tag), valueOf(id, flipBit(tag, bit))]) {
+      for (const forged of [valueOf(flipBit(id, bit), tag), valueOf(id, flipBit(tag, 8 * TAG_KEPT + bit))]) {
         expect(cache.keyOf(forged)).toBeUndefined();
         expect(signer.unsign(forged)).toBeUndefined();
       }
@@ -103,22 +105,39 @@ describe('VerifiedCookies', () => {
     expect(cache.keyOf(value)).toBe(key);
   });
 
-  it('accepts a value that differs from a verified one only after the 16th byte of its tag or of its id (the accepted truncation)', () => {
+  it("accepts a value that differs from a verified one only in its id's last 16 bytes or its tag's first 16 (the accepted truncation)", () => {
     // The HMAC refuses these values, but only a holder of the verified cookie can make them: they share its first
-    // 128 bits of id and of tag. The hit answers with the key of the value that verified.
+    // 128 bits of id and its last 128 of tag. The hit answers with the key of the value that verified.
     const cache = new VerifiedCookies(10);
     const { value, key } = issue();
     verifyAndRemember(cache, value);
     const { id, tag } = bytesOf(value);
-    for (let bit = 8 * KEPT_BYTES; bit < 256; bit++) {
-      for (const truncated of [valueOf(id, flipBit(tag, bit)), valueOf(flipBit(id, bit), tag)]) {
+    for (let bit = 0; bit < 8 * KEPT_BYTES; bit++) {
+      for (const truncated of [valueOf(id, flipBit(tag, bit)), valueOf(flipBit(id, 8 * KEPT_BYTES + bit), tag)]) {
         expect(signer.unsign(truncated)).toBeUndefined();
         expect(cache.keyOf(truncated)).toBe(key);
       }
     }
     const tail = Buffer.alloc(32 - KEPT_BYTES, 0x5a);
-    const bothTails = valueOf(Buffer.concat([id.subarray(0, KEPT_BYTES), tail]), Buffer.concat([tag.subarray(0, KEPT_BYTES), tail]));
-    expect(cache.keyOf(bothTails)).toBe(key);
+    const bothUnkept = valueOf(Buffer.concat([id.subarray(0, KEPT_BYTES), tail]), Buffer.concat([tail, tag.subarray(TAG_KEPT)]));
+    expect(cache.keyOf(bothUnkept)).toBe(key);
+  });
+
+  it('needs both ends of the value: no prefix or suffix of it short of the whole, with the rest guessed, hits', () => {
+    // A log that cuts cookie values short keeps a prefix (or a suffix): with the rest of it made up, it must miss.
+    const cache = new VerifiedCookies(10);
+    const { value, key } = issue();
+    verifyAndRemember(cache, value);
+    const made = issue().value;
+    for (let length = 1; length < value.length; length++) {
+      const fromPrefix = value.slice(0, length) + made.slice(length);
+      const fromSuffix = made.slice(0, value.length - length) + value.slice(value.length - length);
+      for (const guess of [fromPrefix, fromSuffix]) {
+        if (guess === value) continue;
+        expect(cache.keyOf(guess)).toBeUndefined();
+      }
+    }
+    expect(cache.keyOf(value)).toBe(key);
   });
 
   it('keeps 8 words (32 bytes) of each value', () => {
@@ -144,7 +163,7 @@ describe('VerifiedCookies', () => {
     expect(cache.keyOf(value)).toBe(key);
   });
 
-  it('refuses a tag forged for a cached id with any of its first 16 bytes changed, and accepts a change after them', () => {
+  it('refuses a tag forged for a cached id with any of its last 16 bytes changed, and accepts a change before them', () => {
     const cache = new VerifiedCookies(10);
     const { value, key } = issue();
     verifyAndRemember(cache, value);
@@ -155,7 +174,7 @@ describe('VerifiedCookies', () => {
         const forged = Buffer.from(bytes);
         forged[at] ^= change;
         const forgedValue = `${id}.${forged.toString('base64url')}`;
-        expect(cache.keyOf(forgedValue)).toBe(at < KEPT_BYTES ? undefined : key);
+        expect(cache.keyOf(forgedValue)).toBe(at >= TAG_KEPT ? undefined : key);
         expect(signer.unsign(forgedValue)).toBeUndefined();
       }
     }
@@ -175,16 +194,18 @@ describe('VerifiedCookies', () => {
         const other = value.slice(0, at) + c + value.slice(at + 1);
         const hit = shouldHit(value, other);
         expect(cache.keyOf(other)).toBe(hit ? key : undefined);
-        // A hit is only ever a change past the 21st character of a part (past its 128th bit).
-        if (hit) expect(at % 44).toBeGreaterThanOrEqual(21);
+        // A hit is only ever a change past the id's 21st character (past its 128th bit) or before the tag's 22nd.
+        if (hit && at < 43) expect(at).toBeGreaterThanOrEqual(21);
+        if (hit && at > 43) expect(at - 44).toBeLessThanOrEqual(21);
         tried++;
         if (hit) hits++;
       }
     }
     expect(tried).toBe(86 * 63);
-    // Each part: character 21 keeps 2 of its 6 bits (15 others hit), 20 characters wholly past (63 each), and the
-    // last one's 16 canonical characters (15 others).
-    expect(hits).toBe(2 * (15 + 20 * 63 + 15));
+    // The id: character 21 keeps 2 of its 6 bits (15 others hit), 20 characters wholly past (63 each), and the
+    // last one's 16 canonical characters (15 others). The tag: 21 characters wholly before its kept bytes (63 each)
+    // and character 21, which keeps 4 of its 6 bits (3 others hit).
+    expect(hits).toBe(15 + 20 * 63 + 15 + (21 * 63 + 3));
     expect(cache.keyOf(value)).toBe(key);
   });
 
