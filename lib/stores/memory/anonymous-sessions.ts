@@ -17,6 +17,8 @@ const ALL = 0;
 export class AnonymousSessions {
   /** One list, number {@link ALL}. */
   private readonly all = new SlotLists(1);
+  /** How many slots {@link all} holds, for `maxAnonymous`: SlotLists keeps no length. */
+  private count = 0;
   /** Address (undefined: none) -> keys of its sessions, oldest first (a Set keeps insertion order). */
   private readonly byAddress = new Map<string | undefined, Set<string>>();
 
@@ -42,6 +44,7 @@ export class AnonymousSessions {
    */
   added(slot: number, key: string, limits: StoreLimits): void {
     this.table.append(this.all, ALL, slot);
+    this.count++;
     const ip = this.table.ip(slot);
     let group = this.byAddress.get(ip);
     if (group === undefined) {
@@ -53,12 +56,13 @@ export class AnonymousSessions {
     for (let oldest = this.oldestPast(ip, maxPerAddress); oldest !== undefined; oldest = this.oldestPast(ip, maxPerAddress)) {
       this.evict(oldest);
     }
-    while (this.all.count(ALL) > limits.maxAnonymous && this.all.head(ALL) !== NO_SLOT) this.evict(this.all.head(ALL));
+    while (this.count > limits.maxAnonymous && this.all.head(ALL) !== NO_SLOT) this.evict(this.all.head(ALL));
   }
 
   /** Forgets the session in `slot` (removed for any reason), before the table frees the slot. */
   removed(slot: number, key: string): void {
     this.table.unlink(this.all, ALL, slot);
+    this.count--;
     const ip = this.table.ip(slot);
     const group = this.byAddress.get(ip);
     group?.delete(key);

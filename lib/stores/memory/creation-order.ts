@@ -15,10 +15,12 @@ export class CreationOrder {
   private links = new SlotLinks(FIRST_CAPACITY);
   private capacity = FIRST_CAPACITY;
   private readonly list = new SlotLists(1);
+  /** The list's length, for `maxSessions`: SlotLists keeps none. */
+  private count = 0;
 
   /** How many slots the order holds. */
   get size(): number {
-    return this.list.count(ALL);
+    return this.count;
   }
 
   /** The oldest slot, or {@link NO_SLOT} when it holds none. */
@@ -33,11 +35,13 @@ export class CreationOrder {
       this.links.grow(this.capacity);
     }
     this.links.append(this.list, ALL, slot);
+    this.count++;
   }
 
   /** Takes out `slot`, which it must hold. */
   unlink(slot: number): void {
     this.links.unlink(this.list, ALL, slot);
+    this.count--;
   }
 
   /** The slots, oldest first: a copy, so that removing them one by one is safe. */

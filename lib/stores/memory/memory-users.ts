@@ -1,6 +1,6 @@
 import { KeyIndex, NO_ROW } from './key-index.js';
 import type { Snapshot } from './snapshot-file.js';
-import { NO_LIST, SlotLists } from './slot-list.js';
+import { NO_LIST, NO_SLOT, SlotLists } from './slot-list.js';
 
 /** "No user": the owner of an anonymous session. */
 export const NO_USER = NO_LIST;
@@ -18,7 +18,7 @@ function inline(epoch: number): boolean {
 /**
  * The users of a MemoryStore, each a row number: its id, its epoch, the list of its sessions (in {@link lists}) and,
  * for the few users that have them, persisted fields. Rows are columns rather than one object per user (about 70 B
- * each with its list ends), since a store with one session per user has as many users as sessions.
+ * each with its list), since a store with one session per user has as many users as sessions.
  *
  * A row lives while it holds something (an epoch past 0, a session, a persisted field): a user who only ever logged
  * in and out leaves nothing behind, and the row is handed out again.
@@ -83,7 +83,7 @@ export class MemoryUsers {
   }
 
   forgetIfEmpty(row: number): void {
-    if (this.epoch(row) === 0 && this.lists.count(row) === 0 && !this.fields.has(row)) {
+    if (this.epoch(row) === 0 && this.lists.head(row) === NO_SLOT && !this.fields.has(row)) {
       this.rows.remove(this.ids[row]!);
       this.ids[row] = undefined;
       this.freeRows.push(row);
@@ -114,7 +114,7 @@ export class MemoryUsers {
     }
   }
 
-  /** Renumbers the ends of every user's list after `SlotTable.compact`. */
+  /** Renumbers the head of every user's list after `SlotTable.compact`. */
   renumber(renumber: Int32Array): void {
     for (let row = 0; row < this.ids.length; row++) {
       if (this.ids[row] !== undefined) this.lists.renumber(row, renumber);

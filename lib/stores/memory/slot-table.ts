@@ -238,7 +238,7 @@ export class SlotTable {
   /**
    * Moves the sessions to the lowest slots, keeping their order, and shrinks every column, so that a store that once
    * held many sessions gives the memory back. Returns the renumbering (old slot -> new slot, NO_SLOT for free
-   * slots): links between slots are renumbered here, the caller renumbers what it holds (list ends, its index,
+   * slots): links between slots are renumbered here, the caller renumbers what it holds (list heads, its index,
    * expiry buckets).
    */
   compact(): Int32Array {

@@ -12,7 +12,7 @@ describe('MemoryUsers', () => {
     expect(users.find('alice')).toBe(alice);
     expect(users.idOf(bob)).toBe('bob');
     expect(users.epoch(alice)).toBe(0);
-    expect([users.lists.head(alice), users.lists.tail(alice), users.lists.count(alice)]).toEqual([NO_SLOT, NO_SLOT, 0]);
+    expect(users.lists.head(alice)).toBe(NO_SLOT);
   });
 
   it('forgets a user who holds nothing, and starts a reused row clean', () => {
@@ -29,7 +29,7 @@ describe('MemoryUsers', () => {
     const carol = users.entry('carol');
     expect(carol).toBe(alice);
     expect(users.idOf(carol)).toBe('carol');
-    expect(users.lists.count(carol)).toBe(0);
+    expect(users.lists.head(carol)).toBe(NO_SLOT);
     expect(users.epochOf('alice')).toBe(0);
   });
 
@@ -61,7 +61,7 @@ describe('MemoryUsers', () => {
     rows.forEach((row, i) => {
       expect(users.idOf(row)).toBe(`user-${i}`);
       expect(users.epoch(row)).toBe(i % 3);
-      expect([users.lists.head(row), users.lists.count(row)]).toEqual([i, 1]);
+      expect([users.lists.head(row), links.tail(users.lists, row), links.next(i)]).toEqual([i, i, NO_SLOT]);
     });
   });
 
