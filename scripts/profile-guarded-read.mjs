@@ -19,7 +19,11 @@
  *   --variants <list>    ceiling,connected, and async-context: the ceiling with an AsyncLocalStorage slot per request,
  *                        the floor of any per-request context; in inject mode with --store redis, connected-redis:
  *                        `connected` on the RedisStore (and `connected` stays on a MemoryStore), side by side
+ *                        In cpu mode, `connected@<dir>` is one more `connected` server on the library built in <dir>
+ *                        (an edited copy of dist, say): each round's difference to `connected` is printed, so that
+ *                        two builds are compared under the same load (docs/ARCHITECTURE.md, "Per-request cost")
  *   --sessions 1000 --seconds 8 --warmup 3 --rounds 3 --connections 10   the load of cpu mode
+ *   --pin true           each server on the last CPU, this driver (and its load) on the others, as the bench
  *   --logins 10000       memory mode: sessions logged in, then read once each
  *   --profile <dir>      a .cpuprofile of each measured window, and its top self-time entries printed
  *   --snapshots <dir>    memory mode: heap snapshots before, after the logins, after the reads
@@ -37,6 +41,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildApp, listenToParent } from './profile-guarded-read/app.mjs';
 import { hitMode } from './profile-guarded-read/hit.mjs';
+import { get, load, loginMany, pin } from './profile-guarded-read/http.mjs';
 import { injectMode } from './profile-guarded-read/inject.mjs';
 import { startRedis } from './profile-guarded-read/redis.mjs';
 import { summarise } from './profile-guarded-read/summary.mjs';
@@ -58,6 +63,7 @@ const { values: options } = parseArgs({
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '10' },
+    pin: { type: 'string', default: 'true' },
     logins: { type: 'string', default: '10000' },
     profile: { type: 'string' },
     snapshots: { type: 'string' },
@@ -82,7 +88,8 @@ async function serve() {
 // The driver
 
 function startServer(adapter, variant) {
-  const args = ['--serve', '--adapter', adapter, '--variant', variant, '--lib', options.lib];
+  const [name, lib = options.lib] = variant.split('@');
+  const args = ['--serve', '--adapter', adapter, '--variant', name, '--lib', lib];
   if (redis !== undefined) args.push('--redis-url', redis.url);
   const child = fork(new URL(import.meta.url).pathname, args, {
     execArgv: ['--expose-gc'],
@@ -108,53 +115,14 @@ function startServer(adapter, variant) {
       child.send({ cmd, ...extra });
     });
   const ready = new Promise((done, fail) => {
-    waiting.set('ready', done);
+    // Pinned once it is up, when all of its threads exist (later ones inherit the main thread's CPUs).
+    waiting.set('ready', (message) => {
+      pin(child.pid, 'server', options.pin === 'true');
+      done(message);
+    });
     child.on('exit', (code) => fail(new Error(`server ${adapter} ${variant} exited with ${code}`)));
   });
   return { child, ask, ready, stop };
-}
-
-async function login(port, user) {
-  const response = await fetch(`http://127.0.0.1:${port}/login?user=${encodeURIComponent(user)}`, { method: 'POST' });
-  if (response.status !== 200) throw new Error(`login: ${response.status}`);
-  const cookies = response.headers.getSetCookie().map((line) => line.split(';')[0]);
-  await response.arrayBuffer();
-  return cookies.join('; ');
-}
-
-/** Logs in `count` users, a few at a time. */
-async function loginMany(port, count, prefix) {
-  const cookies = new Array(count);
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const i = next++;
-      cookies[i] = await login(port, `${prefix}${i}`);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  return cookies;
-}
-
-async function get(port, path, cookie) {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: cookie ? { cookie } : {} });
-  await response.arrayBuffer();
-  return response.status;
-}
-
-async function load(port, cookies, seconds) {
-  const { default: autocannon } = await import('autocannon');
-  const path = `/${options.route}`;
-  const requests =
-    cookies.length === 0 ? [{ method: 'GET', path }] : cookies.map((cookie) => ({ method: 'GET', path, headers: { cookie } }));
-  const result = await autocannon({
-    url: `http://127.0.0.1:${port}`,
-    connections: Number(options.connections),
-    duration: seconds,
-    requests,
-  });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`load: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return result.requests.total;
 }
 
 function cpuMicros(before, after) {
@@ -171,9 +139,10 @@ async function cpuMode(adapters) {
     for (const variant of variants) {
       const server = startServer(adapter, variant);
       const { port } = await server.ready;
-      const cookies = variant !== 'connected' ? [] : await loginMany(port, Number(options.sessions), 'user-');
-      if (variant === 'connected' && (await get(port, `/${options.route}`, cookies[0])) !== 200) throw new Error('guarded read refused');
-      await load(port, cookies, Number(options.warmup));
+      const guarded = variant.startsWith('connected');
+      const cookies = guarded ? await loginMany(port, Number(options.sessions), 'user-') : [];
+      if (guarded && (await get(port, `/${options.route}`, cookies[0])) !== 200) throw new Error('guarded read refused');
+      await load(port, cookies, Number(options.warmup), options.route, Number(options.connections));
       servers[variant] = { server, port, cookies, micros: 0, requests: 0, perRound: [], redisPerRound: [] };
     }
     for (let round = 0; round < rounds; round++) {
@@ -183,7 +152,7 @@ async function cpuMode(adapters) {
         if (profiled) await entry.server.ask('profile-start');
         const before = (await entry.server.ask('cpu')).usage;
         const redisBefore = redis?.cpu();
-        const requests = await load(entry.port, entry.cookies, seconds / rounds);
+        const requests = await load(entry.port, entry.cookies, seconds / rounds, options.route, Number(options.connections));
         const after = (await entry.server.ask('cpu')).usage;
         const redisMicros = redis === undefined ? 0 : redis.cpu() - redisBefore;
         if (profiled) {
@@ -216,6 +185,14 @@ async function cpuMode(adapters) {
     );
     if (redis !== undefined && servers.connected !== undefined) {
       console.log(`    ${adapter} redis-server CPU per request: ${median(servers.connected.redisPerRound).toFixed(1)} µs (median round)`);
+    }
+    for (const variant of variants.filter((v) => v.startsWith('connected@'))) {
+      const rounds = servers[variant].perRound;
+      const paired = (base) => median(rounds.map((value, i) => value - base[i])).toFixed(2);
+      console.log(
+        `    ${adapter} ${variant}: ${median(rounds).toFixed(1)} µs/req; adds ${paired(servers.ceiling.perRound)} µs to the ceiling, ` +
+          `${paired(servers.connected.perRound)} µs to connected (medians of the rounds' differences)`,
+      );
     }
     if (servers['async-context'] !== undefined) {
       const floor = median(servers['async-context'].perRound);
@@ -267,7 +244,8 @@ async function memoryMode(adapters) {
 }
 async function main() {
   const adapters = options.adapters.split(',');
-  console.log(`node ${process.version}, lib ${options.lib}, store ${options.store}`);
+  pin(process.pid, 'driver', options.pin === 'true');
+  console.log(`node ${process.version}, lib ${options.lib}, store ${options.store}, pinned ${options.pin}`);
   if (options.store === 'redis') redis = await startRedis();
   else if (options.store !== 'memory') throw new Error(`--store: memory or redis, not ${options.store}`);
   try {
