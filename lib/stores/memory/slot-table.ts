@@ -2,15 +2,7 @@ import type { SessionRecord } from '../session-record.js';
 import { SlotFields } from './slot-fields.js';
 import { NO_LIST, NO_SLOT, SlotLinks, type SlotLists } from './slot-list.js';
 import { SlotNumbers } from './slot-numbers.js';
-
-// The times of a slot, side by side in one Float64Array: they need a double each (milliseconds since 1970 do not
-// fit a small integer, and a JS object would box each of them in a heap number of its own). The slot's smaller
-// numbers are Int32, in SlotNumbers.
-const CREATED = 0;
-const LAST_SEEN = 1;
-const IDLE = 2;
-const ABSOLUTE = 3;
-const TIMES = 4;
+import { SlotTimes } from './slot-times.js';
 
 const BROWSER_SESSION_COOKIE = 1; // a bit of the `flags` column
 
@@ -37,7 +29,7 @@ type Actor = { readonly id: string; readonly epoch: number | undefined };
  * Slot numbers stay valid until {@link compact}, which renumbers them and tells the caller how.
  */
 export class SlotTable {
-  private times = new Float64Array(INITIAL_CAPACITY * TIMES);
+  private readonly times = new SlotTimes(INITIAL_CAPACITY);
   /** Epoch, due second (the one whose expiry bucket holds the slot's valid entry) and authentication time. */
   private readonly numbers = new SlotNumbers(INITIAL_CAPACITY);
   private readonly links = new SlotLinks(INITIAL_CAPACITY);
@@ -86,12 +78,7 @@ export class SlotTable {
       this.agents.push(userAgent);
     }
     this.fields.put(slot, record.data);
-    const at = slot * TIMES;
-    const times = this.times;
-    times[at + CREATED] = record.createdAt;
-    times[at + LAST_SEEN] = record.lastSeenAt;
-    times[at + IDLE] = record.idleExpiresAt;
-    times[at + ABSOLUTE] = record.absoluteExpiresAt;
+    this.times.put(slot, record);
     this.numbers.put(slot, record.epoch, record.createdAt, record.authenticatedAt);
     this.flags[slot] = record.browserSessionCookie === true ? BROWSER_SESSION_COOKIE : 0;
     if (record.actorId !== undefined) this.actors.set(slot, { id: record.actorId, epoch: record.actorEpoch });
@@ -145,13 +132,12 @@ export class SlotTable {
   }
 
   createdAt(slot: number): number {
-    return this.times[slot * TIMES + CREATED];
+    return this.times.createdAt(slot);
   }
 
   /** The moment the session stops being valid (as `expiresAt` of its record). */
   expiresAt(slot: number): number {
-    const at = slot * TIMES;
-    return Math.min(this.times[at + IDLE], this.times[at + ABSOLUTE]);
+    return this.times.expiresAt(slot);
   }
 
   dueSecond(slot: number): number {
@@ -163,9 +149,7 @@ export class SlotTable {
   }
 
   touch(slot: number, lastSeenAt: number, idleExpiresAt: number): void {
-    const at = slot * TIMES;
-    this.times[at + LAST_SEEN] = lastSeenAt;
-    this.times[at + IDLE] = idleExpiresAt;
+    this.times.touch(slot, lastSeenAt, idleExpiresAt);
   }
 
   /** Writes one data field of the session in `slot`. */
@@ -183,15 +167,14 @@ export class SlotTable {
    * table. Its properties come in the order SessionOpener.create builds records in, so both share one object shape.
    */
   record(slot: number): SessionRecord {
-    const at = slot * TIMES;
     const times = this.times;
-    const createdAt = times[at + CREATED];
+    const createdAt = times.createdAt(slot);
     const record: SessionRecord = {
       epoch: this.numbers.epoch(slot),
       createdAt,
-      lastSeenAt: times[at + LAST_SEEN],
-      idleExpiresAt: times[at + IDLE],
-      absoluteExpiresAt: times[at + ABSOLUTE],
+      lastSeenAt: times.lastSeenAt(slot),
+      idleExpiresAt: times.idleExpiresAt(slot),
+      absoluteExpiresAt: times.absoluteExpiresAt(slot),
       data: this.fields.copy(slot),
     };
     const owner = this.owners[slot];
@@ -249,7 +232,6 @@ export class SlotTable {
       if (this.keys[slot] !== undefined) renumber[slot] = count++;
     }
     const capacity = Math.max(INITIAL_CAPACITY, count + (count >> 1));
-    const times = new Float64Array(capacity * TIMES);
     const flags = new Uint8Array(capacity);
     const keys: Array<string | undefined> = [];
     const owners = new Int32Array(capacity).fill(NO_LIST);
@@ -258,7 +240,6 @@ export class SlotTable {
     for (let slot = 0; slot < highWater; slot++) {
       const to = renumber[slot];
       if (to === NO_SLOT) continue;
-      for (let i = 0; i < TIMES; i++) times[to * TIMES + i] = this.times[slot * TIMES + i];
       flags[to] = this.flags[slot];
       keys.push(this.keys[slot]);
       owners[to] = this.owners[slot];
@@ -266,7 +247,7 @@ export class SlotTable {
       agents.push(this.agents[slot]);
     }
     this.fields.compact(renumber);
-    this.times = times;
+    this.times.compact(renumber, capacity);
     this.numbers.compact(renumber, capacity);
     this.links.compact(renumber, capacity);
     this.flags = flags;
@@ -288,7 +269,7 @@ export class SlotTable {
    */
   private grow(): void {
     this.capacity += this.capacity >> 3;
-    this.times = grown(this.times, new Float64Array(this.capacity * TIMES));
+    this.times.grow(this.capacity);
     this.numbers.grow(this.capacity);
     this.links.grow(this.capacity);
     this.flags = grown(this.flags, new Uint8Array(this.capacity));
@@ -296,7 +277,7 @@ export class SlotTable {
   }
 }
 
-function grown<T extends Float64Array | Uint8Array | Int32Array>(from: T, to: T): T {
+function grown<T extends Uint8Array | Int32Array>(from: T, to: T): T {
   to.set(from);
   return to;
 }
