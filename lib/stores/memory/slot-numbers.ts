@@ -1,4 +1,5 @@
 import { NO_SLOT } from './slot-list.js';
+import { grownRows, movedRows } from './slot-rows.js';
 
 // The three small numbers of a slot, as Int32 side by side: four bytes each instead of a double's eight, and still
 // exact for any number a caller may store, since one that an Int32 cannot hold goes to a side map (rare enough to
@@ -103,9 +104,7 @@ export class SlotNumbers {
 
   /** Room for `capacity` slots, the existing ones kept. */
   grow(capacity: number): void {
-    const values = new Int32Array(capacity * COLUMNS);
-    values.set(this.values);
-    this.values = values;
+    this.values = grownRows(this.values, new Int32Array(capacity * COLUMNS));
   }
 
   /**
@@ -113,11 +112,7 @@ export class SlotNumbers {
    * is dropped) in columns of room for `capacity` slots.
    */
   compact(renumber: Int32Array, capacity: number): void {
-    const values = new Int32Array(capacity * COLUMNS);
-    for (let slot = 0; slot < renumber.length; slot++) {
-      const to = renumber[slot];
-      if (to !== NO_SLOT) values.set(this.values.subarray(slot * COLUMNS, (slot + 1) * COLUMNS), to * COLUMNS);
-    }
+    const values = movedRows(this.values, new Int32Array(capacity * COLUMNS), renumber, COLUMNS);
     const wide = new Map<number, number>();
     for (const [at, value] of this.wide) {
       const to = renumber[Math.floor(at / COLUMNS)];

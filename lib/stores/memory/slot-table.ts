@@ -2,6 +2,7 @@ import type { SessionRecord } from '../session-record.js';
 import { SlotFields } from './slot-fields.js';
 import { NO_LIST, NO_SLOT, SlotLinks, type SlotLists } from './slot-list.js';
 import { SlotNumbers } from './slot-numbers.js';
+import { grownRows } from './slot-rows.js';
 import { SlotTimes } from './slot-times.js';
 
 const BROWSER_SESSION_COOKIE = 1; // a bit of the `flags` column
@@ -272,12 +273,7 @@ export class SlotTable {
     this.times.grow(this.capacity);
     this.numbers.grow(this.capacity);
     this.links.grow(this.capacity);
-    this.flags = grown(this.flags, new Uint8Array(this.capacity));
-    this.owners = grown(this.owners, new Int32Array(this.capacity).fill(NO_LIST));
+    this.flags = grownRows(this.flags, new Uint8Array(this.capacity));
+    this.owners = grownRows(this.owners, new Int32Array(this.capacity).fill(NO_LIST));
   }
-}
-
-function grown<T extends Uint8Array | Int32Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
 }

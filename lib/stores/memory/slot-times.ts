@@ -1,5 +1,5 @@
 import type { SessionRecord } from '../session-record.js';
-import { NO_SLOT } from './slot-list.js';
+import { grownRows, movedRows } from './slot-rows.js';
 
 // The times of a slot, side by side in one Float64Array: they need a double each (milliseconds since 1970 do not
 // fit a small integer, and a JS object would box each of them in a heap number of its own). The slot's smaller
@@ -61,22 +61,11 @@ export class SlotTimes {
 
   /** Room for `capacity` slots, the times of the slots so far kept. */
   grow(capacity: number): void {
-    const values = new Float64Array(capacity * COLUMNS);
-    values.set(this.values);
-    this.values = values;
+    this.values = grownRows(this.values, new Float64Array(capacity * COLUMNS));
   }
 
-  /**
-   * Moves every slot to its new number (`renumber`, as SlotTable.compact reports it: {@link NO_SLOT} for a slot that
-   * goes) in columns sized for `capacity` slots.
-   */
+  /** Moves every slot to its new number (`renumber`: see {@link movedRows}) in columns sized for `capacity` slots. */
   compact(renumber: Int32Array, capacity: number): void {
-    const values = new Float64Array(capacity * COLUMNS);
-    for (let slot = 0; slot < renumber.length; slot++) {
-      const to = renumber[slot];
-      if (to === NO_SLOT) continue;
-      for (let i = 0; i < COLUMNS; i++) values[to * COLUMNS + i] = this.values[slot * COLUMNS + i];
-    }
-    this.values = values;
+    this.values = movedRows(this.values, new Float64Array(capacity * COLUMNS), renumber, COLUMNS);
   }
 }
