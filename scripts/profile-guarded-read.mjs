@@ -10,7 +10,8 @@
  * Options:
  *   --lib <dir>          the built library (default dist)
  *   --mode <mode>        cpu, memory, both (default) or inject (the apps in this process without sockets: injectMode),
- *                        or hit (MemoryStore.peek against a RedisStore near cache hit, no HTTP; --store redis: hitMode)
+ *                        or hit (MemoryStore.peek against a RedisStore near cache hit, no HTTP; --store redis: hitMode),
+ *                        or alloc (bytes allocated per request by function, each variant against the first: allocMode)
  *   --adapters <list>    express,fastify
  *   --route <name>       me (default: `@Connected()` + `@CurrentUser()`), read (the bench's `@SessionData(COUNTER)`)
  *                        or plain (`@Connected()` and no parameter, as the ceiling's routes)
@@ -22,11 +23,21 @@
  *                        In cpu mode, `connected@<dir>` is one more `connected` server on the library built in <dir>
  *                        (an edited copy of dist, say): each round's difference to `connected` is printed, so that
  *                        two builds are compared under the same load (docs/ARCHITECTURE.md, "Per-request cost")
+ *                        Calibration: `ceiling-spin:<µs>` is the ceiling busy-waiting that long in `/read`,
+ *                        `ceiling-alloc:<n>` the ceiling allocating n small objects there; a known cost, to see what
+ *                        the harness (or the profiler) makes of it
  *   --sessions 1000 --seconds 8 --warmup 3 --rounds 3 --connections 10   the load of cpu mode
  *   --pin true           each server on the last CPU, this driver (and its load) on the others, as the bench
  *   --logins 10000       memory mode: sessions logged in, then read once each
- *   --profile <dir>      a .cpuprofile of each measured window, and its top self-time entries printed
+ *   --profile <dir>      a .cpuprofile of the last round, and its top self-time entries printed (wall time: the
+ *                        samples of a thread off its CPU inside a system call count, see docs/ARCHITECTURE.md)
+ *   --perf <dir>         Linux `perf record -e cpu-clock` of each server in the last round (CPU time only; the
+ *                        servers run with --perf-basic-prof): µs per request by binary, and the symbols that differ
+ *                        most from the first variant (`--top`). Needs perf (Debian: linux-perf) and the right to
+ *                        profile the servers (root, or kernel.perf_event_paranoid <= 1)
  *   --snapshots <dir>    memory mode: heap snapshots before, after the logins, after the reads
+ *   --top 25             alloc mode and --perf: how many functions to list
+ *   --node-flags="<f>"   more Node flags for the servers (--trace-deopt, --trace-gc-nvp, --max-semi-space-size=8)
  *
  * The apps are in profile-guarded-read/app.mjs, the in-process mode in inject.mjs, the profile summary in summary.mjs.
  * Each server is a child process of this script (the same file, `--serve`), run with `--expose-gc` under the same
@@ -39,9 +50,11 @@ import { fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { allocMode } from './profile-guarded-read/allocations.mjs';
 import { buildApp, listenToParent } from './profile-guarded-read/app.mjs';
 import { hitMode } from './profile-guarded-read/hit.mjs';
 import { get, load, loginMany, pin } from './profile-guarded-read/http.mjs';
+import { printPerf, startPerf } from './profile-guarded-read/perf.mjs';
 import { injectMode } from './profile-guarded-read/inject.mjs';
 import { startRedis } from './profile-guarded-read/redis.mjs';
 import { summarise } from './profile-guarded-read/summary.mjs';
@@ -67,6 +80,9 @@ const { values: options } = parseArgs({
     logins: { type: 'string', default: '10000' },
     profile: { type: 'string' },
     snapshots: { type: 'string' },
+    'node-flags': { type: 'string' },
+    perf: { type: 'string' },
+    top: { type: 'string', default: '25' },
   },
 });
 
@@ -92,7 +108,11 @@ function startServer(adapter, variant) {
   const args = ['--serve', '--adapter', adapter, '--variant', name, '--lib', lib];
   if (redis !== undefined) args.push('--redis-url', redis.url);
   const child = fork(new URL(import.meta.url).pathname, args, {
-    execArgv: ['--expose-gc'],
+    execArgv: [
+      '--expose-gc',
+      ...(options.perf === undefined ? [] : ['--perf-basic-prof']),
+      ...(options['node-flags'] === undefined ? [] : options['node-flags'].split(' ')),
+    ],
     env: { ...process.env, NODE_ENV: 'production' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -133,6 +153,10 @@ async function cpuMode(adapters) {
   const variants = options.variants.split(',');
   const seconds = Number(options.seconds);
   const rounds = Number(options.rounds);
+  // The profiled round is not counted, so another must be; and each profiler would be measured by the other.
+  if ((options.profile !== undefined || options.perf !== undefined) && rounds < 2)
+    throw new Error('--profile and --perf need --rounds 2 or more');
+  if (options.profile !== undefined && options.perf !== undefined) throw new Error('--profile or --perf, not both');
   const rows = [];
   for (const adapter of adapters) {
     const servers = {};
@@ -148,12 +172,22 @@ async function cpuMode(adapters) {
     for (let round = 0; round < rounds; round++) {
       for (const variant of variants) {
         const entry = servers[variant];
-        const profiled = options.profile !== undefined && round === rounds - 1;
+        const last = round === rounds - 1;
+        const profiled = options.profile !== undefined && last;
         if (profiled) await entry.server.ask('profile-start');
+        const perfFile =
+          options.perf !== undefined && last ? resolve(options.perf, `${adapter}-${variant}-${options.route}.perf.data`) : undefined;
+        if (perfFile !== undefined) mkdirSync(options.perf, { recursive: true });
+        const stopPerf = perfFile === undefined ? undefined : await startPerf(entry.server.child.pid, perfFile);
         const before = (await entry.server.ask('cpu')).usage;
         const redisBefore = redis?.cpu();
         const requests = await load(entry.port, entry.cookies, seconds / rounds, options.route, Number(options.connections));
         const after = (await entry.server.ask('cpu')).usage;
+        if (stopPerf !== undefined) {
+          await stopPerf();
+          entry.perf = perfFile;
+          continue; // perf's own cost is not counted
+        }
         const redisMicros = redis === undefined ? 0 : redis.cpu() - redisBefore;
         if (profiled) {
           mkdirSync(options.profile, { recursive: true });
@@ -186,7 +220,7 @@ async function cpuMode(adapters) {
     if (redis !== undefined && servers.connected !== undefined) {
       console.log(`    ${adapter} redis-server CPU per request: ${median(servers.connected.redisPerRound).toFixed(1)} µs (median round)`);
     }
-    for (const variant of variants.filter((v) => v.startsWith('connected@'))) {
+    for (const variant of variants.filter((v) => v.startsWith('connected@') || v.startsWith('ceiling-'))) {
       const rounds = servers[variant].perRound;
       const paired = (base) => median(rounds.map((value, i) => value - base[i])).toFixed(2);
       console.log(
@@ -200,6 +234,7 @@ async function cpuMode(adapters) {
         `    ${adapter} ceiling + AsyncLocalStorage slot only: ${floor.toFixed(1)} µs/req, ratio ${(ceiling / floor).toFixed(2)}`,
       );
     }
+    if (options.perf !== undefined) printPerf(adapter, variants, servers, median, Number(options.top));
     for (const variant of variants) {
       if (servers[variant].profile !== undefined) await summarise(servers[variant].profile);
       await servers[variant].server.stop();
@@ -251,6 +286,7 @@ async function main() {
   try {
     if (options.mode === 'cpu' || options.mode === 'both') await cpuMode(adapters);
     if (options.mode === 'memory' || options.mode === 'both') await memoryMode(adapters);
+    if (options.mode === 'alloc') await allocMode(adapters, { options, startServer, loginMany, get, load });
     if (options.mode === 'inject') await injectMode(adapters, { ...options, redisUrl: redis?.url });
     if (options.mode === 'hit') await hitMode(options, redis?.url);
   } finally {

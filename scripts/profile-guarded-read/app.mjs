@@ -1,5 +1,6 @@
 // The apps that scripts/profile-guarded-read.mjs measures, and the IPC side of a server child process.
 import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -22,7 +23,8 @@ export async function buildApp(adapter, variant, libDir, redisUrl) {
     Reflect.decorate(decorators, target, key, key === undefined ? undefined : Object.getOwnPropertyDescriptor(target, key));
 
   let module;
-  if (variant === 'ceiling' || variant === 'async-context') {
+  if (variant.startsWith('ceiling') || variant === 'async-context') {
+    const extra = variant === 'async-context' ? undefined : calibration(variant);
     class AlwaysGuard {
       canActivate() {
         return true;
@@ -37,6 +39,7 @@ export async function buildApp(adapter, variant, libDir, redisUrl) {
         return { user: 'ceiling' };
       }
       read() {
+        extra?.();
         return { counter: 0 };
       }
       plain() {
@@ -125,6 +128,35 @@ export async function buildApp(adapter, variant, libDir, redisUrl) {
   return app;
 }
 
+/** The last calibration objects, kept so that they cannot be optimised away (and die young, as a request's do). */
+const kept = [];
+
+/**
+ * The extra work of a calibration variant, run in the ceiling's `/read` handler: `ceiling-spin:<µs>` busy-waits that
+ * long, `ceiling-alloc:<n>` allocates n small objects (about 48 B each) and an array. What such a known cost adds
+ * to the ceiling in the harness says how to read what the library adds: whether the load or the profiler inflates it.
+ */
+function calibration(variant) {
+  const [kind, amountText] = variant.slice('ceiling'.length + 1).split(':');
+  const amount = Number(amountText);
+  if (kind === '') return undefined;
+  if (!(amount > 0)) throw new Error(`${variant}: say how much, as ceiling-spin:<µs> or ceiling-alloc:<objects>`);
+  if (kind === 'spin') {
+    return () => {
+      const end = performance.now() + amount / 1000;
+      while (performance.now() < end);
+    };
+  }
+  if (kind === 'alloc') {
+    return () => {
+      const objects = [];
+      for (let i = 0; i < amount; i++) objects.push({ a: i, b: i, c: i });
+      kept[0] = objects;
+    };
+  }
+  throw new Error(`unknown variant ${variant}`);
+}
+
 /** Answers the driver's requests over IPC until told to exit. */
 export async function listenToParent(app) {
   const inspector = await import('node:inspector');
@@ -163,6 +195,21 @@ export async function listenToParent(app) {
         process.send({ cmd: 'profile-stop' });
         break;
       }
+      case 'alloc-start':
+        await post('HeapProfiler.enable');
+        // Every allocation in the window counts, the young garbage included: a request's cost is what it allocates.
+        await post('HeapProfiler.startSampling', {
+          samplingInterval: 64,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
+        process.send({ cmd: 'alloc-start' });
+        break;
+      case 'alloc-stop': {
+        const { profile } = await post('HeapProfiler.stopSampling');
+        process.send({ cmd: 'alloc-stop', bytes: [...allocatedByFunction(profile.head)] });
+        break;
+      }
       case 'exit':
         await app.close();
         process.exit(0);
@@ -170,4 +217,24 @@ export async function listenToParent(app) {
   });
   process.on('disconnect', () => process.exit(0));
   process.send({ cmd: 'ready', port: app.getHttpServer().address().port });
+}
+
+/** Bytes allocated per function (its own allocations, not its callees') in a sampling heap profile. */
+function allocatedByFunction(root) {
+  const bytes = new Map();
+  const pending = [root];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (node.selfSize > 0) {
+      const { functionName, url, lineNumber } = node.callFrame;
+      const where = url
+        .replace(/^file:\/\//, '')
+        .replace(/.*node_modules\//, '')
+        .replace(`${process.cwd()}/`, '');
+      const name = `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`;
+      bytes.set(name, (bytes.get(name) ?? 0) + node.selfSize);
+    }
+    pending.push(...node.children);
+  }
+  return bytes;
 }
