@@ -31,10 +31,9 @@
  *   --logins 10000       memory mode: sessions logged in, then read once each
  *   --profile <dir>      a .cpuprofile of the last round, and its top self-time entries printed (wall time: the
  *                        samples of a thread off its CPU inside a system call count, see docs/ARCHITECTURE.md)
- *   --perf <dir>         Linux `perf record -e cpu-clock` of each server in the last round (CPU time only; the
- *                        servers run with --perf-basic-prof): µs per request by binary, and the symbols that differ
- *                        most from the first variant (`--top`). Needs perf (Debian: linux-perf) and the right to
- *                        profile the servers (root, or kernel.perf_event_paranoid <= 1)
+ *   --perf <dir>         `perf record -e cpu-clock` (CPU time only) of each server in the last round, run with
+ *                        --perf-basic-prof: µs per request by binary, and the symbols that differ most from the
+ *                        first variant (`--top`). Needs perf (Debian: linux-perf) and root or perf_event_paranoid <= 1
  *   --snapshots <dir>    memory mode: heap snapshots before, after the logins, after the reads
  *   --top 25             alloc mode and --perf: how many functions to list
  *   --node-flags="<f>"   more Node flags for the servers (--trace-deopt, --trace-gc-nvp, --max-semi-space-size=8)
@@ -149,6 +148,17 @@ function cpuMicros(before, after) {
   return after.user - before.user + (after.system - before.system);
 }
 
+/** A variant's server, up, with its users logged in (`--sessions`) and the route warmed up (`--warmup`). */
+async function preparedServer(adapter, variant) {
+  const server = startServer(adapter, variant);
+  const { port } = await server.ready;
+  const guarded = variant.startsWith('connected');
+  const cookies = guarded ? await loginMany(port, Number(options.sessions), 'user-') : [];
+  if (guarded && (await get(port, `/${options.route}`, cookies[0])) !== 200) throw new Error('guarded read refused');
+  await load(port, cookies, Number(options.warmup), options.route, Number(options.connections));
+  return { server, port, cookies };
+}
+
 async function cpuMode(adapters) {
   const variants = options.variants.split(',');
   const seconds = Number(options.seconds);
@@ -161,12 +171,7 @@ async function cpuMode(adapters) {
   for (const adapter of adapters) {
     const servers = {};
     for (const variant of variants) {
-      const server = startServer(adapter, variant);
-      const { port } = await server.ready;
-      const guarded = variant.startsWith('connected');
-      const cookies = guarded ? await loginMany(port, Number(options.sessions), 'user-') : [];
-      if (guarded && (await get(port, `/${options.route}`, cookies[0])) !== 200) throw new Error('guarded read refused');
-      await load(port, cookies, Number(options.warmup), options.route, Number(options.connections));
+      const { server, port, cookies } = await preparedServer(adapter, variant);
       servers[variant] = { server, port, cookies, micros: 0, requests: 0, perRound: [], redisPerRound: [] };
     }
     for (let round = 0; round < rounds; round++) {
@@ -286,7 +291,7 @@ async function main() {
   try {
     if (options.mode === 'cpu' || options.mode === 'both') await cpuMode(adapters);
     if (options.mode === 'memory' || options.mode === 'both') await memoryMode(adapters);
-    if (options.mode === 'alloc') await allocMode(adapters, { options, startServer, loginMany, get, load });
+    if (options.mode === 'alloc') await allocMode(adapters, { options, preparedServer, load });
     if (options.mode === 'inject') await injectMode(adapters, { ...options, redisUrl: redis?.url });
     if (options.mode === 'hit') await hitMode(options, redis?.url);
   } finally {

@@ -6,17 +6,12 @@
  * per request, and the functions whose allocations differ most from the ceiling's. Allocation is not time: the
  * `ceiling-alloc:<n>` variant says what n small objects a request cost in CPU on this machine.
  */
-export async function allocMode(adapters, { options, startServer, loginMany, get, load }) {
+export async function allocMode(adapters, { options, preparedServer, load }) {
   const variants = options.variants.split(',');
   for (const adapter of adapters) {
     const perVariant = new Map();
     for (const variant of variants) {
-      const server = startServer(adapter, variant);
-      const { port } = await server.ready;
-      const guarded = variant.startsWith('connected');
-      const cookies = guarded ? await loginMany(port, Number(options.sessions), 'user-') : [];
-      if (guarded && (await get(port, `/${options.route}`, cookies[0])) !== 200) throw new Error('guarded read refused');
-      await load(port, cookies, Number(options.warmup), options.route, Number(options.connections));
+      const { server, port, cookies } = await preparedServer(adapter, variant);
       await server.ask('alloc-start');
       const requests = await load(port, cookies, Number(options.seconds), options.route, Number(options.connections));
       const { bytes } = await server.ask('alloc-stop');
