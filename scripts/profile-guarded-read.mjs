@@ -38,12 +38,10 @@
  *   --top 25             alloc mode and --perf: how many functions to list
  *   --node-flags="<f>"   more Node flags for the servers (--trace-deopt, --trace-gc-nvp, --max-semi-space-size=8)
  *
- * The apps are in profile-guarded-read/app.mjs, the in-process mode in inject.mjs, the profile summary in summary.mjs.
- * Each server is a child process of this script (the same file, `--serve`), run with `--expose-gc` under the same
- * Node binary; it answers `cpu` (process.cpuUsage), `mem` (heapUsed + arrayBuffers after four full collections) and
- * `profile-start` / `profile-stop` (the inspector's CPU profiler) over IPC. Load: autocannon, 10 connections on
- * 127.0.0.1, each cycling through the logged-in cookies. CPU rounds alternate ceiling and library, so both see the
- * same machine load; the figure is each one's median round.
+ * Each server is a child process of this script (`--serve`) under the same Node binary; the apps and what a server
+ * answers over IPC are in profile-guarded-read/app.mjs, the other modes and summaries in the folder's other files.
+ * Load: autocannon, 10 connections on 127.0.0.1, each cycling through the logged-in cookies. CPU rounds alternate the
+ * variants, so all see the same machine load; the figure is each one's median round.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -181,7 +179,9 @@ async function cpuMode(adapters) {
         const profiled = options.profile !== undefined && last;
         if (profiled) await entry.server.ask('profile-start');
         const perfFile =
-          options.perf !== undefined && last ? resolve(options.perf, `${adapter}-${variant}-${options.route}.perf.data`) : undefined;
+          options.perf !== undefined && last
+            ? resolve(options.perf, `${adapter}-${variant}-${options.route}.perf.data`.replaceAll('/', '_'))
+            : undefined;
         if (perfFile !== undefined) mkdirSync(options.perf, { recursive: true });
         const stopPerf = perfFile === undefined ? undefined : await startPerf(entry.server.child.pid, perfFile);
         const before = (await entry.server.ask('cpu')).usage;
@@ -196,7 +196,7 @@ async function cpuMode(adapters) {
         const redisMicros = redis === undefined ? 0 : redis.cpu() - redisBefore;
         if (profiled) {
           mkdirSync(options.profile, { recursive: true });
-          const file = resolve(options.profile, `${adapter}-${variant}-${options.route}.cpuprofile`);
+          const file = resolve(options.profile, `${adapter}-${variant}-${options.route}.cpuprofile`.replaceAll('/', '_'));
           await entry.server.ask('profile-stop', { file });
           entry.profile = file;
           continue; // the profiler's own cost is not counted

@@ -157,7 +157,11 @@ function calibration(variant) {
   throw new Error(`unknown variant ${variant}`);
 }
 
-/** Answers the driver's requests over IPC until told to exit. */
+/**
+ * Answers the driver's requests over IPC until told to exit: `cpu` (process.cpuUsage), `mem` (heapUsed +
+ * arrayBuffers after four full collections), `snapshot`, `profile-start` / `profile-stop` (the inspector's CPU
+ * profiler), `alloc-start` / `alloc-stop` (its sampling heap profiler, summed per function).
+ */
 export async function listenToParent(app) {
   const inspector = await import('node:inspector');
   const session = new inspector.Session();
