@@ -114,8 +114,9 @@ function cookieHeader(transport: SessionTransport): string | undefined | null {
 /** How many times `name=` starts a cookie pair in the header (the `cookie` package keeps only the first). */
 function countCookie(header: string, name: string): number {
   // The common case, one occurrence of the name at all, needs no split. (Not `name=`: the parser also takes
-  // `name =`, so a second spelling with a space must still count.)
-  if (header.indexOf(name) === header.lastIndexOf(name)) return 1;
+  // `name =`, so a second spelling with a space must still count.) A forward search: V8's `lastIndexOf` is a call
+  // into its runtime, `indexOf` is not.
+  if (header.indexOf(name, header.indexOf(name) + 1) === -1) return 1;
   let count = 0;
   for (const pair of header.split(';')) {
     const eq = pair.indexOf('=');
