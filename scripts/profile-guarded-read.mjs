@@ -22,7 +22,8 @@
  *                        `connected` on the RedisStore (and `connected` stays on a MemoryStore), side by side
  *                        In cpu mode, `connected@<dir>` is one more `connected` server on the library built in <dir>
  *                        (an edited copy of dist, say): each round's difference to `connected` is printed, so that
- *                        two builds are compared under the same load (docs/ARCHITECTURE.md, "Per-request cost")
+ *                        two builds are compared under the same load (docs/ARCHITECTURE.md, "Per-request cost");
+ *                        alloc mode and --perf name its functions `lib/...` as any build's, so they pair
  *                        Calibration: `ceiling-spin:<µs>` is the ceiling busy-waiting that long in `/read`,
  *                        `ceiling-alloc:<n>` the ceiling allocating n small objects there; a known cost, to see what
  *                        the harness (or the profiler) makes of it
@@ -100,9 +101,13 @@ async function serve() {
 // ---------------------------------------------------------------------------------------------------------------
 // The driver
 
+/** The built library a variant runs: `connected@<dir>` names its own, the others `--lib`'s. */
+function libraryOf(variant) {
+  return variant.split('@')[1] ?? options.lib;
+}
+
 function startServer(adapter, variant) {
-  const [name, lib = options.lib] = variant.split('@');
-  const args = ['--serve', '--adapter', adapter, '--variant', name, '--lib', lib];
+  const args = ['--serve', '--adapter', adapter, '--variant', variant.split('@')[0], '--lib', libraryOf(variant)];
   if (redis !== undefined) args.push('--redis-url', redis.url);
   const child = fork(new URL(import.meta.url).pathname, args, {
     execArgv: [
@@ -178,25 +183,20 @@ async function cpuMode(adapters) {
         const last = round === rounds - 1;
         const profiled = options.profile !== undefined && last;
         if (profiled) await entry.server.ask('profile-start');
-        const perfFile =
-          options.perf !== undefined && last
-            ? resolve(options.perf, `${adapter}-${variant}-${options.route}.perf.data`.replaceAll('/', '_'))
-            : undefined;
-        if (perfFile !== undefined) mkdirSync(options.perf, { recursive: true });
-        const stopPerf = perfFile === undefined ? undefined : await startPerf(entry.server.child.pid, perfFile);
+        const name = `${adapter}-${variant}-${options.route}`;
+        const stopPerf = options.perf !== undefined && last ? await startPerf(entry.server.child.pid, options.perf, name) : undefined;
         const before = (await entry.server.ask('cpu')).usage;
         const redisBefore = redis?.cpu();
         const requests = await load(entry.port, entry.cookies, seconds / rounds, options.route, Number(options.connections));
         const after = (await entry.server.ask('cpu')).usage;
         if (stopPerf !== undefined) {
-          await stopPerf();
-          entry.perf = perfFile;
+          entry.perf = await stopPerf();
           continue; // perf's own cost is not counted
         }
         const redisMicros = redis === undefined ? 0 : redis.cpu() - redisBefore;
         if (profiled) {
           mkdirSync(options.profile, { recursive: true });
-          const file = resolve(options.profile, `${adapter}-${variant}-${options.route}.cpuprofile`.replaceAll('/', '_'));
+          const file = resolve(options.profile, `${name}.cpuprofile`.replaceAll('/', '_'));
           await entry.server.ask('profile-stop', { file });
           entry.profile = file;
           continue; // the profiler's own cost is not counted
@@ -239,7 +239,7 @@ async function cpuMode(adapters) {
         `    ${adapter} ceiling + AsyncLocalStorage slot only: ${floor.toFixed(1)} µs/req, ratio ${(ceiling / floor).toFixed(2)}`,
       );
     }
-    if (options.perf !== undefined) printPerf(adapter, variants, servers, median, Number(options.top));
+    if (options.perf !== undefined) printPerf(adapter, variants, servers, { median, top: Number(options.top), libraryOf });
     for (const variant of variants) {
       if (servers[variant].profile !== undefined) await summarise(servers[variant].profile);
       await servers[variant].server.stop();
@@ -291,7 +291,7 @@ async function main() {
   try {
     if (options.mode === 'cpu' || options.mode === 'both') await cpuMode(adapters);
     if (options.mode === 'memory' || options.mode === 'both') await memoryMode(adapters);
-    if (options.mode === 'alloc') await allocMode(adapters, { options, preparedServer, load });
+    if (options.mode === 'alloc') await allocMode(adapters, { options, preparedServer, load, libraryOf });
     if (options.mode === 'inject') await injectMode(adapters, { ...options, redisUrl: redis?.url });
     if (options.mode === 'hit') await hitMode(options, redis?.url);
   } finally {

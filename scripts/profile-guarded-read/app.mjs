@@ -231,10 +231,8 @@ function allocatedByFunction(root) {
     const node = pending.pop();
     if (node.selfSize > 0) {
       const { functionName, url, lineNumber } = node.callFrame;
-      const where = url
-        .replace(/^file:\/\//, '')
-        .replace(/.*node_modules\//, '')
-        .replace(`${process.cwd()}/`, '');
+      // The library's directory stays in the name: the driver replaces it (compare.mjs), knowing each server's.
+      const where = url.replace(/^file:\/\//, '').replace(/.*node_modules\//, '');
       const name = `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`;
       bytes.set(name, (bytes.get(name) ?? 0) + node.selfSize);
     }

@@ -1,13 +1,20 @@
 // `--perf <dir>` of scripts/profile-guarded-read.mjs: Linux perf's CPU-time samples of each server, in µs per request.
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { largestDifferences, libraryNamed } from './compare.mjs';
 
 /**
  * Starts `perf record` on process `pid` (cpu-clock: a sample only while the process is on a CPU, unlike the V8
- * profiler's, whose samples are wall time) writing `file`; resolves to its stop. The server runs with
- * `--perf-basic-prof`, so JIT-compiled functions have names (in /tmp/perf-<pid>.map).
+ * profiler's, whose samples are wall time) writing `<dir>/<name>.perf.data`; resolves to its stop, which resolves
+ * to the file. The server runs with `--perf-basic-prof`, so JIT-compiled functions have names (in
+ * /tmp/perf-<pid>.map).
  */
-export async function startPerf(pid, file) {
+export async function startPerf(pid, dir, name) {
+  mkdirSync(dir, { recursive: true });
+  // A `connected@.build/x` variant's name would otherwise name a directory.
+  const file = resolve(dir, `${name}.perf.data`.replaceAll('/', '_'));
   const child = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '4999', '-p', String(pid), '-o', file], { stdio: 'ignore' });
   const exited = once(child, 'exit');
   // perf attaches within a few ms; the load starts after.
@@ -15,6 +22,7 @@ export async function startPerf(pid, file) {
   return async () => {
     child.kill('SIGINT');
     await exited;
+    return file;
   };
 }
 
@@ -44,24 +52,21 @@ function shares(file) {
  * JIT-compiled JavaScript, libc) and, against the first variant, the symbols that differ most, in µs per request:
  * each variant's shares scaled by its median CPU per request.
  */
-export function printPerf(adapter, variants, servers, median, top) {
+export function printPerf(adapter, variants, servers, { median, top, libraryOf }) {
   const micros = (map, perRequest) => new Map([...map].map(([name, share]) => [name, share * perRequest]));
   const measured = variants.map((variant) => {
     const { byDso, bySymbol } = shares(servers[variant].perf);
     const perRequest = median(servers[variant].perRound);
-    return { variant, byDso: micros(byDso, perRequest), bySymbol: micros(bySymbol, perRequest) };
+    return { variant, byDso: micros(byDso, perRequest), bySymbol: libraryNamed(micros(bySymbol, perRequest), libraryOf(variant)) };
   });
   const [base] = measured;
   for (const { variant, byDso, bySymbol } of measured) {
     const binaries = [...byDso].filter(([, value]) => value >= 0.05).map(([name, value]) => `${name} ${value.toFixed(2)}`);
     console.log(`  perf ${adapter} ${variant}, µs per request by binary: ${binaries.join(', ')}`);
     if (bySymbol === base.bySymbol) continue;
-    const names = new Set([...bySymbol.keys(), ...base.bySymbol.keys()]);
-    const differences = [...names]
-      .map((name) => [name, (bySymbol.get(name) ?? 0) - (base.bySymbol.get(name) ?? 0)])
-      .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
-      .slice(0, top);
     console.log(`    the symbols that differ most from ${base.variant}, µs per request:`);
-    for (const [name, difference] of differences) console.log(`    ${difference.toFixed(2).padStart(6)}  ${name.slice(0, 140)}`);
+    for (const [name, difference] of largestDifferences(bySymbol, base.bySymbol, top)) {
+      console.log(`    ${difference.toFixed(2).padStart(6)}  ${name.slice(0, 140)}`);
+    }
   }
 }
