@@ -21,8 +21,8 @@
  *                        the floor of any per-request context; in inject mode with --store redis, connected-redis:
  *                        `connected` on the RedisStore (and `connected` stays on a MemoryStore), side by side
  *                        In cpu mode, `connected@<dir>` is one more `connected` server on the library built in <dir>
- *                        (an edited copy of dist, say): each round's difference to `connected` is printed, so that
- *                        two builds are compared under the same load (docs/ARCHITECTURE.md, "Per-request cost");
+ *                        (a copy of dist that profile-guarded-read/cut-builds.mjs edits, say): each round's difference
+ *                        to `connected` is printed, so two builds meet the same load (ARCHITECTURE, "Per-request cost");
  *                        alloc mode and --perf name its functions `lib/...` as any build's, so they pair
  *                        Calibration: `ceiling-spin:<µs>` is the ceiling busy-waiting that long in `/read`,
  *                        `ceiling-alloc:<n>` the ceiling allocating n small objects there; a known cost, to see what
