@@ -183,7 +183,7 @@ async function cpuMode(adapters) {
         const last = round === rounds - 1;
         const profiled = options.profile !== undefined && last;
         if (profiled) await entry.server.ask('profile-start');
-        const name = `${adapter}-${variant}-${options.route}`;
+        const name = `${adapter}-${variant}-${options.route}`.replaceAll('/', '_'); // connected@.build/x: one file
         const stopPerf = options.perf !== undefined && last ? await startPerf(entry.server.child.pid, options.perf, name) : undefined;
         const before = (await entry.server.ask('cpu')).usage;
         const redisBefore = redis?.cpu();
@@ -196,7 +196,7 @@ async function cpuMode(adapters) {
         const redisMicros = redis === undefined ? 0 : redis.cpu() - redisBefore;
         if (profiled) {
           mkdirSync(options.profile, { recursive: true });
-          const file = resolve(options.profile, `${name}.cpuprofile`.replaceAll('/', '_'));
+          const file = resolve(options.profile, `${name}.cpuprofile`);
           await entry.server.ask('profile-stop', { file });
           entry.profile = file;
           continue; // the profiler's own cost is not counted

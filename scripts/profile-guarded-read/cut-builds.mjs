@@ -19,45 +19,38 @@ const RESOLVER = 'session/session-resolver.js';
 const VALUES = 'session/session-values.js';
 const DECORATOR = 'decorators/session-data.decorator.js';
 
-const CAN_ACTIVATE = `    canActivate(execution) {
-        const options = this.optionsOf(execution);`;
-const MARK_PRIVATE = `    markPrivate(context) {
-        if (this.policy.noStore)
-            context.transport.setHeader('Cache-Control', 'no-store');
-        return true;`;
+const CAN_ACTIVATE = '    canActivate(execution) {\n';
+
+/** An edit: `code` put right after the one occurrence of `anchor` in `file`. */
+function after(file, anchor, code) {
+  return [file, anchor, anchor + code];
+}
+
+/** An edit: `code` put right before the one occurrence of `anchor` in `file`. */
+function before(file, anchor, code) {
+  return [file, anchor, code + anchor];
+}
 
 /** name -> what it leaves out, and its edits: [file, the exact text, what replaces it]. */
 export const CUT_BUILDS = {
   'no-pipeline': {
     leavesOut: 'everything but the slot and the module: the guard answers true at once, @SessionData reads undefined',
     edits: [
-      [
-        GUARD,
-        CAN_ACTIVATE,
-        `    canActivate(execution) {\n        if (execution !== null) return true;\n        const options = this.optionsOf(execution);`,
-      ],
-      [
-        VALUES,
-        '    read(key, context) {\n        assertKey(key);',
-        '    read(key, context) {\n        if (key !== null) return undefined;\n        assertKey(key);',
-      ],
+      after(GUARD, CAN_ACTIVATE, '        if (execution !== null) return true;\n'),
+      after(VALUES, '    read(key, context) {\n', '        if (key !== null) return undefined;\n'),
     ],
   },
   'no-resolution': {
     leavesOut:
       'the resolution: the resolver hands back the first live session it found (no cookie parse, verified-cookie look-up, store read, record or checks)',
     edits: [
-      [
-        RESOLVER,
-        '    resolve(transport) {\n',
-        '    resolve(transport) {\n        if (this.firstLive !== undefined) return this.firstLive;\n',
-      ],
+      after(RESOLVER, '    resolve(transport) {\n', '        if (this.firstLive !== undefined) return this.firstLive;\n'),
       [RESOLVER, '        return { key, record };', '        this.firstLive = { key, record };\n        return this.firstLive;'],
     ],
   },
   'no-header': {
     leavesOut: 'Cache-Control: no-store on a connected answer',
-    edits: [[GUARD, MARK_PRIVATE, '    markPrivate(context) {\n        return true;']],
+    edits: [after(GUARD, '    markPrivate(context) {\n', '        return true;\n')],
   },
   'no-cookie-read': {
     leavesOut: "the resolution's cookie read: the first session cookie read is reused",
@@ -93,11 +86,11 @@ export const CUT_BUILDS = {
       'all but the API: after one real resolution per Cookie header, the guard finds the record in a Map by the whole header, ' +
       'checks nothing, puts it on the request and sets the header on the Node response; @SessionData reads it from there',
     edits: [
-      [
+      // The real canActivate becomes canActivateReal, for the first request of each Cookie header.
+      after(
         GUARD,
         CAN_ACTIVATE,
-        `    canActivate(execution) {
-        const http = execution.switchToHttp();
+        `        const http = execution.switchToHttp();
         const request = http.getRequest();
         const header = request.headers.cookie;
         const known = header === undefined ? undefined : FLOOR.get(header);
@@ -114,20 +107,20 @@ export const CUT_BUILDS = {
         return true;
     }
     canActivateReal(execution) {
-        const options = this.optionsOf(execution);`,
-      ],
-      [GUARD, 'let SessionGuard = class SessionGuard {', 'const FLOOR = new Map();\nlet SessionGuard = class SessionGuard {'],
-      [
+`,
+      ),
+      before(GUARD, 'let SessionGuard = class SessionGuard {', 'const FLOOR = new Map();\n'),
+      before(DECORATOR, 'export const SessionData', "import { fieldOf } from '../session/record-fields.js';\n"),
+      after(
         DECORATOR,
-        'export const SessionData = createParamDecorator((key, _execution) => {',
-        `import { fieldOf } from '../session/record-fields.js';
-export const SessionData = createParamDecorator((key, _execution) => {
-    const record = _execution.switchToHttp().getRequest().floorRecord;
+        'createParamDecorator((key, _execution) => {\n',
+        `    const record = _execution.switchToHttp().getRequest().floorRecord;
     if (record !== undefined) {
         const text = record.data[fieldOf(key)];
         return text === undefined ? undefined : key.codec.deserialize(text);
-    }`,
-      ],
+    }
+`,
+      ),
     ],
   },
 };

@@ -13,8 +13,7 @@ import { largestDifferences, libraryNamed } from './compare.mjs';
  */
 export async function startPerf(pid, dir, name) {
   mkdirSync(dir, { recursive: true });
-  // A `connected@.build/x` variant's name would otherwise name a directory.
-  const file = resolve(dir, `${name}.perf.data`.replaceAll('/', '_'));
+  const file = resolve(dir, `${name}.perf.data`);
   const child = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '4999', '-p', String(pid), '-o', file], { stdio: 'ignore' });
   const exited = once(child, 'exit');
   // perf attaches within a few ms; the load starts after.
