@@ -54,14 +54,25 @@ function selectedVariants(config: BenchConfig): VariantSpec[] {
   return VARIANTS.filter((v) => wanted.includes(v.id) || (v.library === 'ceiling' && frameworks.has(v.framework)));
 }
 
-/** Starts, logs in and checks one variant; a variant that cannot run comes back without a server. */
-async function start(spec: VariantSpec, config: BenchConfig, redis: RedisContext, log: Log): Promise<VariantResult | Running> {
-  const result: VariantResult = { id: spec.id, framework: spec.framework, label: spec.label, status: 'ok', problems: [], cells: [] };
+/** A variant's result before any start: ok until a start fails or finds it cannot run. */
+function emptyResult(spec: VariantSpec): VariantResult {
+  return { id: spec.id, framework: spec.framework, label: spec.label, status: 'ok', problems: [], cells: [] };
+}
+
+/** Starts, logs in and checks one variant; one that cannot run comes back undefined, the reason in its result. */
+async function start(
+  spec: VariantSpec,
+  result: VariantResult,
+  config: BenchConfig,
+  redis: RedisContext,
+  log: Log,
+): Promise<Running | undefined> {
   if (spec.store === 'redis') {
     const reason = redis.unavailable ?? (spec.library === 'nestjs-connected' ? redis.storeUnavailable : undefined);
     if (reason !== undefined) {
       log(`${tag(spec)} pending: ${reason}`);
-      return { ...result, status: 'pending', reason };
+      Object.assign(result, { status: 'pending', reason });
+      return undefined;
     }
   }
   const env: Record<string, string> = { BENCH_REDIS_STORE_MODULE: config.redisStoreModule };
@@ -71,19 +82,23 @@ async function start(spec: VariantSpec, config: BenchConfig, redis: RedisContext
     server = await startHttpServer(spec.id, env);
   } catch (error) {
     log(`${tag(spec)} FAILED to start: ${describe(error).split('\n')[0]}`);
-    return { ...result, status: 'failed', reason: describe(error) };
+    Object.assign(result, { status: 'failed', reason: describe(error) });
+    return undefined;
   }
   try {
     const guarded = spec.library !== 'ceiling' && spec.library !== 'async-context';
     const single = await login(server.url, 1, { prefix: 'solo', expectCookie: guarded });
     const many = await login(server.url, config.sessions, { prefix: 'user', expectCookie: guarded });
-    result.problems = await checkAnswers(server.url, single[0]!, guarded);
-    for (const problem of result.problems) log(`${tag(spec)} CHECK FAILED: ${problem}`);
+    for (const problem of await checkAnswers(server.url, single[0]!, guarded)) {
+      result.problems.push(problem);
+      log(`${tag(spec)} CHECK FAILED: ${problem}`);
+    }
     return { spec, result, server, single, many, guarded };
   } catch (error) {
     await server.stop();
     log(`${tag(spec)} FAILED: ${describe(error).split('\n')[0]}`);
-    return { ...result, status: 'failed', reason: describe(error) };
+    Object.assign(result, { status: 'failed', reason: describe(error) });
+    return undefined;
   }
 }
 
@@ -118,57 +133,86 @@ async function checkWrites(running: Running, log: Log): Promise<void> {
   }
 }
 
-/** One framework's variants, side by side. */
+/** The variant's cell `cell`, on `running`, the start now up: made at its first start, moved at each later one. */
+function sliceOf(
+  own: Map<CellName, SlicedCell>,
+  running: Running,
+  cell: (typeof CELLS)[number],
+  config: BenchConfig,
+  redis: RedisContext,
+): SlicedCell {
+  const options = {
+    url: running.server.url,
+    method: cell.method,
+    path: cell.path,
+    cookies: cell.many ? running.many : running.single,
+    connections: config.connections,
+    cpu: cpuProbe(running, redis),
+  };
+  const known = own.get(cell.name);
+  if (known !== undefined) {
+    known.restarted(options);
+    return known;
+  }
+  const made = new SlicedCell(options);
+  own.set(cell.name, made);
+  return made;
+}
+
+/** Start `start`'s share of the rounds: `rounds` shared out, the first starts taking what does not divide. */
+function roundsOf(start: number, config: BenchConfig): number {
+  return Math.floor(config.rounds / config.starts) + (start < config.rounds % config.starts ? 1 : 0);
+}
+
+/** One framework's variants, side by side, each started `config.starts` times. */
 async function benchFramework(specs: VariantSpec[], config: BenchConfig, redis: RedisContext, log: Log): Promise<VariantResult[]> {
-  // Once per framework, before any of its Redis variants logs in (they run at the same time, on one Redis).
-  if (specs.some((spec) => spec.store === 'redis')) await redis.server?.flush();
-  const results: VariantResult[] = [];
-  const running: Running[] = [];
-  try {
-    for (const spec of specs) {
-      const started = await start(spec, config, redis, log);
-      if ('server' in started) {
-        running.push(started);
-        results.push(started.result);
-      } else {
-        results.push(started);
+  const results = specs.map(emptyResult);
+  const cells = CELLS.filter((c) => config.cells.includes(c.name));
+  /** Each variant's cells, measured over all its starts. */
+  const measured = new Map<VariantResult, Map<CellName, SlicedCell>>(results.map((result) => [result, new Map()]));
+  for (let k = 0; k < config.starts; k++) {
+    if (config.starts > 1) log(`http    ${specs[0]!.framework}: start ${k + 1} of ${config.starts}`);
+    // Before any Redis variant logs in (they run at the same time, on one Redis); the last start's sessions are gone.
+    if (specs.some((spec) => spec.store === 'redis')) await redis.server?.flush();
+    const running: Running[] = [];
+    try {
+      for (const [i, spec] of specs.entries()) {
+        if (results[i]!.status !== 'ok') continue;
+        const started = await start(spec, results[i]!, config, redis, log);
+        if (started !== undefined) running.push(started);
       }
+      for (const cell of cells) {
+        const sliced = running.map((r) => sliceOf(measured.get(r.result)!, r, cell, config, redis));
+        const rounds = roundsOf(k, config);
+        await interleave(sliced, config.warmup, (config.seconds * rounds) / config.rounds, rounds);
+      }
+      if (config.cells.includes('write-many')) for (const r of running) await checkWrites(r, log);
+    } finally {
+      for (const r of running) await r.server.stop();
     }
-    for (const cell of CELLS.filter((c) => config.cells.includes(c.name))) {
-      const measured = running.map(
-        (r) =>
-          new SlicedCell({
-            url: r.server.url,
-            method: cell.method,
-            path: cell.path,
-            cookies: cell.many ? r.many : r.single,
-            connections: config.connections,
-            cpu: cpuProbe(r, redis),
-          }),
-      );
-      await interleave(measured, config.warmup, config.seconds, config.rounds);
-      running.forEach((r, i) => {
-        const result = measured[i]!.result();
-        r.result.cells.push({
-          name: cell.name,
-          method: cell.method,
-          path: cell.path,
-          sessions: (cell.many ? r.many : r.single).length,
-          result,
-        });
-        log(
-          `${tag(r.spec)} ${cell.name.padEnd(10)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
-            `p50 ${result.p50.toFixed(2).padStart(6)} ms  p99 ${result.p99.toFixed(2).padStart(6)} ms  ` +
-            `cpu ${us(result.serverCpuUsPerRequest)} µs/req` +
-            (result.redisCpuUsPerRequest === undefined ? '' : ` (redis-server ${us(result.redisCpuUsPerRequest)})`) +
-            `  slices ${(result.slices ?? []).map((rate) => rate.toFixed(0)).join('/')}` +
-            (result.non2xx + result.errors > 0 ? `  NON-2XX ${result.non2xx} ERRORS ${result.errors}` : ''),
-        );
+  }
+  for (const [i, result] of results.entries()) {
+    for (const cell of cells) {
+      const sliced = measured.get(result)!.get(cell.name);
+      if (sliced === undefined) continue;
+      const loaded = sliced.result();
+      result.cells.push({
+        name: cell.name,
+        method: cell.method,
+        path: cell.path,
+        sessions: cell.many ? config.sessions : 1,
+        result: loaded,
       });
+      log(
+        `${tag(specs[i]!)} ${cell.name.padEnd(10)} ${loaded.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
+          `p50 ${loaded.p50.toFixed(2).padStart(6)} ms  p99 ${loaded.p99.toFixed(2).padStart(6)} ms  ` +
+          `cpu ${us(loaded.serverCpuUsPerRequest)} µs/req` +
+          (loaded.startsCpuUsPerRequest === undefined ? '' : ` (starts ${loaded.startsCpuUsPerRequest.map(us).join('/')})`) +
+          (loaded.redisCpuUsPerRequest === undefined ? '' : ` (redis-server ${us(loaded.redisCpuUsPerRequest)})`) +
+          `  slices ${(loaded.slices ?? []).map((rate) => rate.toFixed(0)).join('/')}` +
+          (loaded.non2xx + loaded.errors > 0 ? `  NON-2XX ${loaded.non2xx} ERRORS ${loaded.errors}` : ''),
+      );
     }
-    if (config.cells.includes('write-many')) for (const r of running) await checkWrites(r, log);
-  } finally {
-    for (const r of running) await r.server.stop();
   }
   return results;
 }
@@ -182,6 +226,9 @@ function addRatios(variants: VariantResult[]): void {
       if (base !== undefined && base.requestsPerSecond > 0) cell.ratio = cell.result.requestsPerSecond / base.requestsPerSecond;
       const cpu = cell.result.serverCpuUsPerRequest;
       if (base?.serverCpuUsPerRequest !== undefined && cpu !== undefined && cpu > 0) cell.cpuRatio = base.serverCpuUsPerRequest / cpu;
+      const starts = cell.result.startsCpuUsPerRequest;
+      const baseStarts = base?.startsCpuUsPerRequest;
+      if (starts !== undefined && baseStarts?.length === starts.length) cell.startsCpuRatios = starts.map((own, k) => baseStarts[k]! / own);
     }
   }
 }
@@ -200,6 +247,7 @@ export async function httpSection(config: BenchConfig, redis: RedisContext, log:
     warmupSeconds: config.warmup,
     seconds: config.seconds,
     rounds: config.rounds,
+    starts: config.starts,
     sessions: config.sessions,
     variants,
   };

@@ -5,8 +5,20 @@ import type { Cell, CellName, Results, VariantResult } from './support/results.j
 
 const CELL_NAMES: readonly CellName[] = ['read-1', 'write-1', 'read-many', 'write-many'];
 
-/** One row per variant, one column per cell that ran, `value` of each cell. */
-function ratioTable(variants: VariantResult[], cells: CellName[], sessions: number, value: (cell: Cell) => number | undefined): string {
+/** `min–max` of the finite figures, when there are two or more. */
+function range(values: number[] | undefined): string {
+  const finite = (values ?? []).filter(Number.isFinite);
+  return finite.length < 2 ? '' : ` (${Math.min(...finite).toFixed(2)}–${Math.max(...finite).toFixed(2)})`;
+}
+
+/** One row per variant, one column per cell that ran, `value` of each cell, and the range of `starts` beside it. */
+function ratioTable(
+  variants: VariantResult[],
+  cells: CellName[],
+  sessions: number,
+  value: (cell: Cell) => number | undefined,
+  starts: (cell: Cell) => number[] | undefined = () => undefined,
+): string {
   const rows = variants.map((variant) => [
     variant.framework === 'express' ? 'Express' : 'Fastify',
     variant.label,
@@ -14,7 +26,7 @@ function ratioTable(variants: VariantResult[], cells: CellName[], sessions: numb
       const cell = variant.cells.find((c) => c.name === name);
       const figure = cell === undefined ? undefined : value(cell);
       if (figure === undefined) return variant.status === 'ok' ? '–' : variant.status;
-      return `${figure.toFixed(2)}${flagged(cell!.result) ? ' ⚠' : ''}`;
+      return `${figure.toFixed(2)}${range(starts(cell!))}${flagged(cell!.result) ? ' ⚠' : ''}`;
     }),
   ]);
   return table(['framework', 'variant', ...cells.map((n) => cellTitle(n, sessions))], rows, `ll${'r'.repeat(cells.length)}`);
@@ -33,6 +45,9 @@ export function httpSection(results: Results): string {
       (http.rounds !== undefined && http.rounds > 1
         ? `, in ${http.rounds} slices interleaved with the other variants of the same framework (all running at once; req/s is the median slice)`
         : '') +
+      (http.starts !== undefined && http.starts > 1
+        ? `; every server was started ${http.starts} times, the slices shared out between the starts, each start warmed up`
+        : '') +
       `. \`read\` = \`GET /read\` (guarded: 401 ` +
       `without a logged-in session, else the session's counter); \`write\` = \`POST /write\` (guarded, increments the ` +
       `counter and stores it). "1 session": every request carries the same cookie; "${int(sessions)} sessions": ` +
@@ -40,13 +55,25 @@ export function httpSection(results: Results): string {
       "**Server CPU**: the server process's own `process.cpuUsage()` (user + system) read before and after each " +
       "measured slice, over the responses of the slices; redis-server's from `/proc/<pid>/stat` the same way. " +
       "**Ratio by server CPU** = the same framework's no-session ceiling's µs per request ÷ the variant's; " +
-      "**ratio by req/s** = req/s ÷ the ceiling's, in this run.",
+      "**ratio by req/s** = req/s ÷ the ceiling's, in this run." +
+      (http.starts !== undefined && http.starts > 1
+        ? ' In brackets: the lowest and highest ratio of one start against the same start of the ceiling. A server ' +
+          'keeps the speed its start gave it for as long as it runs, and starts of one build differ by up to 3 µs a ' +
+          'request (docs/ARCHITECTURE.md, "Per-request cost"): the ratio is over all starts, the brackets show how ' +
+          'far one start reaches.'
+        : ''),
     '',
     `![Guarded read over ${int(sessions)} sessions, ratio to the ceiling](${CHART_FILE})`,
     '',
     '### Ratio to the ceiling by server CPU',
     '',
-    ratioTable(variants, cellNames, sessions, (cell) => cell.cpuRatio),
+    ratioTable(
+      variants,
+      cellNames,
+      sessions,
+      (cell) => cell.cpuRatio,
+      (cell) => cell.startsCpuRatios,
+    ),
     '',
     '### Ratio to the ceiling by req/s',
     '',

@@ -53,6 +53,10 @@ function ceilingTarget(results: Results, framework: 'express' | 'fastify', floor
   });
   const base = perCell((cell) => cellOf(ceiling, cell)?.result.serverCpuUsPerRequest);
   const rates = perCell((cell) => cellOf(ours, cell)?.ratio);
+  const starts = READ_CELLS.map((cell) => (cellOf(ours, cell)?.startsCpuRatios ?? []).filter(Number.isFinite));
+  const byStart = starts.every((values) => values.length > 1)
+    ? `; one start against one start of the ceiling ${starts.map((values) => values.map(two).join('/')).join(', ')}`
+    : '';
   return {
     id: `${framework}-ceiling`,
     target: `guarded read, nestjs-connected + MemoryStore ≥ ${floor} of the ${name} ceiling by server CPU`,
@@ -61,6 +65,7 @@ function ceilingTarget(results: Results, framework: 'express' | 'fastify', floor
         ? 'no figure'
         : `${labelled(ratios, two)}` +
           (added && base ? `; adds ${added.map(us).join(', ')} to ${base.map(us).join(', ')}` : '') +
+          byStart +
           (rates ? `; by req/s ${rates.map(two).join(', ')}` : ''),
     met: ratios === undefined ? undefined : ratios.every((r) => r >= floor),
   };

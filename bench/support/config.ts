@@ -69,6 +69,13 @@ export interface BenchConfig {
   seconds: number;
   /** Slices the measured seconds are cut into, interleaved with the other variants' (see load.ts `interleave`). */
   rounds: number;
+  /**
+   * HTTP: how many times each server is started; the slices are shared out between the starts. One server process
+   * keeps the speed its start gave it (where V8 inlined, what it compiled when) for as long as it runs, and starts of
+   * the same build differ by up to 3 µs a request (docs/ARCHITECTURE.md, "Per-request cost"): only more starts
+   * average that away, and the figures of each start show how far it reaches.
+   */
+  starts: number;
   /** autocannon connections (fixed, no pipelining). */
   connections: number;
   /** Distinct logged-in sessions of the "many sessions" cells. */
@@ -106,10 +113,14 @@ export interface BenchConfig {
 export function readConfig(): BenchConfig {
   const sessions = int('BENCH_SESSIONS', 1000, 1);
   const sockets = int('BENCH_WS_SOCKETS', 2000, 1);
+  const rounds = int('BENCH_ROUNDS', 4, 1);
+  const starts = int('BENCH_STARTS', Math.min(2, rounds), 1);
+  if (starts > rounds) throw new Error(`BENCH_STARTS (${starts}) must be at most BENCH_ROUNDS (${rounds}): every start measures a slice`);
   return {
     warmup: int('BENCH_WARMUP', 3, 0),
     seconds: int('BENCH_SECONDS', 8, 1),
-    rounds: int('BENCH_ROUNDS', 4, 1),
+    rounds,
+    starts,
     connections: int('BENCH_CONNECTIONS', 10, 1),
     sessions,
     memorySizes: ints('BENCH_MEMORY_SIZES', [100_000, 1_000_000]),

@@ -20,6 +20,8 @@ export interface LoadResult {
   serverCpuUsPerRequest?: number;
   /** µs of redis-server's CPU per response over the measured slices (Redis variants). */
   redisCpuUsPerRequest?: number;
+  /** µs of server CPU per response of each start of the server, in order, when it was started more than once. */
+  startsCpuUsPerRequest?: number[];
 }
 
 export interface LoadOptions {
@@ -105,10 +107,13 @@ async function once(options: LoadOptions, seconds: number, latencies?: Latencies
 
 /**
  * One cell measured in several slices, interleaved by the caller with the slices of other variants, so that a slow
- * spell of a shared machine falls on all of them rather than on whichever ran then. req/s is the median over the
- * slices; latency percentiles are over every response of every slice; counts are summed.
+ * spell of a shared machine falls on all of them rather than on whichever ran then, and possibly on several starts of
+ * the server ({@link SlicedCell.restarted}). req/s is the median over the slices; latency percentiles are over every
+ * response of every slice; counts and CPU are summed.
  */
 export class SlicedCell {
+  /** Server CPU (µs) and responses of each start's slices. */
+  private readonly starts: Array<{ cpu: number; responses: number }> = [{ cpu: 0, responses: 0 }];
   private readonly latencies = new Latencies();
   private readonly rates: number[] = [];
   private readonly statuses: Record<string, number> = {};
@@ -117,10 +122,15 @@ export class SlicedCell {
   private timeouts = 0;
   private seconds = 0;
   private sliceResponses = 0;
-  private serverCpu = 0;
   private redisCpu: number | undefined;
 
-  constructor(private readonly options: LoadOptions) {}
+  constructor(private options: LoadOptions) {}
+
+  /** The same cell on a new start of the server (its URL, its logins, its CPU counter): the next slices go there. */
+  restarted(options: LoadOptions): void {
+    this.options = options;
+    this.starts.push({ cpu: 0, responses: 0 });
+  }
 
   /** Load thrown away (before the first slice). */
   async warmUp(seconds: number): Promise<void> {
@@ -138,8 +148,10 @@ export class SlicedCell {
       responses += count;
     }
     this.sliceResponses += responses;
+    const start = this.starts[this.starts.length - 1]!;
+    start.responses += responses;
     if (before !== undefined && after !== undefined) {
-      this.serverCpu += after.serverUs - before.serverUs;
+      start.cpu += after.serverUs - before.serverUs;
       if (before.redisUs !== undefined && after.redisUs !== undefined)
         this.redisCpu = (this.redisCpu ?? 0) + after.redisUs - before.redisUs;
     }
@@ -164,8 +176,11 @@ export class SlicedCell {
       slices: [...this.rates],
       ...(this.options.cpu === undefined || this.sliceResponses === 0
         ? {}
-        : { serverCpuUsPerRequest: this.serverCpu / this.sliceResponses }),
+        : { serverCpuUsPerRequest: this.starts.reduce((sum, start) => sum + start.cpu, 0) / this.sliceResponses }),
       ...(this.redisCpu === undefined || this.sliceResponses === 0 ? {} : { redisCpuUsPerRequest: this.redisCpu / this.sliceResponses }),
+      ...(this.options.cpu === undefined || this.starts.length < 2
+        ? {}
+        : { startsCpuUsPerRequest: this.starts.map((start) => (start.responses === 0 ? Number.NaN : start.cpu / start.responses)) }),
     };
   }
 }

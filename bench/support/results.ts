@@ -39,6 +39,8 @@ export interface Cell {
   ratio?: number;
   /** Server CPU per request of the framework's ceiling over this variant's, same cell, same run (1 = no cost). */
   cpuRatio?: number;
+  /** The same ratio for each start: the ceiling's k-th start against this variant's k-th (when started more than once). */
+  startsCpuRatios?: number[];
 }
 
 export interface VariantResult {
@@ -162,6 +164,8 @@ export interface Results {
     seconds: number;
     /** Interleaved slices the measured seconds were cut into (absent in runs before they were). */
     rounds?: number;
+    /** Times each server was started, the rounds shared out between the starts (absent in runs before; one). */
+    starts?: number;
     sessions: number;
     variants: VariantResult[];
   };

@@ -25,6 +25,16 @@ describe('bench configuration', () => {
     expect(readConfig().sections).toEqual(['http']);
   });
 
+  it('starts each HTTP server twice unless told, never more often than there are slices to share out', () => {
+    expect(readConfig()).toMatchObject({ rounds: 4, starts: 2 });
+    process.env['BENCH_ROUNDS'] = '1';
+    expect(readConfig()).toMatchObject({ rounds: 1, starts: 1 });
+    process.env['BENCH_STARTS'] = '3';
+    expect(() => readConfig()).toThrow('BENCH_STARTS (3) must be at most BENCH_ROUNDS (1)');
+    process.env['BENCH_ROUNDS'] = '6';
+    expect(readConfig()).toMatchObject({ rounds: 6, starts: 3 });
+  });
+
   it('refuses an unknown cell or section, naming the variable', () => {
     process.env['BENCH_CELLS'] = 'read-1,read-2';
     expect(() => readConfig()).toThrow("BENCH_CELLS: unknown cell 'read-2'");

@@ -54,6 +54,7 @@ describe('bench targets (issue 15)', () => {
     );
     expect(byId(checks, 'express-ceiling').met).toBe(true);
     expect(byId(checks, 'express-ceiling').figure).toContain('0.91 (read-1)');
+    expect(byId(checks, 'express-ceiling').figure).not.toContain('one start');
     // 25 / 32 = 0.78 on one cell: missed.
     expect(byId(checks, 'fastify-ceiling').met).toBe(false);
   });
@@ -77,6 +78,15 @@ describe('bench targets (issue 15)', () => {
     // 12 µs against connect-redis's 8 on read-many.
     expect(byId(checks, 'redis-server-cpu').met).toBe(false);
     expect(byId(checks, 'redis-server-cpu').figure).toContain('12.0 µs (read-many)');
+  });
+
+  it("names each start's ratio beside the ratio over all starts, which alone decides the target", () => {
+    const ours = variant('express-connected-memory', [55, 55]);
+    ours.cells[0]!.startsCpuRatios = [0.87, 0.95];
+    ours.cells[1]!.startsCpuRatios = [0.93, Number.NaN, 0.89];
+    const checks = checkTargets(results([variant('express-ceiling', [50, 50]), ours]));
+    expect(byId(checks, 'express-ceiling')).toMatchObject({ met: true });
+    expect(byId(checks, 'express-ceiling').figure).toContain('one start against one start of the ceiling 0.87/0.95, 0.93/0.89');
   });
 
   it('says "no figure", neither met nor missed, when a variant is pending or a section did not run', () => {
