@@ -47,7 +47,9 @@ describe('a cell measured over several starts of its server', () => {
     expect(firstAnswers).toBeGreaterThan(0);
     // At most the connections' last requests, in flight when the first slice ended, reach the first server later.
     expect(first.answered() - firstAnswers).toBeLessThanOrEqual(2);
-    expect(second.answered()).toBeGreaterThan(100);
+    // More than those stragglers could be: the second slice loaded the second server. (How many more depends on how
+    // busy the machine is, so no larger bound.)
+    expect(second.answered()).toBeGreaterThan(2);
     const result = cell.result();
     // Each slice reads its counter twice: one step of CPU per slice, spread over the answers the load counted in
     // that start (the server may have answered a request or two more, after the load stopped counting).
