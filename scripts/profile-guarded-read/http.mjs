@@ -2,6 +2,13 @@
 import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 
+/**
+ * The CPUs this process may use, counted when the script starts: availableParallelism() follows the process's own
+ * affinity, so once the driver is pinned to the first CPUs it counts only those, and a server counted then would stay
+ * on the driver's core.
+ */
+const CPUS = availableParallelism();
+
 async function login(port, user) {
   const response = await fetch(`http://127.0.0.1:${port}/login?user=${encodeURIComponent(user)}`, { method: 'POST' });
   if (response.status !== 200) throw new Error(`login: ${response.status}`);
@@ -51,9 +58,8 @@ export async function load(port, cookies, seconds, route, connections) {
  * `--pin false`, on one CPU, or without taskset.
  */
 export function pin(pid, role, enabled) {
-  const cpus = availableParallelism();
-  if (!enabled || cpus < 2) return;
-  const list = role === 'server' ? String(cpus - 1) : `0-${cpus - 2}`;
+  if (!enabled || CPUS < 2) return;
+  const list = role === 'server' ? String(CPUS - 1) : `0-${CPUS - 2}`;
   try {
     execFileSync('taskset', ['-a', '-c', '-p', list, String(pid)], { stdio: 'ignore' });
   } catch {
