@@ -121,7 +121,6 @@ export class SlicedCell {
   private errors = 0;
   private timeouts = 0;
   private seconds = 0;
-  private sliceResponses = 0;
   private redisCpu: number | undefined;
 
   constructor(private options: LoadOptions) {}
@@ -147,7 +146,6 @@ export class SlicedCell {
       this.statuses[code] = (this.statuses[code] ?? 0) + count;
       responses += count;
     }
-    this.sliceResponses += responses;
     const start = this.starts[this.starts.length - 1]!;
     start.responses += responses;
     if (before !== undefined && after !== undefined) {
@@ -163,6 +161,7 @@ export class SlicedCell {
 
   result(): LoadResult {
     const sorted = this.latencies.sorted();
+    const sliceResponses = this.starts.reduce((sum, start) => sum + start.responses, 0);
     return {
       requestsPerSecond: median(this.rates),
       p50: quantile(sorted, 0.5),
@@ -174,10 +173,10 @@ export class SlicedCell {
       statuses: this.statuses,
       seconds: this.seconds,
       slices: [...this.rates],
-      ...(this.options.cpu === undefined || this.sliceResponses === 0
+      ...(this.options.cpu === undefined || sliceResponses === 0
         ? {}
-        : { serverCpuUsPerRequest: this.starts.reduce((sum, start) => sum + start.cpu, 0) / this.sliceResponses }),
-      ...(this.redisCpu === undefined || this.sliceResponses === 0 ? {} : { redisCpuUsPerRequest: this.redisCpu / this.sliceResponses }),
+        : { serverCpuUsPerRequest: this.starts.reduce((sum, start) => sum + start.cpu, 0) / sliceResponses }),
+      ...(this.redisCpu === undefined || sliceResponses === 0 ? {} : { redisCpuUsPerRequest: this.redisCpu / sliceResponses }),
       ...(this.options.cpu === undefined || this.starts.length < 2
         ? {}
         : { startsCpuUsPerRequest: this.starts.map((start) => (start.responses === 0 ? Number.NaN : start.cpu / start.responses)) }),
