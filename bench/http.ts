@@ -4,7 +4,7 @@
  * 10–20% from one minute to the next; measured one after the other, a variant's ratio to the ceiling would say more
  * about when it ran than about the library.
  */
-import { VARIANTS, type Framework, type VariantSpec } from './servers/shared.js';
+import { CALIBRATION_SPIN_US, VARIANTS, type Framework, type VariantSpec } from './servers/shared.js';
 import { describe } from './support/children.js';
 import type { BenchConfig } from './support/config.js';
 import { checkAnswers, login, probe } from './support/http.js';
@@ -45,13 +45,21 @@ function tag(spec: VariantSpec): string {
   return `http    ${spec.id.padEnd(26)}`;
 }
 
-/** The variants of BENCH_VARIANTS with their frameworks' ceilings, or all of them. */
-function selectedVariants(config: BenchConfig): VariantSpec[] {
+/** Run beside every selection: what a ratio is read against, and whether the machine adds costs as they are. */
+const ALWAYS: ReadonlySet<VariantSpec['library']> = new Set(['ceiling', 'calibration']);
+
+/** The variants of BENCH_VARIANTS with their frameworks' ceilings and calibrations, or all of them. */
+export function selectedVariants(config: Pick<BenchConfig, 'variants'>): VariantSpec[] {
   const wanted = config.variants;
   if (wanted === undefined) return [...VARIANTS];
   for (const id of wanted) if (!VARIANTS.some((v) => v.id === id)) throw new Error(`BENCH_VARIANTS: unknown variant '${id}'`);
   const frameworks = new Set(VARIANTS.filter((v) => wanted.includes(v.id)).map((v) => v.framework));
-  return VARIANTS.filter((v) => wanted.includes(v.id) || (v.library === 'ceiling' && frameworks.has(v.framework)));
+  return VARIANTS.filter((v) => wanted.includes(v.id) || (ALWAYS.has(v.library) && frameworks.has(v.framework)));
+}
+
+/** The calibration's known cost is in `GET /read` only: a write cell would measure the ceiling twice. */
+export function measuredIn(spec: VariantSpec, cell: { method: 'GET' | 'POST' }): boolean {
+  return spec.library !== 'calibration' || cell.method === 'GET';
 }
 
 /** A variant's result before any start: ok until a start fails or finds it cannot run. */
@@ -86,7 +94,7 @@ async function start(
     return undefined;
   }
   try {
-    const guarded = spec.library !== 'ceiling' && spec.library !== 'async-context';
+    const guarded = spec.library !== 'ceiling' && spec.library !== 'async-context' && spec.library !== 'calibration';
     const single = await login(server.url, 1, { prefix: 'solo', expectCookie: guarded });
     const many = await login(server.url, config.sessions, { prefix: 'user', expectCookie: guarded });
     for (const problem of await checkAnswers(server.url, single[0]!, guarded)) {
@@ -182,7 +190,7 @@ async function benchFramework(specs: VariantSpec[], config: BenchConfig, redis: 
         if (started !== undefined) running.push(started);
       }
       for (const cell of cells) {
-        const sliced = running.map((r) => sliceOf(measured.get(r.result)!, r, cell, config, redis));
+        const sliced = running.filter((r) => measuredIn(r.spec, cell)).map((r) => sliceOf(measured.get(r.result)!, r, cell, config, redis));
         const rounds = roundsOf(k, config);
         await interleave(sliced, config.warmup, (config.seconds * rounds) / config.rounds, rounds);
       }
@@ -248,6 +256,7 @@ export async function httpSection(config: BenchConfig, redis: RedisContext, log:
     seconds: config.seconds,
     rounds: config.rounds,
     starts: config.starts,
+    calibrationUs: CALIBRATION_SPIN_US,
     sessions: config.sessions,
     variants,
   };

@@ -1,4 +1,5 @@
 /** The HTTP part of one line's report: ratios to the ceiling by server CPU and by req/s, and every cell. */
+import { calibrationOf, describeCalibration } from './calibration.js';
 import { CHART_FILE } from './report-chart.js';
 import { cellTitle, fixed, flagged, int, table, variantFlag } from './report-format.js';
 import type { Cell, CellName, Results, VariantResult } from './support/results.js';
@@ -30,6 +31,26 @@ function ratioTable(
     }),
   ]);
   return table(['framework', 'variant', ...cells.map((n) => cellTitle(n, sessions))], rows, `ll${'r'.repeat(cells.length)}`);
+}
+
+/** What the calibration variants measured, and how to read the ratios above in its light. */
+function calibrationParagraph(results: Results): string {
+  const found = (['express', 'fastify'] as const).map((framework) => calibrationOf(results, framework)).filter((c) => c !== undefined);
+  if (found.length === 0) return '';
+  const lines = found.map((c) => `- ${c.framework === 'express' ? 'Express' : 'Fastify'}: ${describeCalibration(c)}.`);
+  return [
+    '### Calibration',
+    '',
+    "The calibration rows are the ceiling with a known busy-wait in `GET /read`; what they add to the ceiling's " +
+      'server CPU per request says whether this machine adds costs as they are. Near the known figure, a ' +
+      "variant's added µs are its own; far above it (a virtual machine whose idle cores halt instead of polling: see " +
+      'the machine\'s "CPU idle" and bench/README.md, "Calibration"), every added cost is inflated as much, and the ' +
+      'ratios say more about the machine than about the variants.',
+    '',
+    ...lines,
+    '',
+    '',
+  ].join('\n');
 }
 
 export function httpSection(results: Results): string {
@@ -81,6 +102,7 @@ export function httpSection(results: Results): string {
     '',
     '⚠ = non-2xx responses or errors in that cell: the variant is misconfigured and its number means nothing.',
     '',
+    calibrationParagraph(results),
     '### Details',
     '',
   ];

@@ -33,6 +33,7 @@ function machineSection(document: BenchRun): string {
         ['CPU', run.machine.cpu],
         ['cores', String(run.machine.cores)],
         ['CPU pinning', run.machine.pinning ?? 'none'],
+        ['CPU idle', run.machine.idle ?? 'not known'],
         ['RAM', gb(run.machine.ramBytes)],
         ['OS', run.machine.os],
         ['Node.js lines', document.lines.map((r) => `${r.run.machine.node} (${int(r.run.durationSeconds ?? Number.NaN)} s)`).join(', ')],

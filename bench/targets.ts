@@ -3,6 +3,7 @@
  * "by server CPU": µs of the server process's CPU per request, the ceiling's over the variant's, so that 0.9 means
  * the session layer adds a ninth of the ceiling's own cost. RESULTS.md shows them first, one column per line.
  */
+import { calibrationOf, describeCalibration } from './calibration.js';
 import type { CellName, Results, VariantResult } from './support/results.js';
 
 export interface TargetCheck {
@@ -54,6 +55,7 @@ function ceilingTarget(results: Results, framework: 'express' | 'fastify', floor
   const base = perCell((cell) => cellOf(ceiling, cell)?.result.serverCpuUsPerRequest);
   const rates = perCell((cell) => cellOf(ours, cell)?.ratio);
   const starts = READ_CELLS.map((cell) => (cellOf(ours, cell)?.startsCpuRatios ?? []).filter(Number.isFinite));
+  const calibration = calibrationOf(results, framework);
   const byStart = starts.every((values) => values.length > 1)
     ? `; one start against one start of the ceiling ${starts.map((values) => values.map(two).join('/')).join(', ')}`
     : '';
@@ -66,7 +68,8 @@ function ceilingTarget(results: Results, framework: 'express' | 'fastify', floor
         : `${labelled(ratios, two)}` +
           (added && base ? `; adds ${added.map(us).join(', ')} to ${base.map(us).join(', ')}` : '') +
           byStart +
-          (rates ? `; by req/s ${rates.map(two).join(', ')}` : ''),
+          (rates ? `; by req/s ${rates.map(two).join(', ')}` : '') +
+          (calibration ? `; calibration: ${describeCalibration(calibration)}` : ''),
     met: ratios === undefined ? undefined : ratios.every((r) => r >= floor),
   };
 }

@@ -2,7 +2,7 @@ import { Controller, Get, HttpCode, Injectable, Module, Post, UseGuards, type Ca
 
 /** The ceiling's "guard": same place in the pipeline as the session guards, always passes. */
 @Injectable()
-class AlwaysGuard implements CanActivate {
+export class AlwaysGuard implements CanActivate {
   canActivate(): boolean {
     return true;
   }
@@ -10,7 +10,7 @@ class AlwaysGuard implements CanActivate {
 
 /** The same routes without any session: what the framework and Nest cost alone. */
 @Controller()
-class CeilingController {
+export class CeilingController {
   private counter = 0;
 
   @Post('login')

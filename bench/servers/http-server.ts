@@ -18,6 +18,7 @@ import { MemoryStore, type SessionStore } from 'nestjs-connected';
 import { announce, answerQueries, exitWithParent, READY } from '../support/children.js';
 import { fillUser, LOGIN_LIMITS, loginRecord, memoryStoreOptions, storeKey } from '../support/records.js';
 import { installAsyncContext } from './async-context.js';
+import { CalibrationModule } from './calibration.js';
 import { CeilingModule } from './ceiling.js';
 import { connectedModule } from './connected.js';
 import { ExpressSessionModule, installExpressSession } from './express-session.js';
@@ -56,6 +57,9 @@ async function main(): Promise<void> {
     case 'ceiling':
     case 'async-context':
       module = CeilingModule;
+      break;
+    case 'calibration':
+      module = CalibrationModule;
       break;
     case 'express-session':
       module = ExpressSessionModule;

@@ -14,11 +14,14 @@ export const COOKIE = {
   maxAge: ABSOLUTE_TIMEOUT_MS,
 };
 
+/** The known cost the calibration variants add to the ceiling's `GET /read`, in µs of busy-waiting. */
+export const CALIBRATION_SPIN_US = 4;
+
 /** The user a login without `?user=` connects. */
 export const DEFAULT_USER = 'bench-user';
 
 export type Framework = 'express' | 'fastify';
-export type Library = 'ceiling' | 'async-context' | 'express-session' | 'fastify-session' | 'nestjs-connected';
+export type Library = 'ceiling' | 'async-context' | 'calibration' | 'express-session' | 'fastify-session' | 'nestjs-connected';
 export type StoreKind = 'none' | 'memory' | 'redis';
 
 export interface VariantSpec {
@@ -39,6 +42,13 @@ export const VARIANTS: readonly VariantSpec[] = [
     library: 'async-context',
     store: 'none',
     label: 'no session + AsyncLocalStorage (reference)',
+  },
+  {
+    id: 'express-calibration',
+    framework: 'express',
+    library: 'calibration',
+    store: 'none',
+    label: `no session + ${CALIBRATION_SPIN_US} µs busy-wait (calibration)`,
   },
   {
     id: 'express-session-memory',
@@ -75,6 +85,13 @@ export const VARIANTS: readonly VariantSpec[] = [
     library: 'async-context',
     store: 'none',
     label: 'no session + AsyncLocalStorage (reference)',
+  },
+  {
+    id: 'fastify-calibration',
+    framework: 'fastify',
+    library: 'calibration',
+    store: 'none',
+    label: `no session + ${CALIBRATION_SPIN_US} µs busy-wait (calibration)`,
   },
   {
     id: 'fastify-session-memory',

@@ -12,6 +12,8 @@ export interface Machine {
   pinning?: string;
   /** The CPU list each server ran on when pinned; absent when unpinned (and in older runs). */
   serverCpu?: string;
+  /** How an idle core waits (support/machine.ts `cpuIdle`); absent where Linux does not say, and in older runs. */
+  idle?: string;
 }
 
 export interface RunInfo {
@@ -166,6 +168,8 @@ export interface Results {
     rounds?: number;
     /** Times each server was started, the rounds shared out between the starts (absent in runs before; one). */
     starts?: number;
+    /** The known cost of the calibration variants' `GET /read`, µs of busy-waiting (absent in runs before them). */
+    calibrationUs?: number;
     sessions: number;
     variants: VariantResult[];
   };

@@ -1,0 +1,171 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { calibrationOf, describeCalibration, isAdditive } from '../../bench/calibration.js';
+import { measuredIn, selectedVariants } from '../../bench/http.js';
+import { httpSection } from '../../bench/report-http.js';
+import { CalibrationController, CalibrationModule } from '../../bench/servers/calibration.js';
+import { CeilingModule } from '../../bench/servers/ceiling.js';
+import { CALIBRATION_SPIN_US, VARIANTS } from '../../bench/servers/shared.js';
+import { cpuIdle } from '../../bench/support/machine.js';
+import type { CellName, Results, VariantResult } from '../../bench/support/results.js';
+import { checkTargets } from '../../bench/targets.js';
+import { ADAPTERS, startApp } from '../support/app.js';
+
+/** A variant with its two read cells at the given server CPU µs per request. */
+function variant(id: string, cpu: [number, number], status: VariantResult['status'] = 'ok'): VariantResult {
+  const cells = (['read-1', 'read-many'] as CellName[]).map((name, i) => ({
+    name,
+    method: 'GET' as const,
+    path: '/read',
+    sessions: i === 0 ? 1 : 1000,
+    result: {
+      requestsPerSecond: 1000,
+      p50: 1,
+      p99: 2,
+      responses: 1000,
+      non2xx: 0,
+      errors: 0,
+      timeouts: 0,
+      statuses: { '200': 1000 },
+      seconds: 8,
+      serverCpuUsPerRequest: cpu[i]!,
+    },
+  }));
+  return { id, framework: id.startsWith('express') ? 'express' : 'fastify', label: id, status, problems: [], cells };
+}
+
+/** A run of `variants`, the ratios by CPU added as http.ts adds them; `none`: a run from before the calibration. */
+function results(variants: VariantResult[], calibrationUs: number | 'none' = 4): Results {
+  for (const v of variants) {
+    const ceiling = variants.find((c) => c.framework === v.framework && c.id.endsWith('-ceiling'))!;
+    v.cells.forEach((cell, i) => (cell.cpuRatio = ceiling.cells[i]!.result.serverCpuUsPerRequest! / cell.result.serverCpuUsPerRequest!));
+  }
+  return {
+    run: { date: '', command: '', env: {}, machine: { cpu: '', cores: 2, ramBytes: 0, os: '', node: 'v24.0.0' }, versions: {} },
+    config: {},
+    failures: [],
+    http: {
+      connections: 10,
+      warmupSeconds: 3,
+      seconds: 8,
+      sessions: 1000,
+      ...(calibrationUs === 'none' ? {} : { calibrationUs }),
+      variants,
+    },
+  };
+}
+
+describe('the calibration variants of the bench', () => {
+  it('run beside every selection of a framework, in its read cells only', () => {
+    const ids = selectedVariants({ variants: ['fastify-connected-memory'] }).map((v) => v.id);
+    expect(ids).toEqual(['fastify-ceiling', 'fastify-calibration', 'fastify-connected-memory']);
+    const calibration = VARIANTS.find((v) => v.id === 'express-calibration')!;
+    expect(measuredIn(calibration, { method: 'GET' })).toBe(true);
+    expect(measuredIn(calibration, { method: 'POST' })).toBe(false);
+    expect(
+      measuredIn(
+        VARIANTS.find((v) => v.id === 'express-ceiling')!,
+        { method: 'POST' },
+      ),
+    ).toBe(true);
+  });
+
+  it('read as additive when the known cost measures within half of itself, and as inflated otherwise', () => {
+    const near = calibrationOf(results([variant('express-ceiling', [25, 26]), variant('express-calibration', [28.6, 30.4])]), 'express')!;
+    expect(near.measured.map((m) => m.us)).toEqual([expect.closeTo(3.6, 6), expect.closeTo(4.4, 6)]);
+    expect(isAdditive(near)).toBe(true);
+    expect(describeCalibration(near)).toBe('a known 4 µs measured 3.6 µs (read-1), 4.4 µs (read-many)');
+
+    const inflated = calibrationOf(
+      results([variant('express-ceiling', [28, 27]), variant('express-calibration', [37.6, 36.2])]),
+      'express',
+    )!;
+    expect(isAdditive(inflated)).toBe(false);
+    expect(describeCalibration(inflated)).toBe(
+      'a known 4 µs measured 9.6 µs (read-1), 9.2 µs (read-many): **not additive on this machine** (measured ÷ known 2.4, 2.3)',
+    );
+    const swallowed = calibrationOf(results([variant('fastify-ceiling', [16, 16]), variant('fastify-calibration', [17, 21])]), 'fastify')!;
+    expect(isAdditive(swallowed)).toBe(false);
+  });
+
+  it('give no calibration for a run without them, or one whose calibration failed', () => {
+    expect(calibrationOf(results([variant('express-ceiling', [25, 26])]), 'express')).toBeUndefined();
+    expect(
+      calibrationOf(results([variant('express-ceiling', [25, 26]), variant('express-calibration', [29, 30])], 'none'), 'express'),
+    ).toBeUndefined();
+    const failed = variant('express-calibration', [29, 30], 'failed');
+    expect(calibrationOf(results([variant('express-ceiling', [25, 26]), failed]), 'express')).toBeUndefined();
+  });
+
+  it("appear beside the ceiling targets' figures and in the report's HTTP section", () => {
+    const run = results([
+      variant('express-ceiling', [28, 27]),
+      variant('express-calibration', [37.6, 36.2]),
+      variant('express-connected-memory', [38, 37]),
+      variant('fastify-ceiling', [16, 16]),
+      variant('fastify-connected-memory', [18, 18]),
+    ]);
+    const [express, fastify] = checkTargets(run);
+    expect(express!.figure).toContain('; calibration: a known 4 µs measured 9.6 µs (read-1), 9.2 µs (read-many): **not additive');
+    expect(fastify!.figure).not.toContain('calibration');
+    const section = httpSection(run);
+    expect(section).toContain('### Calibration');
+    expect(section).toContain('- Express: a known 4 µs measured 9.6 µs (read-1)');
+    expect(section).not.toContain('- Fastify:');
+    expect(httpSection(results([variant('express-ceiling', [28, 27])]))).not.toContain('### Calibration');
+  });
+});
+
+describe('the calibration server', () => {
+  for (const adapter of ADAPTERS) {
+    it(`answers every route as the ceiling does on ${adapter}, and busy-waits ${CALIBRATION_SPIN_US} µs in GET /read`, async () => {
+      const ceiling = await startApp({ adapter, standalone: true, imports: [CeilingModule] });
+      const calibration = await startApp({ adapter, standalone: true, imports: [CalibrationModule] });
+      try {
+        for (const [method, path] of [
+          ['POST', '/login'],
+          ['GET', '/read'],
+          ['POST', '/write'],
+        ] as const) {
+          const [a, b] = await Promise.all([ceiling, calibration].map((t) => fetch(`${t.url}${path}`, { method })));
+          expect({ path, status: b!.status, body: await b!.text() }).toEqual({ path, status: a!.status, body: await a!.text() });
+        }
+        // The busy-wait is by the clock, so the handler cannot return sooner: a lower bound, never a flaky one.
+        const controller = calibration.app.get(CalibrationController, { strict: false });
+        const before = performance.now();
+        for (let i = 0; i < 100; i++) expect(controller.read()).toEqual({ counter: 0 });
+        expect((performance.now() - before) * 1000).toBeGreaterThanOrEqual(100 * CALIBRATION_SPIN_US);
+      } finally {
+        await Promise.all([ceiling.close(), calibration.close()]);
+      }
+    });
+  }
+});
+
+describe("the machine's idle description", () => {
+  let root: string;
+  beforeEach(() => (root = mkdtempSync(join(tmpdir(), 'sysfs-'))));
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+  const put = (path: string, text: string) => {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), `${text}\n`);
+  };
+
+  it('names the driver, the governor and the guest halt polling, and says when an idle core halts at once', () => {
+    put('devices/system/cpu/cpuidle/current_driver', 'haltpoll');
+    put('devices/system/cpu/cpuidle/current_governor', 'haltpoll');
+    put('module/haltpoll/parameters/guest_halt_poll_ns', '0');
+    expect(cpuIdle(root)).toBe('cpuidle driver haltpoll, governor haltpoll, guest_halt_poll_ns 0 (an idle core halts at once)');
+    put('module/haltpoll/parameters/guest_halt_poll_ns', '200000');
+    expect(cpuIdle(root)).toBe('cpuidle driver haltpoll, governor haltpoll, guest_halt_poll_ns 200000');
+  });
+
+  it('leaves out what the kernel does not have, and says nothing without cpuidle', () => {
+    put('devices/system/cpu/cpuidle/current_driver', 'intel_idle');
+    put('devices/system/cpu/cpuidle/current_governor_ro', 'menu');
+    expect(cpuIdle(root)).toBe('cpuidle driver intel_idle, governor menu');
+    rmSync(join(root, 'devices'), { recursive: true });
+    expect(cpuIdle(root)).toBeUndefined();
+  });
+});
