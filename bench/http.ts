@@ -57,11 +57,6 @@ export function selectedVariants(config: Pick<BenchConfig, 'variants'>): Variant
   return VARIANTS.filter((v) => wanted.includes(v.id) || (ALWAYS.has(v.library) && frameworks.has(v.framework)));
 }
 
-/** The calibration's known cost is in `GET /read` only: a write cell would measure the ceiling twice. */
-export function measuredIn(spec: VariantSpec, cell: { method: 'GET' | 'POST' }): boolean {
-  return spec.library !== 'calibration' || cell.method === 'GET';
-}
-
 /** A variant's result before any start: ok until a start fails or finds it cannot run. */
 function emptyResult(spec: VariantSpec): VariantResult {
   return { id: spec.id, framework: spec.framework, label: spec.label, status: 'ok', problems: [], cells: [] };
@@ -190,7 +185,7 @@ async function benchFramework(specs: VariantSpec[], config: BenchConfig, redis: 
         if (started !== undefined) running.push(started);
       }
       for (const cell of cells) {
-        const sliced = running.filter((r) => measuredIn(r.spec, cell)).map((r) => sliceOf(measured.get(r.result)!, r, cell, config, redis));
+        const sliced = running.map((r) => sliceOf(measured.get(r.result)!, r, cell, config, redis));
         const rounds = roundsOf(k, config);
         await interleave(sliced, config.warmup, (config.seconds * rounds) / config.rounds, rounds);
       }

@@ -14,7 +14,7 @@ export const COOKIE = {
   maxAge: ABSOLUTE_TIMEOUT_MS,
 };
 
-/** The known cost the calibration variants add to the ceiling's `GET /read`, in µs of busy-waiting. */
+/** The known cost the calibration variants add to the ceiling's `GET /read` and `POST /write`, in µs of busy-waiting. */
 export const CALIBRATION_SPIN_US = 4;
 
 /** The user a login without `?user=` connects. */
