@@ -41,7 +41,7 @@ function calibrationParagraph(results: Results): string {
   return [
     '### Calibration',
     '',
-    "The calibration rows are the ceiling with a known busy-wait in `GET /read`; what they add to the ceiling's " +
+    "The calibration rows are the ceiling with a known busy-wait in `GET /read` and `POST /write`; what they add to the ceiling's " +
       'server CPU per request says whether this machine adds costs as they are. Near the known figure, a ' +
       "variant's added µs are its own; far above it (a virtual machine whose idle cores halt instead of polling: see " +
       'the machine\'s "CPU idle" and bench/README.md, "Calibration"), every added cost is inflated as much, and the ' +
