@@ -8,52 +8,19 @@ import { CalibrationController, CalibrationModule } from '../../bench/servers/ca
 import { CeilingModule } from '../../bench/servers/ceiling.js';
 import { CALIBRATION_SPIN_US } from '../../bench/servers/shared.js';
 import { cpuIdle } from '../../bench/support/machine.js';
-import type { CellName, Results, VariantResult } from '../../bench/support/results.js';
+import type { Results, VariantResult } from '../../bench/support/results.js';
+import { results, variant } from './fake-run.js';
 import { checkTargets } from '../../bench/targets.js';
 import { ADAPTERS, startApp } from '../support/app.js';
 
-/** A variant with its two read cells at the given server CPU µs per request. */
-function variant(id: string, cpu: [number, number], status: VariantResult['status'] = 'ok'): VariantResult {
-  const cells = (['read-1', 'read-many'] as CellName[]).map((name, i) => ({
-    name,
-    method: 'GET' as const,
-    path: '/read',
-    sessions: i === 0 ? 1 : 1000,
-    result: {
-      requestsPerSecond: 1000,
-      p50: 1,
-      p99: 2,
-      responses: 1000,
-      non2xx: 0,
-      errors: 0,
-      timeouts: 0,
-      statuses: { '200': 1000 },
-      seconds: 8,
-      serverCpuUsPerRequest: cpu[i]!,
-    },
-  }));
-  return { id, framework: id.startsWith('express') ? 'express' : 'fastify', label: id, status, problems: [], cells };
+/** A run of `variants`; `none`: a run from before the calibration. */
+function run(variants: VariantResult[], calibrationUs: number | 'none' = 4): Results {
+  return results(variants, {}, calibrationUs === 'none' ? {} : { calibrationUs });
 }
 
-/** A run of `variants`, the ratios by CPU added as http.ts adds them; `none`: a run from before the calibration. */
-function results(variants: VariantResult[], calibrationUs: number | 'none' = 4): Results {
-  for (const v of variants) {
-    const ceiling = variants.find((c) => c.framework === v.framework && c.id.endsWith('-ceiling'))!;
-    v.cells.forEach((cell, i) => (cell.cpuRatio = ceiling.cells[i]!.result.serverCpuUsPerRequest! / cell.result.serverCpuUsPerRequest!));
-  }
-  return {
-    run: { date: '', command: '', env: {}, machine: { cpu: '', cores: 2, ramBytes: 0, os: '', node: 'v24.0.0' }, versions: {} },
-    config: {},
-    failures: [],
-    http: {
-      connections: 10,
-      warmupSeconds: 3,
-      seconds: 8,
-      sessions: 1000,
-      ...(calibrationUs === 'none' ? {} : { calibrationUs }),
-      variants,
-    },
-  };
+/** A variant whose start failed. */
+function failed(id: string, cpu: [number, number]): VariantResult {
+  return { ...variant(id, cpu), status: 'failed' };
 }
 
 describe('the calibration variants of the bench', () => {
@@ -65,48 +32,44 @@ describe('the calibration variants of the bench', () => {
   });
 
   it('read as additive when the known cost measures within half of itself, and as inflated otherwise', () => {
-    const near = calibrationOf(results([variant('express-ceiling', [25, 26]), variant('express-calibration', [28.6, 30.4])]), 'express')!;
+    const near = calibrationOf(run([variant('express-ceiling', [25, 26]), variant('express-calibration', [28.6, 30.4])]), 'express')!;
     expect(near.measured.map((m) => m.us)).toEqual([expect.closeTo(3.6, 6), expect.closeTo(4.4, 6)]);
     expect(isAdditive(near)).toBe(true);
     expect(describeCalibration(near)).toBe('a known 4 µs measured 3.6 µs (read-1), 4.4 µs (read-many)');
 
-    const inflated = calibrationOf(
-      results([variant('express-ceiling', [28, 27]), variant('express-calibration', [37.6, 36.2])]),
-      'express',
-    )!;
+    const inflated = calibrationOf(run([variant('express-ceiling', [28, 27]), variant('express-calibration', [37.6, 36.2])]), 'express')!;
     expect(isAdditive(inflated)).toBe(false);
     expect(describeCalibration(inflated)).toBe(
       'a known 4 µs measured 9.6 µs (read-1), 9.2 µs (read-many): **not additive on this machine** (measured ÷ known 2.4, 2.3)',
     );
-    const swallowed = calibrationOf(results([variant('fastify-ceiling', [16, 16]), variant('fastify-calibration', [17, 21])]), 'fastify')!;
+    const swallowed = calibrationOf(run([variant('fastify-ceiling', [16, 16]), variant('fastify-calibration', [17, 21])]), 'fastify')!;
     expect(isAdditive(swallowed)).toBe(false);
   });
 
   it('give no calibration for a run without them, or one whose calibration failed', () => {
-    expect(calibrationOf(results([variant('express-ceiling', [25, 26])]), 'express')).toBeUndefined();
+    expect(calibrationOf(run([variant('express-ceiling', [25, 26])]), 'express')).toBeUndefined();
     expect(
-      calibrationOf(results([variant('express-ceiling', [25, 26]), variant('express-calibration', [29, 30])], 'none'), 'express'),
+      calibrationOf(run([variant('express-ceiling', [25, 26]), variant('express-calibration', [29, 30])], 'none'), 'express'),
     ).toBeUndefined();
-    const failed = variant('express-calibration', [29, 30], 'failed');
-    expect(calibrationOf(results([variant('express-ceiling', [25, 26]), failed]), 'express')).toBeUndefined();
+    expect(calibrationOf(run([variant('express-ceiling', [25, 26]), failed('express-calibration', [29, 30])]), 'express')).toBeUndefined();
   });
 
   it("appear beside the ceiling targets' figures and in the report's HTTP section", () => {
-    const run = results([
+    const mixed = run([
       variant('express-ceiling', [28, 27]),
       variant('express-calibration', [37.6, 36.2]),
       variant('express-connected-memory', [38, 37]),
       variant('fastify-ceiling', [16, 16]),
       variant('fastify-connected-memory', [18, 18]),
     ]);
-    const [express, fastify] = checkTargets(run);
+    const [express, fastify] = checkTargets(mixed);
     expect(express!.figure).toContain('; calibration: a known 4 µs measured 9.6 µs (read-1), 9.2 µs (read-many): **not additive');
     expect(fastify!.figure).not.toContain('calibration');
-    const section = httpSection(run);
+    const section = httpSection(mixed);
     expect(section).toContain('### Calibration');
     expect(section).toContain('- Express: a known 4 µs measured 9.6 µs (read-1)');
     expect(section).not.toContain('- Fastify:');
-    expect(httpSection(results([variant('express-ceiling', [28, 27])]))).not.toContain('### Calibration');
+    expect(httpSection(run([variant('express-ceiling', [28, 27])]))).not.toContain('### Calibration');
   });
 });
 
