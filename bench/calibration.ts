@@ -4,7 +4,7 @@
  * "adds x µs" is its own cost; far above it, every added cost comes out inflated as much (docs/ARCHITECTURE.md,
  * "Per-request cost"). The report and the targets both show it beside the ratios.
  */
-import type { CellName, Results } from './support/results.js';
+import { READ_CELLS, type CellName, type Results } from './support/results.js';
 
 export interface Calibration {
   framework: 'express' | 'fastify';
@@ -16,8 +16,6 @@ export interface Calibration {
 
 /** Measured over known, inside which the machine counts as adding costs as they are (starts differ by 1-3 µs). */
 export const ADDITIVE = { low: 0.5, high: 1.5 } as const;
-
-const READ_CELLS: readonly CellName[] = ['read-1', 'read-many'];
 
 /** The framework's calibration, or undefined when the run has none (older runs, a failed variant). */
 export function calibrationOf(results: Results, framework: 'express' | 'fastify'): Calibration | undefined {

@@ -43,9 +43,10 @@ function calibrationParagraph(results: Results): string {
     '',
     "The calibration rows are the ceiling with a known busy-wait in `GET /read` and `POST /write`; what they add to the ceiling's " +
       'server CPU per request says whether this machine adds costs as they are. Near the known figure, a ' +
-      "variant's added µs are its own; far above it (a virtual machine whose idle cores halt instead of polling: see " +
-      'the machine\'s "CPU idle" and bench/README.md, "Calibration"), every added cost is inflated as much, and the ' +
-      'ratios say more about the machine than about the variants.',
+      "variant's added µs are its own. Far above it, the machine inflates every added cost (a virtual machine whose " +
+      'idle cores halt instead of polling: see the machine\'s "CPU idle" and bench/README.md, "Calibration"); far ' +
+      "below it, a start of the ceiling itself went badly. Either way that cell's ratios say more about the run than " +
+      'about the variants.',
     '',
     ...lines,
     '',

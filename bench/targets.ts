@@ -4,7 +4,7 @@
  * the session layer adds a ninth of the ceiling's own cost. RESULTS.md shows them first, one column per line.
  */
 import { calibrationOf, describeCalibration } from './calibration.js';
-import type { CellName, Results, VariantResult } from './support/results.js';
+import { READ_CELLS, type CellName, type Results, type VariantResult } from './support/results.js';
 
 export interface TargetCheck {
   /** Stable across lines, to put the same target side by side. */
@@ -16,8 +16,6 @@ export interface TargetCheck {
   /** Undefined when a figure is missing (a pending or failed variant, a section not run). */
   met: boolean | undefined;
 }
-
-const READ_CELLS: readonly CellName[] = ['read-1', 'read-many'];
 
 function variant(results: Results, id: string): VariantResult | undefined {
   const found = results.http?.variants.find((v) => v.id === id);

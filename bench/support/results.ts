@@ -31,6 +31,9 @@ export interface RunInfo {
 
 export type CellName = 'read-1' | 'write-1' | 'read-many' | 'write-many';
 
+/** The guarded-read cells, which every line runs and the targets read. */
+export const READ_CELLS: readonly CellName[] = ['read-1', 'read-many'];
+
 export interface Cell {
   name: CellName;
   method: 'GET' | 'POST';
