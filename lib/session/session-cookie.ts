@@ -4,6 +4,12 @@ import type { CookieAttributes, SessionTransport } from '../context/session-tran
 import { COOKIE_NAME, type ResolvedSessionPolicy } from '../session-policy.js';
 import { SESSION_POLICY } from '../session.tokens.js';
 
+/**
+ * `Cache-Control: no-store`, the name in lower case: Node keys its headers by the lower-cased name, and a name that
+ * is already lower case stays the same interned string, so setting it costs no new string and no string-table search.
+ */
+export const NO_STORE = ['cache-control', 'no-store'] as const;
+
 /** Header values past this size are not parsed: no session cookie of ours is anywhere near it. */
 const MAX_COOKIE_HEADER = 16 * 1024;
 
@@ -40,8 +46,9 @@ export class SessionCookie {
     if (header === undefined) return { kind: 'none' };
     if (header === null || header.length > MAX_COOKIE_HEADER) return { kind: 'malformed' };
     const name = this.nameFor(transport);
-    const cookies = parse(header);
-    const value = cookies[name];
+    const only = onlyPairNamed(header, name);
+    if (only !== undefined) return only === null ? { kind: 'none' } : { kind: 'one', value: only };
+    const value = parse(header)[name];
     if (value === undefined) return { kind: 'none' };
     return countCookie(header, name) > 1 ? { kind: 'ambiguous' } : { kind: 'one', value };
   }
@@ -52,14 +59,14 @@ export class SessionCookie {
     const attributes = this.attributes(transport);
     if (maxAgeMs !== undefined) attributes.maxAge = Math.max(1, Math.floor(maxAgeMs / 1000));
     transport.setCookie(this.nameFor(transport), value, attributes);
-    transport.setHeader('Cache-Control', 'no-store');
+    transport.setHeader(NO_STORE[0], NO_STORE[1]);
   }
 
   /** Expires the session cookie. */
   clear(transport: SessionTransport): void {
     if (!transport.canSetCookies) return;
     transport.clearCookie(this.nameFor(transport), this.attributes(transport));
-    transport.setHeader('Cache-Control', 'no-store');
+    transport.setHeader(NO_STORE[0], NO_STORE[1]);
   }
 
   /**
@@ -109,6 +116,39 @@ function cookieHeader(transport: SessionTransport): string | undefined | null {
   if (header === undefined) return undefined;
   if (typeof header === 'string') return header;
   return Array.isArray(header) && header.every((part) => typeof part === 'string') ? header.join('; ') : null;
+}
+
+/**
+ * The common case of {@link SessionCookie.read} without building the `cookie` package's object of every pair: the
+ * name occurs once in the whole header, so at most one pair has it, and its value has nothing to decode. Gives the
+ * value the package would (the pair's text after its first `=`, space and tab trimmed), null when no pair has the
+ * name, and undefined for anything else (the name more than once, a `%` in the value), which the package then reads.
+ * The equivalence with the package is tested on generated headers (session-cookie.spec).
+ */
+function onlyPairNamed(header: string, name: string): string | null | undefined {
+  const at = header.indexOf(name);
+  if (at === -1) return null;
+  if (header.indexOf(name, at + 1) !== -1) return undefined;
+  let before = at - 1;
+  while (before >= 0 && isBlank(header.charCodeAt(before))) before--;
+  let after = at + name.length;
+  while (after < header.length && isBlank(header.charCodeAt(after))) after++;
+  if ((before >= 0 && header.charCodeAt(before) !== SEMICOLON) || header.charCodeAt(after) !== EQUALS) return null;
+  let end = header.indexOf(';', after);
+  if (end === -1) end = header.length;
+  let start = after + 1;
+  while (start < end && isBlank(header.charCodeAt(start))) start++;
+  while (end > start && isBlank(header.charCodeAt(end - 1))) end--;
+  const value = header.slice(start, end);
+  return value.indexOf('%') === -1 ? value : undefined;
+}
+
+const SEMICOLON = 0x3b;
+const EQUALS = 0x3d;
+
+/** The cookie package's whitespace around names and values: space and tab. */
+function isBlank(code: number): boolean {
+  return code === 0x20 || code === 0x09;
 }
 
 /** How many times `name=` starts a cookie pair in the header (the `cookie` package keeps only the first). */

@@ -1,6 +1,7 @@
 import type { CookieAttributes, SessionTransport } from '../../../lib/context/session-transport.js';
 import { resolveSessionPolicy, type SessionCookieOptions } from '../../../lib/session-policy.js';
-import { SessionCookie } from '../../../lib/session/session-cookie.js';
+import { parse } from 'cookie';
+import { SessionCookie, type SessionCookieValue } from '../../../lib/session/session-cookie.js';
 
 const SECRET = 'x'.repeat(32);
 
@@ -35,6 +36,25 @@ class FakeTransport implements SessionTransport {
   setHeader(name: string, value: string): void {
     this.responseHeaders.set(name, value);
   }
+}
+
+/** The session cookie as the `cookie` package reads it: its first pair of that name, ambiguous when there are more. */
+function referenceRead(header: string, name: string): SessionCookieValue {
+  const value = parse(header)[name];
+  if (value === undefined) return { kind: 'none' };
+  const pairs = header.split(';').filter((pair) => pair.includes('=') && pair.slice(0, pair.indexOf('=')).trim() === name);
+  return pairs.length > 1 ? { kind: 'ambiguous' } : { kind: 'one', value };
+}
+
+/** A small deterministic generator (mulberry32), so that a failing header is the same on every run. */
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 function cookieOf(options: SessionCookieOptions = {}): SessionCookie {
@@ -125,6 +145,34 @@ describe('SessionCookie', () => {
       expect(cookie.read(withCookie(['sid=v', ...parts]))).toEqual({ kind: 'malformed' });
     });
 
+    it('reads a value padded with spaces and tabs, and a pair without = before it, as the cookie package does', () => {
+      expect(cookie.read(withCookie('flag; \t sid \t= v \t; b=2'))).toEqual({ kind: 'one', value: 'v' });
+      expect(cookie.read(withCookie('sid='))).toEqual({ kind: 'one', value: '' });
+      expect(cookie.read(withCookie('a=sid=x'))).toEqual({ kind: 'none' });
+      expect(cookie.read(withCookie('foo sid=x'))).toEqual({ kind: 'none' });
+    });
+
+    it('gives what the cookie package gives, pair by pair, on generated headers', () => {
+      // The reader finds a lone name without the package; the package (with its first-pair-wins rule and a count of
+      // the pairs of that name) stays the reference for every header.
+      const random = seeded(15);
+      const pieces = ['sid', '__Host-sid', 'sid', 'xsid', 'a', '=', '=', ';', '; ', ' ', '\t', '%41', '%', 'v.1', '"q"', '_'];
+      let checked = 0;
+      for (let i = 0; i < 20_000; i++) {
+        const header = Array.from({ length: 1 + Math.floor(random() * 10) }, () => pieces[Math.floor(random() * pieces.length)]).join('');
+        for (const secure of [false, true]) {
+          const name = secure ? '__Host-sid' : 'sid';
+          expect({ header, secure, read: cookie.read(withCookie(header, secure)) }).toEqual({
+            header,
+            secure,
+            read: referenceRead(header, name),
+          });
+          checked++;
+        }
+      }
+      expect(checked).toBe(40_000);
+    });
+
     it('treats a header of an unexpected shape as malformed', () => {
       const odd = new FakeTransport({ cookie: [1, 2] as unknown as string[] });
       expect(cookie.read(odd)).toEqual({ kind: 'malformed' });
@@ -140,7 +188,7 @@ describe('SessionCookie', () => {
       expect(transport.set).toEqual([
         { name: 'sid', value: 'value', options: { path: '/', sameSite: 'strict', secure: false, httpOnly: true, maxAge: 90 } },
       ]);
-      expect(transport.responseHeaders.get('Cache-Control')).toBe('no-store');
+      expect(transport.responseHeaders.get('cache-control')).toBe('no-store');
     });
 
     it('writes a browser-session cookie (no Max-Age) when no lifetime is given', () => {
@@ -196,7 +244,7 @@ describe('SessionCookie', () => {
       const transport = withCookie('sid=v', true);
       cookieOf({ sameSite: 'strict' }).clear(transport);
       expect(transport.cleared).toEqual([{ name: '__Host-sid', options: { path: '/', sameSite: 'strict', secure: true, httpOnly: true } }]);
-      expect(transport.responseHeaders.get('Cache-Control')).toBe('no-store');
+      expect(transport.responseHeaders.get('cache-control')).toBe('no-store');
     });
   });
 
@@ -207,7 +255,7 @@ describe('SessionCookie', () => {
       const transport = withCookie('sid=bad; theme=dark; tracking=1');
       cookieOf().clearAfterFailedCheck(transport);
       expect(names(transport)).toEqual(['sid']);
-      expect(transport.responseHeaders.get('Cache-Control')).toBe('no-store');
+      expect(transport.responseHeaders.get('cache-control')).toBe('no-store');
     });
 
     it('expires the cookies the filter rejects and keeps the ones it accepts', () => {
