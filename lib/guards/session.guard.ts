@@ -10,6 +10,7 @@ import { SessionStoreUnavailableException } from '../exceptions/session-store-un
 import { isFresh } from '../session/session-freshness.js';
 import { hasGroups, SessionGroups } from '../session/session-groups.js';
 import { actorOf } from '../session/record-fields.js';
+import { NO_STORE } from '../session/session-cookie.js';
 import { SessionResolver } from '../session/session-resolver.js';
 import type { ResolvedSessionPolicy } from '../session-policy.js';
 import { SESSION_POLICY } from '../session.tokens.js';
@@ -164,7 +165,7 @@ export class SessionGuard implements CanActivate {
 
   /** A connected request's answer is private: no cache may keep it (the back button after logout included). */
   private markPrivate(context: RequestContext): true {
-    if (this.policy.noStore) context.transport.setHeader('Cache-Control', 'no-store');
+    if (this.policy.noStore) context.transport.setHeader(NO_STORE[0], NO_STORE[1]);
     return true;
   }
 }
