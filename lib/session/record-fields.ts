@@ -1,5 +1,6 @@
 import { SessionKey } from '../stores/session-key.js';
 import { FIELD_PREFIX, type SessionRecord } from '../stores/session-record.js';
+import { interned } from '../util/interned.js';
 
 /** A persisted value leaving with its record, still serialized, for its key's `onDelete`. */
 export interface PersistedValue {
@@ -27,9 +28,17 @@ export function browserFields(record: SessionRecord): Record<string, string> {
   return data;
 }
 
+/** Each key's record field, built and interned once: it is looked up in a record's data on every read. */
+const fields = new WeakMap<SessionKey<unknown>, string>();
+
 /** The record field of a persisted session- or browser-scoped key. */
 export function fieldOf(key: SessionKey<unknown>): string {
-  return (key.scope === 'browser' ? FIELD_PREFIX.browser : FIELD_PREFIX.session) + key.name;
+  let field = fields.get(key);
+  if (field === undefined) {
+    field = interned((key.scope === 'browser' ? FIELD_PREFIX.browser : FIELD_PREFIX.session) + key.name);
+    fields.set(key, field);
+  }
+  return field;
 }
 
 /** The `actorId` of an event about this session: present only on an impersonated one. */

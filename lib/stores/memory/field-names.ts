@@ -1,3 +1,5 @@
+import { interned } from '../../util/interned.js';
+
 /** The number {@link FieldNames} gives no name: "no single field". */
 export const NO_FIELD = 0;
 
@@ -42,7 +44,8 @@ export class FieldNames {
     if (known !== undefined) return known;
     if (this.numbers.size >= this.maxNames || name.length > this.maxLength) return NO_FIELD;
     const number = this.names.length;
-    this.names.push(name);
+    // Interned: the name comes back as the key of every record built from this table.
+    this.names.push(interned(name));
     this.numbers.set(name, number);
     return number;
   }
