@@ -42,8 +42,8 @@ export class RequestContext {
     return this.live;
   }
 
-  /** Resolves the session once per request with `resolve`. */
-  sessionOnce(resolve: () => Eventually<LiveSession | undefined>): Promise<LiveSession | undefined> {
+  /** Resolves the session once per request with `resolve`, which gets the time its read starts (ms since the epoch). */
+  sessionOnce(resolve: (startedAt: number) => Eventually<LiveSession | undefined>): Promise<LiveSession | undefined> {
     try {
       const session = this.sessionNow(resolve);
       return session instanceof Promise ? session : Promise.resolve(session);
@@ -56,11 +56,11 @@ export class RequestContext {
    * The same, without a promise when `resolve` answers at once: the per-request path of a session in this
    * process's memory, where every promise is paid twice (once more in AsyncLocalStorage's hooks).
    */
-  sessionNow(resolve: () => Eventually<LiveSession | undefined>): Eventually<LiveSession | undefined> {
+  sessionNow(resolve: (startedAt: number) => Eventually<LiveSession | undefined>): Eventually<LiveSession | undefined> {
     if (this.resolved) return this.live;
     if (this.resolution === undefined) {
       const startedAt = Date.now();
-      const found = resolve();
+      const found = resolve(startedAt);
       if (!(found instanceof Promise)) {
         this.adopt(found, startedAt);
         return found;

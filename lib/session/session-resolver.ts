@@ -42,12 +42,12 @@ export class SessionResolver {
 
   /** The request's session, resolved once: signature, record, expiry, `bindIp`, `check`. */
   current(context: RequestContext): Promise<LiveSession | undefined> {
-    return context.sessionOnce(() => this.resolve(context.transport));
+    return context.sessionOnce((now) => this.resolve(context.transport, now));
   }
 
   /** The same, without a promise when it is known at once (a session in a store that can `peek`, no `check`). */
   currentNow(context: RequestContext): Eventually<LiveSession | undefined> {
-    return context.sessionNow(() => this.resolve(context.transport));
+    return context.sessionNow((now) => this.resolve(context.transport, now));
   }
 
   /**
@@ -55,12 +55,14 @@ export class SessionResolver {
    * gone, belongs to another user now (a `disconnectAll` that kept browser data), or failed a check (then closed).
    */
   async reread(transport: SessionTransport, held: LiveSession): Promise<LiveSession | undefined> {
+    const now = Date.now();
     const record = await this.store.call('get', held.key);
     if (record === undefined || record.userId !== held.record.userId) return undefined;
-    return this.admit(transport, held.key, record);
+    return this.admit(transport, held.key, record, now);
   }
 
-  private resolve(transport: SessionTransport): Eventually<LiveSession | undefined> {
+  /** `now`: when the read started, the time of the touch it may record. */
+  private resolve(transport: SessionTransport, now: number): Eventually<LiveSession | undefined> {
     const cookie = this.cookie.read(transport);
     if (cookie.kind === 'none') return undefined;
     if (cookie.kind === 'ambiguous') {
@@ -84,12 +86,17 @@ export class SessionResolver {
       this.verified.remember(cookie.value, key);
     }
     const found = this.store.read(key);
-    if (!(found instanceof Promise)) return this.found(transport, key, found);
-    return found.then((record) => this.found(transport, key, record));
+    if (!(found instanceof Promise)) return this.found(transport, key, found, now);
+    return found.then((record) => this.found(transport, key, record, now));
   }
 
-  private found(transport: SessionTransport, key: string, record: SessionRecord | undefined): Eventually<LiveSession | undefined> {
-    if (record !== undefined) return this.admit(transport, key, record);
+  private found(
+    transport: SessionTransport,
+    key: string,
+    record: SessionRecord | undefined,
+    now: number,
+  ): Eventually<LiveSession | undefined> {
+    if (record !== undefined) return this.admit(transport, key, record, now);
     this.log.debug(`Session cookie names no live session (${clientOf(transport.ip)})`);
     return this.failed(transport);
   }
@@ -98,7 +105,7 @@ export class SessionResolver {
    * The checks on a record that is there: its times within the policy's timeouts, same address under `bindIp`,
    * `check`; then activity is recorded.
    */
-  private admit(transport: SessionTransport, key: string, record: SessionRecord): Eventually<LiveSession | undefined> {
+  private admit(transport: SessionTransport, key: string, record: SessionRecord, now: number): Eventually<LiveSession | undefined> {
     if (!this.withinPolicy(record)) {
       this.log.warn(`Session ended: its record outlives the policy's timeouts (${clientOf(transport.ip)})`);
       return this.failed(transport, key, record);
@@ -107,9 +114,9 @@ export class SessionResolver {
       this.log.warn(`Session ended: client address changed (${clientOf(transport.ip)})`);
       return this.failed(transport, key, record);
     }
-    if (this.policy.check === undefined) return this.live(key, record);
+    if (this.policy.check === undefined) return this.live(key, record, now);
     return this.passesCheck(transport, key, record).then((passed) => {
-      if (passed) return this.live(key, record);
+      if (passed) return this.live(key, record, now);
       this.log.warn(`Session ended: policy.check refused it (${clientOf(transport.ip)})`);
       return this.failed(transport, key, record);
     });
@@ -125,8 +132,8 @@ export class SessionResolver {
     return record.absoluteExpiresAt <= record.createdAt + this.policy.absoluteTimeoutMs && record.idleExpiresAt <= record.lastSeenAt + idle;
   }
 
-  private live(key: string, record: SessionRecord): LiveSession {
-    this.touchIfDue(key, record, Date.now());
+  private live(key: string, record: SessionRecord, now: number): LiveSession {
+    this.touchIfDue(key, record, now);
     return { key, record };
   }
 
