@@ -18,8 +18,11 @@
  *   --store <kind>       memory (default) or redis: a RedisStore (its defaults) on a redis-server this script starts
  *                        on a free loopback port and stops by its pid; cpu mode then prints redis-server's CPU too
  *   --variants <list>    ceiling,connected, and async-context: the ceiling with an AsyncLocalStorage slot per request,
- *                        the floor of any per-request context; in inject mode with --store redis, connected-redis:
- *                        `connected` on the RedisStore (and `connected` stays on a MemoryStore), side by side
+ *                        the floor of any per-request context (async-context-listener: the slot opened around the
+ *                        HTTP server's request listener instead of in the framework); in inject mode with --store
+ *                        redis, connected-redis: `connected` on the RedisStore (and `connected` stays on a
+ *                        MemoryStore), side by side; in inject mode, `connected@<dir>` is the library built in <dir>,
+ *                        in the same process
  *                        In cpu mode, `connected@<dir>` is one more `connected` server on the library built in <dir>
  *                        (a copy of dist that profile-guarded-read/cut-builds.mjs edits, say): each round's difference
  *                        to `connected` is printed, so two builds meet the same load (ARCHITECTURE, "Per-request cost");
@@ -35,6 +38,7 @@
  *   --perf <dir>         `perf record -e cpu-clock` (CPU time only) of each server in the last round, run with
  *                        --perf-basic-prof: µs per request by binary, and the symbols that differ most from the
  *                        first variant (`--top`). Needs perf (Debian: linux-perf) and root or perf_event_paranoid <= 1
+ *                        (PERF_GRAPH=1 records call graphs too: `perf script` on the files then says who calls what)
  *   --snapshots <dir>    memory mode: heap snapshots before, after the logins, after the reads
  *   --top 25             alloc mode and --perf: how many functions to list
  *   --node-flags="<f>"   more Node flags for the servers (--trace-deopt, --trace-gc-nvp, --max-semi-space-size=8)
@@ -225,7 +229,9 @@ async function cpuMode(adapters) {
     if (redis !== undefined && servers.connected !== undefined) {
       console.log(`    ${adapter} redis-server CPU per request: ${median(servers.connected.redisPerRound).toFixed(1)} µs (median round)`);
     }
-    for (const variant of variants.filter((v) => v.startsWith('connected@') || v.startsWith('ceiling-'))) {
+    for (const variant of variants.filter(
+      (v) => v.startsWith('connected@') || v.startsWith('ceiling-') || v === 'async-context-listener',
+    )) {
       const rounds = servers[variant].perRound;
       const paired = (base) => median(rounds.map((value, i) => value - base[i])).toFixed(2);
       console.log(

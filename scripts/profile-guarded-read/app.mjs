@@ -23,8 +23,8 @@ export async function buildApp(adapter, variant, libDir, redisUrl) {
     Reflect.decorate(decorators, target, key, key === undefined ? undefined : Object.getOwnPropertyDescriptor(target, key));
 
   let module;
-  if (variant.startsWith('ceiling') || variant === 'async-context') {
-    const extra = variant === 'async-context' ? undefined : calibration(variant);
+  if (variant.startsWith('ceiling') || variant.startsWith('async-context')) {
+    const extra = variant.startsWith('async-context') ? undefined : calibration(variant);
     class AlwaysGuard {
       canActivate() {
         return true;
@@ -123,6 +123,16 @@ export async function buildApp(adapter, variant, libDir, redisUrl) {
     const instance = app.getHttpAdapter().getInstance();
     if (adapter === 'express') instance.use((_request, _response, next) => storage.run({ context: undefined }, next));
     else instance.addHook('onRequest', (_request, _reply, done) => storage.run({ context: undefined }, done));
+  }
+  if (variant === 'async-context-listener') {
+    // The same slot opened around the HTTP server's request listener, before Express or Fastify see the request.
+    const { AsyncLocalStorage } = await import('node:async_hooks');
+    const storage = new AsyncLocalStorage();
+    const server = app.getHttpServer();
+    const listeners = server.listeners('request');
+    server.removeAllListeners('request');
+    for (const listener of listeners)
+      server.on('request', (request, response) => storage.run({ context: undefined }, listener, request, response));
   }
   await app.init();
   return app;

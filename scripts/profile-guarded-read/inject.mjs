@@ -14,7 +14,9 @@ export async function injectMode(adapters, options) {
   for (const adapter of adapters) {
     const apps = {};
     for (const variant of variants) {
-      const app = await buildApp(adapter, variant, options.lib, variant === 'connected-redis' ? options.redisUrl : undefined);
+      // `connected@<dir>`: the library built in <dir>, in this same process beside the others.
+      const [base, dir] = variant.split('@');
+      const app = await buildApp(adapter, base, dir ?? options.lib, base === 'connected-redis' ? options.redisUrl : undefined);
       const instance = app.getHttpAdapter().getInstance();
       if (adapter === 'fastify') await instance.ready();
       const dispatch = adapter === 'fastify' ? (request) => instance.inject(request) : (request) => inject(instance, request);
@@ -56,6 +58,10 @@ export async function injectMode(adapters, options) {
       const redis = median(apps['connected-redis'].perRound.map((value, i) => value - apps.connected.perRound[i]));
       const ratio = median(apps.connected.perRound) / median(apps['connected-redis'].perRound);
       console.log(`    RedisStore over MemoryStore: adds ${redis.toFixed(2)} µs (ratio of the medians ${ratio.toFixed(3)})`);
+    }
+    for (const variant of variants.filter((v) => v.startsWith('connected@') && apps.connected !== undefined)) {
+      const difference = median(apps[variant].perRound.map((value, i) => value - apps.connected.perRound[i]));
+      console.log(`    ${variant}: ${difference.toFixed(2)} µs to connected (median of the batches' differences)`);
     }
     if (apps['async-context'] !== undefined) {
       const slot = median(apps['async-context'].perRound.map((value, i) => value - apps.ceiling.perRound[i]));

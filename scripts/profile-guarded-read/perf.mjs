@@ -14,7 +14,11 @@ import { largestDifferences, libraryNamed } from './compare.mjs';
 export async function startPerf(pid, dir, name) {
   mkdirSync(dir, { recursive: true });
   const file = resolve(dir, `${name}.perf.data`);
-  const child = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '4999', '-p', String(pid), '-o', file], { stdio: 'ignore' });
+  const child = spawn(
+    'perf',
+    ['record', ...(process.env.PERF_GRAPH ? ['-g'] : []), '-q', '-e', 'cpu-clock', '-F', '4999', '-p', String(pid), '-o', file],
+    { stdio: 'ignore' },
+  );
   const exited = once(child, 'exit');
   // perf attaches within a few ms; the load starts after.
   await new Promise((done) => setTimeout(done, 200));
