@@ -151,12 +151,11 @@ function isBlank(code: number): boolean {
   return code === 0x20 || code === 0x09;
 }
 
-/** How many times `name=` starts a cookie pair in the header (the `cookie` package keeps only the first). */
+/**
+ * How many pairs of the header are named `name` (the `cookie` package keeps only the first). Only the headers that
+ * {@link onlyPairNamed} declines come here, so the name's lone occurrence is already answered: no shortcut for it.
+ */
 function countCookie(header: string, name: string): number {
-  // The common case, one occurrence of the name at all, needs no split. (Not `name=`: the parser also takes
-  // `name =`, so a second spelling with a space must still count.) A forward search: V8's `lastIndexOf` is a call
-  // into its runtime, `indexOf` is not.
-  if (header.indexOf(name, header.indexOf(name) + 1) === -1) return 1;
   let count = 0;
   for (const pair of header.split(';')) {
     const eq = pair.indexOf('=');
