@@ -298,7 +298,7 @@ async function main() {
     if (options.mode === 'cpu' || options.mode === 'both') await cpuMode(adapters);
     if (options.mode === 'memory' || options.mode === 'both') await memoryMode(adapters);
     if (options.mode === 'alloc') await allocMode(adapters, { options, preparedServer, load, libraryOf });
-    if (options.mode === 'inject') await injectMode(adapters, { ...options, redisUrl: redis?.url });
+    if (options.mode === 'inject') await injectMode(adapters, { ...options, redisUrl: redis?.url, libraryOf });
     if (options.mode === 'hit') await hitMode(options, redis?.url);
   } finally {
     await redis?.stop();

@@ -15,8 +15,8 @@ export async function injectMode(adapters, options) {
     const apps = {};
     for (const variant of variants) {
       // `connected@<dir>`: the library built in <dir>, in this same process beside the others.
-      const [base, dir] = variant.split('@');
-      const app = await buildApp(adapter, base, dir ?? options.lib, base === 'connected-redis' ? options.redisUrl : undefined);
+      const base = variant.split('@')[0];
+      const app = await buildApp(adapter, base, options.libraryOf(variant), base === 'connected-redis' ? options.redisUrl : undefined);
       const instance = app.getHttpAdapter().getInstance();
       if (adapter === 'fastify') await instance.ready();
       const dispatch = adapter === 'fastify' ? (request) => instance.inject(request) : (request) => inject(instance, request);
