@@ -52,6 +52,43 @@ describe('NearCache (the cache alone)', () => {
     expect(cache.heldBytes).toBe(0);
   });
 
+  it('serves a user’s copy as it is only under a lease of that user’s epoch that is still good', () => {
+    let trusted = true;
+    const cache = new NearCache(bounds, () => trusted);
+    const now = 1_000_000;
+    cache.endRead(cache.beginRead('anon'), makeRecord());
+    const gina = makeRecord({ userId: 'gina', epoch: 3 });
+    cache.endRead(cache.beginRead('k'), gina);
+    // An anonymous copy needs no lease; a user's copy without one is left to the store's read.
+    expect(cache.leased('anon', now)).toBeDefined();
+    expect(cache.leased('k', now)).toBeUndefined();
+    expect(cache.lookup('k')).toBeDefined();
+
+    // A lease of another user, or of an epoch past the copy's, is not kept.
+    cache.lease('k', { userId: 'hugo', epoch: 3, until: now + 100 });
+    cache.lease('k', { userId: 'gina', epoch: 4, until: now + 100 });
+    expect(cache.leased('k', now)).toBeUndefined();
+
+    const lease = { userId: 'gina', epoch: 3, until: now + 100 };
+    cache.lease('k', lease);
+    expect(cache.leased('k', now)).toEqual(gina);
+    expect(cache.leased('k', now + 100)).toBeUndefined();
+    trusted = false;
+    expect(cache.leased('k', now)).toBeUndefined();
+    trusted = true;
+    // Revoked by its cache (until 0): the copy is no longer served as it is.
+    lease.until = 0;
+    expect(cache.leased('k', now)).toBeUndefined();
+
+    // A copy stored again (after an invalidation) holds no lease of the one before.
+    lease.until = now + 100;
+    cache.invalidate('k');
+    cache.endRead(cache.beginRead('k'), gina);
+    expect(cache.leased('k', now)).toBeUndefined();
+    cache.lease('nothing-held', lease);
+    expect(cache.leased('nothing-held', now)).toBeUndefined();
+  });
+
   it('counts the bytes of the strings it holds', () => {
     const cache = new NearCache(bounds, () => true);
     const small = makeRecord();

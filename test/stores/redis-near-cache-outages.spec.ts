@@ -57,6 +57,31 @@ describe('RedisStore near cache through outages', () => {
     expect((await b.get(key))?.data['b:v']).toBe('after');
   });
 
+  it('stops serving a user’s copy the moment the pub/sub subscription is lost, before it is back', async () => {
+    const prefix = freshPrefix();
+    const a = await near.openStore({}, prefix);
+    const { store: b } = await near.openNamedStore('near-sub', prefix);
+    const key = newKey();
+    await a.create(key, makeRecord({ userId: 'ivan' }), NO_LIMIT);
+    await cachedOn(b, key);
+    const clients = (await near.clients()).filter((client) => client.name === 'near-sub');
+    const target = clients.find((client) => client.redir !== undefined && client.redir !== '-1')!.redir;
+    const subscriber = clients.find((client) => client.flags!.includes('P') && client.id !== target);
+    expect(subscriber).toBeDefined();
+
+    // Killed, and held from subscribing again for 400 ms (its new connection's commands wait out the pause), while
+    // the invalidation path's lease (600 ms) still stands: only the lost subscription can stop the copy being served.
+    expect(await near.admin.client('KILL', 'ID', subscriber!.id!)).toBe(1);
+    await near.admin.client('PAUSE', '400', 'ALL');
+    await eventually('B to stop serving ivan’s copy', () => b.cached(key) === undefined, 300);
+
+    // Back: served again, and a close on A reaches B through the subscription.
+    expect((await cachedOn(b, key)).userId).toBe('ivan');
+    await a.closeUser('ivan');
+    await eventually('B to drop ivan’s copy', () => b.cached(key) === undefined);
+    expect(await b.get(key)).toBeUndefined();
+  });
+
   it('drops everything on FLUSHALL', async () => {
     const store = await near.openStore();
     const keys = [newKey(), newKey(), newKey()];

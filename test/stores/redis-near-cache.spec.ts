@@ -186,6 +186,22 @@ describe('RedisStore near cache', () => {
     expect(await commandsOf([near.admin], () => store.get(key))).toEqual({});
   });
 
+  it('stops serving a copy whose user another server closed, even when the session itself was not written', async () => {
+    const prefix = freshPrefix();
+    const store = await near.openStore({}, prefix);
+    const key = newKey();
+    await store.create(key, makeRecord({ userId: 'pia', data: { 's:cart': '2' } }), NO_LIMIT);
+    expect((await cachedOn(store, key)).data).toEqual({ 's:cart': '2' });
+    // What a close of the user on another server leaves when its removal of this session has not run: the epoch
+    // bumped and announced, the session's hash untouched (so Redis invalidates no copy of it).
+    const keys = new RedisKeys(prefix);
+    await near.admin.hincrby(keys.user('pia'), 'epoch', 1);
+    await near.admin.publish(keys.channel, JSON.stringify({ origin: 'another-server', user: 'pia' }));
+    await eventually('the copy to stop being served', () => store.cached(key) === undefined);
+    expect(await store.get(key)).toBeUndefined();
+    expect(await near.admin.exists(keys.session(key))).toBe(0);
+  });
+
   it('keeps at most maxEntries records and maxBytes estimated bytes, least recently used first out', async () => {
     const store = await near.openStore({ nearCache: { maxEntries: 3 } });
     const keys = [newKey(), newKey(), newKey(), newKey()];

@@ -28,6 +28,8 @@ export interface ChannelEvents {
   userClosed(userId: string): void;
   /** The subscription is live again: messages may have been missed while it was down. */
   resubscribed(): void;
+  /** The subscription went down: from now on messages may be missed. */
+  lost(): void;
 }
 
 /**
@@ -69,7 +71,7 @@ export class RemovalChannel {
     });
     for (const event of ['close', 'end', 'reconnecting']) {
       subscriber.on(event, () => {
-        if (subscriber === this.subscriber) this.live = false;
+        if (subscriber === this.subscriber) this.down();
       });
     }
     subscriber.on('error', (error: unknown) => this.detector.connectionError('subscriber', error));
@@ -99,7 +101,7 @@ export class RemovalChannel {
   async close(): Promise<void> {
     const subscriber = this.subscriber;
     this.subscriber = undefined;
-    this.live = false;
+    this.down();
     if (subscriber === undefined) return;
     await this.detector.bound(subscriber.unsubscribe(this.name)).catch(() => undefined);
     await this.detector.quit(subscriber);
@@ -124,6 +126,11 @@ export class RemovalChannel {
     if (subscriber !== this.subscriber) return;
     this.events.resubscribed();
     this.live = true;
+  }
+
+  private down(): void {
+    this.live = false;
+    this.events.lost();
   }
 
   private onMessage(text: string): void {

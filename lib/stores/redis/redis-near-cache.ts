@@ -1,4 +1,5 @@
 import type { SessionRecord } from '../session-record.js';
+import type { EpochLease } from './redis-epoch-cache.js';
 
 /** The bounds of a {@link NearCache}. */
 export interface NearCacheBounds {
@@ -13,6 +14,8 @@ interface Entry {
   readonly generation: number;
   /** Read since eviction last passed it over: it is passed over once more (second chance) instead of going. */
   used: boolean;
+  /** For a user's session: the lease of that user's epoch the record was checked against ({@link NearCache.lease}). */
+  lease: EpochLease | undefined;
 }
 
 /** A read in flight: cached at its end only if nothing invalidated its key (or everything) meanwhile. */
@@ -116,15 +119,29 @@ export class NearCache {
 
   /** A copy of the record cached under `key` (made since the last flush), or undefined; none while not trusted. */
   lookup(key: string): SessionRecord | undefined {
-    if (this.entries.size === 0 || !this.trusted()) return undefined;
-    const entry = this.entries.get(key);
+    const entry = this.entryOf(key);
+    return entry === undefined ? undefined : this.hit(entry);
+  }
+
+  /**
+   * A copy that may be served as it is: {@link lookup}'s, of an anonymous session or of a user's whose lease is still
+   * good at `now`. A user's copy without one is undefined: the store's read checks its epoch and leases it.
+   */
+  leased(key: string, now: number): SessionRecord | undefined {
+    const entry = this.entryOf(key);
     if (entry === undefined) return undefined;
-    if (entry.generation !== this.generation) {
-      this.remove(key, entry);
-      return undefined;
-    }
-    entry.used = true;
-    return copyOf(entry.record);
+    if (entry.record.userId !== undefined && (entry.lease === undefined || entry.lease.until <= now)) return undefined;
+    return this.hit(entry);
+  }
+
+  /**
+   * Keeps `lease` beside the copy held under `key`, if it is a copy of the lease's user that is not behind the
+   * lease's epoch: from then on, until the lease is revoked or runs out, a hit of it needs no check of its epoch.
+   */
+  lease(key: string, lease: EpochLease): void {
+    const entry = this.entryOf(key);
+    if (entry === undefined || entry.record.userId !== lease.userId || entry.record.epoch < lease.epoch) return;
+    entry.lease = lease;
   }
 
   /** Marks `key` as being read, before the read is sent. */
@@ -186,7 +203,7 @@ export class NearCache {
     const old = this.entries.get(key);
     if (old !== undefined) this.remove(key, old);
     if (bytes > this.bounds.maxBytes) return;
-    this.entries.set(key, { record, bytes, generation: this.generation, used: false });
+    this.entries.set(key, { record, bytes, generation: this.generation, used: false, lease: undefined });
     this.bytes += bytes;
     while (this.entries.size > this.bounds.maxEntries || this.bytes > this.bounds.maxBytes) {
       const [oldest, entry] = this.entries.entries().next().value as [string, Entry];
@@ -200,6 +217,20 @@ export class NearCache {
         this.bytes -= entry.bytes;
       }
     }
+  }
+
+  /** The entry under `key` that may be used: trusted, made since the last flush (an older one goes). */
+  private entryOf(key: string): Entry | undefined {
+    if (this.entries.size === 0 || !this.trusted()) return undefined;
+    const entry = this.entries.get(key);
+    if (entry === undefined || entry.generation === this.generation) return entry;
+    this.remove(key, entry);
+    return undefined;
+  }
+
+  private hit(entry: Entry): SessionRecord {
+    entry.used = true;
+    return copyOf(entry.record);
   }
 
   private remove(key: string, entry: Entry): void {

@@ -23,19 +23,14 @@ export class RedisSessionReader {
   ) {}
 
   /**
-   * The session's record from the near cache, with the checks of {@link read} (expiry, the user's cached epoch), or
-   * undefined when it must be read from Redis: no I/O, no removal.
+   * The session's record from the near cache, with the checks of {@link read}: not expired, and for a user's session
+   * held under a lease of its user's epoch that is still good (the epoch was checked when the copy was leased); or
+   * undefined when it must be read from Redis. No I/O, no removal.
    */
   cached(key: string): SessionRecord | undefined {
-    const record = this.near?.lookup(key);
-    if (record === undefined) return undefined;
     const now = Date.now();
-    if (expiresAt(record) <= now) return undefined;
-    if (record.userId !== undefined) {
-      const epoch = this.epochs.cached(record.userId, now);
-      if (epoch === undefined || record.epoch < epoch) return undefined;
-    }
-    return record;
+    const record = this.near?.leased(key, now);
+    return record === undefined || expiresAt(record) <= now ? undefined : record;
   }
 
   /**
@@ -82,17 +77,21 @@ export class RedisSessionReader {
     return record.userId === undefined ? record : this.ofLiveUser(key, record, record.userId);
   }
 
-  /** `record` (of `userId`, not expired) when its epoch is its user's, else undefined (removed when behind it). */
+  /**
+   * `record` (of `userId`, not expired) when its epoch is its user's, else undefined (removed when behind it). A
+   * copy the near cache holds of it is leased on the epoch it was checked against.
+   */
   private async ofLiveUser(key: string, record: SessionRecord, userId: string): Promise<SessionRecord | undefined> {
     const now = Date.now();
-    const epoch = this.epochs.cached(userId, now) ?? (await this.epochs.fetch(userId, now));
-    if (epoch === undefined) return undefined;
-    if (record.epoch < epoch) {
+    const lease = this.epochs.cached(userId, now) ?? (await this.epochs.fetch(userId, now));
+    if (lease === undefined) return undefined;
+    if (record.epoch < lease.epoch) {
       await this.removals
-        .dropStale(key, epoch, this.run)
+        .dropStale(key, lease.epoch, this.run)
         .catch((error: unknown) => this.logger.warn(`Removing a closed session: ${describeError(error)}`));
       return undefined;
     }
+    this.near?.lease(key, lease);
     return record;
   }
 }

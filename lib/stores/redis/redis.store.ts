@@ -70,6 +70,7 @@ export class RedisStore implements SessionStore {
       removed: (removal) => this.listeners.notify(removal),
       userClosed: (userId) => this.epochs.forget(userId),
       resubscribed: () => this.epochs.clear(),
+      lost: () => this.epochs.clear(),
     };
     this.channel = new RemovalChannel(this.client, this.keys.channel, this.detector, heard, this.logger);
     this.epochs = new UserEpochCache(this.keys, this.run, () => this.channel.subscribed, this.logger);
