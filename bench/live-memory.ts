@@ -1,7 +1,7 @@
 /**
  * Memory of a running server per connected session: each library's HTTP variant in its own child process
- * (`--expose-gc`), logged in over HTTP by BENCH_LIVE_SESSIONS users (one session each), then one guarded request per
- * session. The server reports heapUsed + arrayBuffers after gc (support/children.ts `answerQueries`) before the
+ * (`--expose-gc --no-flush-bytecode`), logged in over HTTP by BENCH_LIVE_SESSIONS users (one session each), then one
+ * guarded request per session. The server reports heapUsed + arrayBuffers after gc (support/children.ts `answerQueries`) before the
  * logins, after them and after the requests; the difference over the count is what a session costs the process,
  * whatever part of the library holds it (store, caches, indexes), not only the store's records.
  */
@@ -18,6 +18,12 @@ const LIVE_VARIANTS = ['express-connected-memory', 'fastify-connected-memory', '
  * 200, V8 was still optimising the login and read paths during the measured logins (bench/README.md).
  */
 const WARM_UP_SESSIONS = 2000;
+/**
+ * `--no-flush-bytecode`: V8 drops the bytecode of functions that have not run for a few full collections, and each
+ * reading runs four. The login code is idle during the reads, so its bytecode could go between two readings and take
+ * code that no session held off the last one (bench/README.md, section 2).
+ */
+const SERVER_FLAGS = ['--expose-gc', '--no-flush-bytecode'];
 
 async function heap(server: RunningServer): Promise<number> {
   const reply = await server.child.query('heap');
@@ -36,7 +42,7 @@ async function readEach(server: RunningServer, cookies: string[]): Promise<numbe
 }
 
 async function measure(spec: VariantSpec, sessions: number): Promise<LiveMemoryResult> {
-  const server = await startHttpServer(spec.id, {}, ['--expose-gc']);
+  const server = await startHttpServer(spec.id, {}, SERVER_FLAGS);
   try {
     const problems: string[] = [];
     const warm = await login(server.url, WARM_UP_SESSIONS, { prefix: 'warm', expectCookie: true });

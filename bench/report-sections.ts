@@ -151,7 +151,7 @@ export function liveMemorySection(results: Results): string {
   return [
     '## Memory per session in a running server',
     '',
-    "Each library's HTTP server in its own process (`node --expose-gc`): " +
+    "Each library's HTTP server in its own process (`node --expose-gc --no-flush-bytecode`): " +
       `${int(live[0]?.sessions ?? 0)} real logins over HTTP (one user per session), then one guarded \`GET /read\` per ` +
       "session. The server's own `heapUsed + arrayBuffers` after `gc()` (asked through its stdin), minus the same " +
       'reading before the logins (taken after 2,000 warm-up logins and reads), divided by the count.',
