@@ -60,6 +60,17 @@ describe('SessionKey', () => {
     expect(key.codec!.deserialize(text)).toEqual(value);
   });
 
+  it('writes numbers and booleans as JSON.stringify does, whatever the number', () => {
+    const key = new SessionKey<unknown>('key.json-scalars', { persist: true });
+    const numbers = [0, -0, 1, -1, 7, 42, 2 ** 31, -(2 ** 53), 1.5, -0.1, 1e21, 1e-7, 5e-324, Number.MAX_VALUE, NaN, Infinity, -Infinity];
+    for (let i = 0; i < 1000; i++) numbers.push((i - 500) * 1.37, Math.round((i - 500) ** 3));
+    for (const value of [...numbers, true, false, null, 'text', [0, true], { n: 0 }]) {
+      expect(key.codec!.serialize(value)).toBe(JSON.stringify(value));
+    }
+    expect(key.codec!.deserialize(key.codec!.serialize(0))).toBe(0);
+    expect(key.codec!.deserialize(key.codec!.serialize(false))).toBe(false);
+  });
+
   it('uses a custom codec as given', () => {
     const codec: SessionValueCodec<Date> = {
       serialize: (date) => String(date.getTime()),
