@@ -44,7 +44,8 @@ const EXTRA_ZONES = [
  * Optional peers: the root entry (lib/index.ts) must load without them, even transitively. A lint rule sees direct
  * imports only, so every lib file is kept off them except the files that are loaded only through a sub-path entry
  * (`nestjs-connected/socket.io`, `/ws`, `/redis`, ...). lib/transports/socket/ as a whole is reached from the root
- * module (the client registry), so only its gateway bridge, which the socket adapters alone import, is exempt.
+ * module (SocketSessions, which graphql-ws shares), so only its gateway bridge, which the socket adapters alone
+ * import, is exempt.
  */
 const OPTIONAL_PEERS = [
   'socket.io',

@@ -31,7 +31,7 @@ import type { SessionStore } from './stores/session-store.js';
 import { TimedStore } from './stores/timed-store.js';
 import { HttpRequestScope } from './transports/http/http-request-scope.js';
 import { SessionContextMiddleware } from './transports/http/session-context.middleware.js';
-import { SessionClients } from './transports/socket/session-clients.js';
+import { SessionClients } from './transports/clients/session-clients.js';
 import { SessionStreams } from './transports/sse/session-streams.js';
 import { SocketFreshness } from './transports/socket/socket-freshness.js';
 import { SocketHandshake } from './transports/socket/socket-handshake.js';

@@ -437,11 +437,8 @@ describe('two servers (Express with socket.io, Fastify with ws) through Redis ou
   }, 40_000);
 
   /**
-   * LIB BUG (see the report): a removal message published while a server's subscription is down is lost, and nothing
-   * makes up for it once the subscription is back: RedisStore only clears its epoch cache on resubscribing
-   * (lib/stores/redis/redis.store.ts, subscribeChannel), and SessionClients (lib/transports/socket/session-clients.ts) never
-   * re-reads the sessions of silent sockets. A socket of a closed session stays open, receiving whatever the server
-   * pushes, until it sends a message. Marked `failing` until fixed: remove `.failing` then.
+   * The removal message is lost, and the socket sends nothing: only the registry's periodic re-read of quiet
+   * sockets' sessions (SocketFreshness's sweep) can find that its session is gone.
    */
   it('a removal published while the other server was unsubscribed: a silent socket is closed once it subscribes again', async () => {
     const { socket } = await logoutDuringGap();

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { SessionService, type SessionEvent } from '../../lib/index.js';
-import { SessionClients } from '../../lib/transports/socket/session-clients.js';
+import { SessionClients } from '../../lib/transports/clients/session-clients.js';
 import { Browser } from './browser.js';
 import type { EventRecorder } from './lifecycle-helpers.js';
 import { openSocket, type OpenOptions, type SocketKind, type TestSocket } from './sockets.js';

@@ -5,7 +5,7 @@ import type { Context, ServerOptions } from 'graphql-ws';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { GraphQLRefusalError } from '../http/graphql-refusal.js';
-import { SessionClient, type SocketCloseReason } from '../socket/session-client.js';
+import { SessionClient, type SocketCloseReason } from '../clients/session-client.js';
 import { splitGatewayOptions, type SessionSocketOptions } from '../socket/session-socket.options.js';
 import { SocketSessions } from '../socket/socket-sessions.js';
 import type { SocketRefusalCode } from '../socket/socket-transport.js';
@@ -13,7 +13,7 @@ import { describeError } from '../../util/describe-error.js';
 import { inContexts } from './in-contexts.js';
 
 export type { SessionSocketOptions } from '../socket/session-socket.options.js';
-export type { SocketCloseReason } from '../socket/session-client.js';
+export type { SocketCloseReason } from '../clients/session-client.js';
 export type { SocketRefusalCode } from '../socket/socket-transport.js';
 export { GraphQLRefusalError, GRAPHQL_REFUSAL_CODES } from '../http/graphql-refusal.js';
 

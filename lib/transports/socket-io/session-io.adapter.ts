@@ -4,7 +4,7 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Observable } from 'rxjs';
 import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
 import { GatewayBridge } from '../socket/gateway-bridge.js';
-import { SessionClient, type SocketChannel, type SocketCloseReason } from '../socket/session-client.js';
+import { SessionClient, type SocketChannel, type SocketCloseReason } from '../clients/session-client.js';
 import {
   checkSocketOptions,
   splitGatewayOptions,
@@ -16,7 +16,7 @@ import { describeError } from '../../util/describe-error.js';
 const logger = new Logger('SessionIoAdapter');
 
 export type { SessionSocketOptions, SessionGatewayOptions } from '../socket/session-socket.options.js';
-export type { SocketCloseReason } from '../socket/session-client.js';
+export type { SocketCloseReason } from '../clients/session-client.js';
 export type { SocketRefusalCode } from '../socket/socket-transport.js';
 
 /** The event a socket receives, `{ reason }`, just before the library disconnects it. */

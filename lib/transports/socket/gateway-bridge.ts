@@ -4,7 +4,7 @@ import { DiscoveryService } from '@nestjs/core';
 import { WsException, type MessageMappingProperties } from '@nestjs/websockets';
 import { GATEWAY_METADATA } from '@nestjs/websockets/constants';
 import { describeError } from '../../util/describe-error.js';
-import { SessionClient, type SocketChannel } from './session-client.js';
+import { SessionClient, type SocketChannel } from '../clients/session-client.js';
 import type { SessionSocketOptions } from './session-socket.options.js';
 import type { HandshakeResult } from './socket-handshake.js';
 import { SocketSessions } from './socket-sessions.js';

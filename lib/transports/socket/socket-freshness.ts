@@ -7,8 +7,8 @@ import { idleTimeoutOf, touchIntervalMs } from '../../session/touch-interval.js'
 import { SESSION_POLICY } from '../../session.tokens.js';
 import { expiresAt, type SessionRecord } from '../../stores/session-record.js';
 import { TimedStore } from '../../stores/timed-store.js';
-import type { SessionClient } from './session-client.js';
-import { SessionClients } from './session-clients.js';
+import type { SessionClient } from '../clients/session-client.js';
+import { SessionClients } from '../clients/session-clients.js';
 
 /**
  * A message re-reads its session from the store at most this often (or its touch interval, when shorter);

@@ -11,10 +11,10 @@ import { SessionLog } from '../../session/session-log.js';
 import { SessionResolver } from '../../session/session-resolver.js';
 import { SessionValues } from '../../session/session-values.js';
 import { describeError } from '../../util/describe-error.js';
+import { DEFAULT_MAX_CLIENTS_PER_SESSION, SessionClient } from '../clients/session-client.js';
 import { clientFactsOf, type ClientFacts } from '../http/client-facts.js';
 import { isOriginAllowed } from './origin-check.js';
-import { SessionClient } from './session-client.js';
-import { DEFAULT_MAX_CLIENTS_PER_SESSION, type SessionSocketOptions } from './session-socket.options.js';
+import type { SessionSocketOptions } from './session-socket.options.js';
 import { REFUSAL_MESSAGES, SocketTransport, type SocketRefusalCode } from './socket-transport.js';
 
 /** A handshake's outcome: a client to attach to the socket, or why not. */

@@ -15,9 +15,8 @@ import { randomBytes } from 'node:crypto';
 import { Observable } from 'rxjs';
 import { SessionContext } from '../../context/session-context.js';
 import { PerServer, serverOf } from '../../util/per-server.js';
-import { SessionClient, type SocketCloseReason } from '../socket/session-client.js';
-import { SessionClients } from '../socket/session-clients.js';
-import { DEFAULT_MAX_CLIENTS_PER_SESSION } from '../socket/session-socket.options.js';
+import { DEFAULT_MAX_CLIENTS_PER_SESSION, SessionClient, type SocketCloseReason } from '../clients/session-client.js';
+import { SessionClients } from '../clients/session-clients.js';
 import { SseTransport } from './sse-transport.js';
 
 /** The name of a stream's last event when its session closes; its data is `{"reason": ...}`. */

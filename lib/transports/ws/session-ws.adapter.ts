@@ -5,7 +5,7 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Observable } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { GatewayBridge } from '../socket/gateway-bridge.js';
-import { SessionClient, type SocketCloseReason } from '../socket/session-client.js';
+import { SessionClient, type SocketCloseReason } from '../clients/session-client.js';
 import {
   checkSocketOptions,
   splitGatewayOptions,
@@ -16,7 +16,7 @@ import { REFUSAL_MESSAGES, type SocketRefusalCode } from '../socket/socket-trans
 import { describeError } from '../../util/describe-error.js';
 
 export type { SessionSocketOptions, SessionGatewayOptions } from '../socket/session-socket.options.js';
-export type { SocketCloseReason } from '../socket/session-client.js';
+export type { SocketCloseReason } from '../clients/session-client.js';
 export type { SocketRefusalCode } from '../socket/socket-transport.js';
 
 /** The close code of a socket whose session closed or expired; the close reason says which. */

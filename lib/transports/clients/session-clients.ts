@@ -17,10 +17,10 @@ const RECENTLY_CLOSED = 10_000;
 const RECENTLY_MOVED = 10_000;
 
 /**
- * The live sockets of this server, by session (Simple_httpd's clients): each socket is a client of its session
- * and a process; the sockets of sessions that leave the store (on this server or, with a shared store, another)
- * are closed; `onNoClient` runs when a session's last socket leaves; the client and process events go out here.
- * Transport-free: the socket.io and ws adapters call it.
+ * The live clients of this server, by session (Simple_httpd's clients): sockets, GraphQL subscription connections
+ * and SSE streams. Each is a client of its session and a process; the clients of sessions that leave the store (on
+ * this server or, with a shared store, another) are closed; `onNoClient` runs when a session's last client leaves;
+ * the client and process events go out here. Transport-free: each transport hands it a {@link SocketChannel}.
  */
 @Injectable()
 export class SessionClients implements OnModuleInit, OnApplicationShutdown {
@@ -122,9 +122,8 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     const clients = this.bySession.get(session.key);
     const wasMember = clients !== undefined && remove(clients, client);
     if (clients !== undefined && clients.length === 0) this.bySession.delete(session.key);
-    // Fix (clients.sockets.spec, "onNoClient runs once ..."): whether this was the session's last client is decided
-    // now, not when the queued step below runs. Read there, after this socket's process values' (possibly slow)
-    // onDelete, the shared set could be emptied by a later socket meanwhile, and both sockets then ran onNoClient.
+    // Decided now, not in the queued step: after this client's (possibly slow) onDelete, a later client may have
+    // emptied the list meanwhile, and both would then run onNoClient.
     const wasLast = wasMember && clients.length === 0;
     const userId = session.record.userId;
     this.queue(client, async () => {

@@ -14,6 +14,12 @@ export interface SocketChannel {
   close(reason: SocketCloseReason): void;
 }
 
+/**
+ * How many live clients one session may hold on this server unless told otherwise: the default of the sockets'
+ * `maxClientsPerSession`, and the bound of a session's SSE streams.
+ */
+export const DEFAULT_MAX_CLIENTS_PER_SESSION = 50;
+
 const CLIENT = Symbol('nestjs-connected:client');
 
 /**
