@@ -1,5 +1,5 @@
-import { NO_SLOT } from './slot-list.js';
 import { grownRows, movedRows } from './slot-rows.js';
+import { WideValues } from './wide-values.js';
 
 // The three small numbers of a slot, as Int32 side by side: four bytes each instead of a double's eight, and still
 // exact for any number a caller may store, since one that an Int32 cannot hold goes to a side map (rare enough to
@@ -31,8 +31,8 @@ function inline(value: number): boolean {
  */
 export class SlotNumbers {
   private values: Int32Array;
-  /** slot * 3 + column -> exact value, for the values an Int32 cannot hold (their inline value is {@link WIDE}). */
-  private wide = new Map<number, number>();
+  /** The values an Int32 cannot hold (their inline value is {@link WIDE}). */
+  private readonly wide = new WideValues(COLUMNS);
   /** The second that a due second is counted from: within 68 years of it, a due second fits an Int32. */
   private readonly baseSecond: number;
 
@@ -63,7 +63,7 @@ export class SlotNumbers {
   dueSecond(slot: number): number {
     const at = slot * COLUMNS + DUE;
     const offset = this.values[at];
-    return offset === WIDE ? this.wide.get(at)! : this.baseSecond + offset;
+    return offset === WIDE ? this.wide.get(at) : this.baseSecond + offset;
   }
 
   setDueSecond(slot: number, second: number): void {
@@ -76,7 +76,7 @@ export class SlotNumbers {
     const at = slot * COLUMNS + AUTHENTICATED;
     const offset = this.values[at];
     if (offset === ABSENT) return undefined;
-    return offset === WIDE ? this.wide.get(at)! : createdAt + offset;
+    return offset === WIDE ? this.wide.get(at) : createdAt + offset;
   }
 
   setAuthenticatedAt(slot: number, createdAt: number, authenticatedAt: number | undefined): void {
@@ -108,23 +108,17 @@ export class SlotNumbers {
   }
 
   /**
-   * Moves every slot to its new number (`renumber`, as SlotTable.compact reports it: {@link NO_SLOT} for a slot that
+   * Moves every slot to its new number (`renumber`, as SlotTable.compact reports it: `NO_SLOT` for a slot that
    * is dropped) in columns of room for `capacity` slots.
    */
   compact(renumber: Int32Array, capacity: number): void {
-    const values = movedRows(this.values, new Int32Array(capacity * COLUMNS), renumber, COLUMNS);
-    const wide = new Map<number, number>();
-    for (const [at, value] of this.wide) {
-      const to = renumber[Math.floor(at / COLUMNS)];
-      if (to !== NO_SLOT) wide.set(to * COLUMNS + (at % COLUMNS), value);
-    }
-    this.values = values;
-    this.wide = wide;
+    this.values = movedRows(this.values, new Int32Array(capacity * COLUMNS), renumber, COLUMNS);
+    this.wide.compact(renumber);
   }
 
   private get(at: number): number {
     const value = this.values[at];
-    return value === WIDE ? this.wide.get(at)! : value;
+    return value === WIDE ? this.wide.get(at) : value;
   }
 
   /** Writes `stored` inline, and `exact` in the side map when `stored` says so; drops a side value no longer used. */

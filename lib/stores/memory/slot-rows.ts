@@ -1,7 +1,7 @@
 import { NO_SLOT } from './slot-list.js';
 
 /** A typed column of a SlotTable: `width` numbers a slot, side by side. */
-type Rows = Uint8Array | Int32Array | Float64Array;
+type Rows = Uint8Array | Int32Array | Uint32Array | Float64Array;
 
 /** `to` (the larger column of a growing table) holding `from`'s rows at the same slots. */
 export function grownRows<T extends Rows>(from: T, to: T): T {

@@ -97,6 +97,7 @@ export class SlotTable {
     this.agents[slot] = undefined;
     this.fields.clear(slot);
     this.actors.delete(slot);
+    this.times.release(slot);
     this.numbers.release(slot);
     this.links.push(slot, this.freeHead);
     this.freeHead = slot;
