@@ -92,14 +92,7 @@ export class SlotNumbers {
 
   /** Drops the side values of a slot that was freed. */
   release(slot: number): void {
-    // An inline WIDE always has its side value: with none in the map, no slot has one.
-    if (this.wide.size === 0) return;
-    for (let at = slot * COLUMNS; at < (slot + 1) * COLUMNS; at++) {
-      if (this.values[at] === WIDE) {
-        this.wide.delete(at);
-        this.values[at] = 0;
-      }
-    }
+    this.wide.release(slot, this.values, WIDE);
   }
 
   /** Room for `capacity` slots, the existing ones kept. */

@@ -95,14 +95,7 @@ export class SlotTimes {
 
   /** Drops the side values of a slot that was freed. */
   release(slot: number): void {
-    // An offset WIDE always has its side value: with none in the map, no slot has one.
-    if (this.wide.size === 0) return;
-    for (let at = slot * OFFSETS; at < (slot + 1) * OFFSETS; at++) {
-      if (this.offsets[at] === WIDE) {
-        this.wide.delete(at);
-        this.offsets[at] = 0;
-      }
-    }
+    this.wide.release(slot, this.offsets, WIDE);
   }
 
   /** Room for `capacity` slots, the times of the slots so far kept. */

@@ -29,6 +29,21 @@ export class WideValues {
     this.values.delete(at);
   }
 
+  /**
+   * Drops the values of a freed slot: each of its cells in `column` (the typed column this map serves) that holds
+   * `sentinel` is set to 0 and its value forgotten.
+   */
+  release(slot: number, column: Int32Array | Uint32Array, sentinel: number): void {
+    // A sentinel in a cell always has its value here: with none in the map, no cell holds one.
+    if (this.values.size === 0) return;
+    for (let at = slot * this.width; at < (slot + 1) * this.width; at++) {
+      if (column[at] === sentinel) {
+        this.values.delete(at);
+        column[at] = 0;
+      }
+    }
+  }
+
   /** Moves the values of the slots `renumber` keeps to their new cells, and drops the others (see SlotTable.compact). */
   compact(renumber: Int32Array): void {
     const values = new Map<number, number>();
