@@ -12,6 +12,7 @@ import { makeRecord, newKey, runStoreContract } from './store-contract.js';
 
 const NO_LIMIT: StoreLimits = { maxAnonymous: Number.MAX_SAFE_INTEGER };
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 /** What the store logs (snapshot files read, written, ignored): asserted where it matters, never printed. */
 const log = captureNestLogs();
 
@@ -381,6 +382,10 @@ describe('MemoryStore', () => {
         });
         // Some impersonated: their actor is kept by slot, and must follow the renumbering.
         if (!anonymous && i % 7 === 0) Object.assign(record, { actorId: `root${i}`, actorEpoch: i % 3 });
+        // Some with times no offset from createdAt holds (a fraction, 400 days and a millisecond: the times' side map)
+        // or only in whole seconds (400 days): they must follow the renumbering too.
+        if (i % 11 === 0) Object.assign(record, { lastSeenAt: createdAt + 0.5, absoluteExpiresAt: createdAt + 400 * DAY + 1 });
+        if (i % 13 === 0) record.absoluteExpiresAt = createdAt + 400 * DAY;
         keys.push(key);
         records.set(key, record);
         await store.create(key, record, NO_LIMIT);
