@@ -32,7 +32,7 @@ function inline(value: number): boolean {
 export class SlotNumbers {
   private values: Int32Array;
   /** The values an Int32 cannot hold (their inline value is {@link WIDE}). */
-  private readonly wide = new WideValues(COLUMNS);
+  private readonly wide = new WideValues(COLUMNS, WIDE);
   /** The second that a due second is counted from: within 68 years of it, a due second fits an Int32. */
   private readonly baseSecond: number;
 
@@ -92,7 +92,7 @@ export class SlotNumbers {
 
   /** Drops the side values of a slot that was freed. */
   release(slot: number): void {
-    this.wide.release(slot, this.values, WIDE);
+    this.wide.release(this.values, slot);
   }
 
   /** Room for `capacity` slots, the existing ones kept. */
@@ -114,10 +114,8 @@ export class SlotNumbers {
     return value === WIDE ? this.wide.get(at) : value;
   }
 
-  /** Writes `stored` inline, and `exact` in the side map when `stored` says so; drops a side value no longer used. */
+  /** Writes `stored` inline, and `exact` in the side map when `stored` says so. */
   private set(at: number, exact: number, stored: number): void {
-    if (stored === WIDE) this.wide.set(at, exact);
-    else if (this.values[at] === WIDE) this.wide.delete(at);
-    this.values[at] = stored;
+    this.wide.write(this.values, at, stored, exact);
   }
 }

@@ -47,7 +47,7 @@ export class SlotTimes {
   /** Each slot's three other times, as offsets from its creation (see {@link offsetOf}). */
   private offsets: Uint32Array;
   /** The times an offset cannot hold (their offset is {@link WIDE}). */
-  private readonly wide = new WideValues(OFFSETS);
+  private readonly wide = new WideValues(OFFSETS, WIDE);
 
   constructor(capacity: number) {
     this.created = new Float64Array(capacity);
@@ -95,7 +95,7 @@ export class SlotTimes {
 
   /** Drops the side values of a slot that was freed. */
   release(slot: number): void {
-    this.wide.release(slot, this.offsets, WIDE);
+    this.wide.release(this.offsets, slot);
   }
 
   /** Room for `capacity` slots, the times of the slots so far kept. */
@@ -117,12 +117,8 @@ export class SlotTimes {
     return stored === WIDE ? this.wide.get(at) : timeAt(this.created[slot], stored);
   }
 
-  /** Writes `time` as an offset, or in the side map when no offset holds it; drops a side value no longer used. */
+  /** Writes `time` as an offset, or in the side map when no offset holds it. */
   private set(slot: number, column: number, time: number): void {
-    const at = slot * OFFSETS + column;
-    const stored = offsetOf(this.created[slot], time);
-    if (stored === WIDE) this.wide.set(at, time);
-    else if (this.offsets[at] === WIDE) this.wide.delete(at);
-    this.offsets[at] = stored;
+    this.wide.write(this.offsets, slot * OFFSETS + column, offsetOf(this.created[slot], time), time);
   }
 }

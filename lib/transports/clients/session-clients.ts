@@ -25,7 +25,7 @@ const RECENTLY_MOVED = 10_000;
 @Injectable()
 export class SessionClients implements OnModuleInit, OnApplicationShutdown {
   /**
-   * A session's clients in an array, not a Set: a session has one socket or a few (at most `maxClientsPerSession`),
+   * A session's clients in an array, not a Set: a session has one client or a few (at most `maxClientsPerSession`),
    * and an empty Set's hash table cost about 200 bytes per session where a one-element array costs about 50.
    */
   private readonly bySession = new Map<string, SessionClient[]>();
@@ -50,7 +50,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     this.unsubscribe?.();
   }
 
-  /** How many sockets this server holds for a session (or in all, without a key). */
+  /** How many clients this server holds for a session (or in all, without a key). */
   count(sessionKey?: string): number {
     if (sessionKey !== undefined) return this.bySession.get(sessionKey)?.length ?? 0;
     let total = 0;
@@ -59,7 +59,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Whether the session of an admitted client may hold one more socket here (`maxClientsPerSession`); a socket
+   * Whether the session of an admitted client may hold one more client here (`maxClientsPerSession`); a client
    * without a session is not counted.
    */
   hasRoom(client: SessionClient): boolean {
@@ -67,7 +67,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * A socket whose handshake passed is open: it becomes a client of its session and a process. The cap on sockets
+   * A client whose handshake passed is open: it becomes a client of its session and a process. The cap on clients
    * per session is enforced here exactly (this runs synchronously): handshakes of one session that were in flight
    * together all passed the handshake's check, and those past the cap are closed with `too_many_clients`.
    */
@@ -113,7 +113,7 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * A socket closed (by its client or by the library): its process values go with `onDelete`; when it was its
+   * A client closed (by its peer or by the library): its process values go with `onDelete`; when it was its
    * session's last client here, each in-memory value's `onNoClient` decides whether it stays.
    */
   unregister(client: SessionClient): void {
@@ -187,12 +187,12 @@ export class SessionClients implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** The sessions with sockets here, each with its sockets (a copy: closing sockets while iterating is safe). */
+  /** The sessions with clients here, each with its clients (a copy: closing clients while iterating is safe). */
   sessions(): Array<[string, readonly SessionClient[]]> {
     return [...this.bySession];
   }
 
-  /** Closes every socket of a session on this server. */
+  /** Closes every client of a session on this server. */
   closeSession(sessionKey: string, reason: SocketCloseReason): void {
     this.closedAt.set(sessionKey, Date.now());
     const clients = this.bySession.get(sessionKey);

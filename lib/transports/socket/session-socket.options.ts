@@ -23,11 +23,11 @@ export interface SessionSocketOptions {
    */
   clientIp?: (request: IncomingMessage) => string | undefined;
   /**
-   * How many live sockets one session may hold on this server; past it a handshake is refused with
-   * `too_many_clients` (ws: HTTP 429). A positive integer, default 50: a
-   * tab opens one socket or a few, so 50 covers many tabs, while one stolen cookie cannot hold thousands of
-   * connections. Anonymous sessions count like connected ones; sockets without any session are not counted. The
-   * count is per server (process): behind a load balancer with several servers, the bound is this number per server.
+   * How many live sockets one session may hold on this server; past it a handshake is refused with `too_many_clients`
+   * (ws: HTTP 429). A positive integer, default 50: a tab opens one socket or a few, so 50 covers many tabs, while one
+   * stolen cookie cannot hold thousands of connections. Anonymous sessions count like connected ones; sockets without
+   * any session are not counted. The count is per server (process): behind a load balancer with several servers, the
+   * bound is this number per server.
    */
   maxClientsPerSession?: number;
 }
