@@ -10,12 +10,19 @@ export interface ContextOpener {
 /**
  * The AsyncLocalStorage store of one request or message. A transport opens it before anything else runs; the
  * context itself is built on first use, so that a request nobody asks about costs one small object.
+ *
+ * A class, not an object literal: V8 may decide that a literal's objects are long-lived and allocate them straight
+ * into the old generation (allocation-site pretenuring, which Node 22 does to this path after logins over Redis), and
+ * an old slot keeps its young request and response alive through every scavenge. Objects made with `new` carry no
+ * allocation site (docs/ARCHITECTURE.md, "Node 22: V8 keeps tenuring the read").
  */
-interface ContextSlot {
-  context: RequestContext | undefined;
-  opener: ContextOpener | undefined;
-  request: unknown;
-  response: unknown;
+class ContextSlot {
+  constructor(
+    public context: RequestContext | undefined,
+    public opener: ContextOpener | undefined,
+    public request: unknown,
+    public response: unknown,
+  ) {}
 }
 
 /** One storage for the library: a slot holds one request's context, so applications in one process do not mix. */
@@ -29,12 +36,12 @@ const storage = new AsyncLocalStorage<ContextSlot>();
 export class SessionContext {
   /** Runs `fn` (the rest of an HTTP request) in a slot whose context `opener` builds when first asked for. */
   open<T>(opener: ContextOpener, request: unknown, response: unknown, fn: () => T): T {
-    return storage.run({ context: undefined, opener, request, response }, fn);
+    return storage.run(new ContextSlot(undefined, opener, request, response), fn);
   }
 
   /** Runs `fn` with `context` as the current one, in a slot of its own (a WebSocket message). */
   run<T>(context: RequestContext | undefined, fn: () => T): T {
-    return storage.run({ context, opener: undefined, request: undefined, response: undefined }, fn);
+    return storage.run(new ContextSlot(context, undefined, undefined, undefined), fn);
   }
 
   /** The context of the request being handled, if any. */
