@@ -1,5 +1,4 @@
-import { grownRows, movedRows } from './slot-rows.js';
-import { WideValues } from './wide-values.js';
+import { WideColumn } from './wide-column.js';
 
 // The three small numbers of a slot, as Int32 side by side: four bytes each instead of a double's eight, and still
 // exact for any number a caller may store, since one that an Int32 cannot hold goes to a side map (rare enough to
@@ -11,7 +10,7 @@ const DUE = 1;
 const AUTHENTICATED = 2;
 const COLUMNS = 3;
 
-/** "The exact value is in {@link SlotNumbers.wide}": never a value of its own. */
+/** "The exact value is in the column's side map": never a value of its own. */
 const WIDE = -(2 ** 31);
 /** A record without `authenticatedAt` (its own value so that the common case takes no map entry). */
 const ABSENT = WIDE + 1;
@@ -30,20 +29,19 @@ function inline(value: number): boolean {
  * table's; it grows and compacts this with its other columns.
  */
 export class SlotNumbers {
-  private values: Int32Array;
-  /** The values an Int32 cannot hold (their inline value is {@link WIDE}). */
-  private readonly wide = new WideValues(COLUMNS, WIDE);
+  /** The numbers, inline or {@link WIDE} for those an Int32 cannot hold. */
+  private readonly values: WideColumn<Int32Array>;
   /** The second that a due second is counted from: within 68 years of it, a due second fits an Int32. */
   private readonly baseSecond: number;
 
   constructor(capacity: number, baseSecond = Math.floor(Date.now() / SECOND)) {
-    this.values = new Int32Array(capacity * COLUMNS);
+    this.values = new WideColumn(new Int32Array(capacity * COLUMNS), COLUMNS, WIDE);
     this.baseSecond = baseSecond;
   }
 
   /** How many values are held in the side map: what the rare wide values cost. */
   get wideCount(): number {
-    return this.wide.size;
+    return this.values.wideCount;
   }
 
   /** Stores the numbers of a session just put in `slot` (its due second comes later, from the expiry). */
@@ -57,47 +55,47 @@ export class SlotNumbers {
   }
 
   setEpoch(slot: number, epoch: number): void {
-    this.set(slot * COLUMNS + EPOCH, epoch, inline(epoch) ? epoch : WIDE);
+    this.values.write(slot * COLUMNS + EPOCH, inline(epoch) ? epoch : WIDE, epoch);
   }
 
   dueSecond(slot: number): number {
     const at = slot * COLUMNS + DUE;
-    const offset = this.values[at];
-    return offset === WIDE ? this.wide.get(at) : this.baseSecond + offset;
+    const offset = this.values.stored(at);
+    return offset === WIDE ? this.values.wideValue(at) : this.baseSecond + offset;
   }
 
   setDueSecond(slot: number, second: number): void {
     const offset = second - this.baseSecond;
-    this.set(slot * COLUMNS + DUE, second, inline(offset) && this.baseSecond + offset === second ? offset : WIDE);
+    this.values.write(slot * COLUMNS + DUE, inline(offset) && this.baseSecond + offset === second ? offset : WIDE, second);
   }
 
   /** The session's `authenticatedAt`, given its `createdAt`; undefined when its record has none. */
   authenticatedAt(slot: number, createdAt: number): number | undefined {
     const at = slot * COLUMNS + AUTHENTICATED;
-    const offset = this.values[at];
+    const offset = this.values.stored(at);
     if (offset === ABSENT) return undefined;
-    return offset === WIDE ? this.wide.get(at) : createdAt + offset;
+    return offset === WIDE ? this.values.wideValue(at) : createdAt + offset;
   }
 
   setAuthenticatedAt(slot: number, createdAt: number, authenticatedAt: number | undefined): void {
     const at = slot * COLUMNS + AUTHENTICATED;
     if (authenticatedAt === undefined) {
-      this.set(at, 0, ABSENT);
+      this.values.write(at, ABSENT, 0);
       return;
     }
     const offset = authenticatedAt - createdAt;
     // Checked by adding back: with fractional times the difference may not give the same sum again.
-    this.set(at, authenticatedAt, inline(offset) && Object.is(createdAt + offset, authenticatedAt) ? offset : WIDE);
+    this.values.write(at, inline(offset) && Object.is(createdAt + offset, authenticatedAt) ? offset : WIDE, authenticatedAt);
   }
 
   /** Drops the side values of a slot that was freed. */
   release(slot: number): void {
-    this.wide.release(this.values, slot);
+    this.values.release(slot);
   }
 
   /** Room for `capacity` slots, the existing ones kept. */
   grow(capacity: number): void {
-    this.values = grownRows(this.values, new Int32Array(capacity * COLUMNS));
+    this.values.grow(new Int32Array(capacity * COLUMNS));
   }
 
   /**
@@ -105,17 +103,11 @@ export class SlotNumbers {
    * is dropped) in columns of room for `capacity` slots.
    */
   compact(renumber: Int32Array, capacity: number): void {
-    this.values = movedRows(this.values, new Int32Array(capacity * COLUMNS), renumber, COLUMNS);
-    this.wide.compact(renumber);
+    this.values.compact(renumber, new Int32Array(capacity * COLUMNS));
   }
 
   private get(at: number): number {
-    const value = this.values[at];
-    return value === WIDE ? this.wide.get(at) : value;
-  }
-
-  /** Writes `stored` inline, and `exact` in the side map when `stored` says so. */
-  private set(at: number, exact: number, stored: number): void {
-    this.wide.write(this.values, at, stored, exact);
+    const value = this.values.stored(at);
+    return value === WIDE ? this.values.wideValue(at) : value;
   }
 }

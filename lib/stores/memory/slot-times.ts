@@ -1,6 +1,6 @@
 import type { SessionRecord } from '../session-record.js';
 import { grownRows, movedRows } from './slot-rows.js';
-import { WideValues } from './wide-values.js';
+import { WideColumn } from './wide-column.js';
 
 // A slot's creation time is a double (milliseconds since 1970 do not fit 32 bits); its three other times are counted
 // from it, 32 bits each, so that a slot costs twenty bytes instead of thirty-two.
@@ -44,19 +44,17 @@ function timeAt(createdAt: number, stored: number): number {
  */
 export class SlotTimes {
   private created: Float64Array;
-  /** Each slot's three other times, as offsets from its creation (see {@link offsetOf}). */
-  private offsets: Uint32Array;
-  /** The times an offset cannot hold (their offset is {@link WIDE}). */
-  private readonly wide = new WideValues(OFFSETS, WIDE);
+  /** Each slot's three other times, as offsets from its creation (see {@link offsetOf}), or {@link WIDE}. */
+  private readonly offsets: WideColumn<Uint32Array>;
 
   constructor(capacity: number) {
     this.created = new Float64Array(capacity);
-    this.offsets = new Uint32Array(capacity * OFFSETS);
+    this.offsets = new WideColumn(new Uint32Array(capacity * OFFSETS), OFFSETS, WIDE);
   }
 
   /** How many times are held in the side map: what the rare wide ones cost. */
   get wideCount(): number {
-    return this.wide.size;
+    return this.offsets.wideCount;
   }
 
   /** Stores the times of `record` in `slot` (a new one, or one released since it was last used). */
@@ -95,30 +93,29 @@ export class SlotTimes {
 
   /** Drops the side values of a slot that was freed. */
   release(slot: number): void {
-    this.wide.release(this.offsets, slot);
+    this.offsets.release(slot);
   }
 
   /** Room for `capacity` slots, the times of the slots so far kept. */
   grow(capacity: number): void {
     this.created = grownRows(this.created, new Float64Array(capacity));
-    this.offsets = grownRows(this.offsets, new Uint32Array(capacity * OFFSETS));
+    this.offsets.grow(new Uint32Array(capacity * OFFSETS));
   }
 
   /** Moves every slot to its new number (`renumber`: see {@link movedRows}) in columns sized for `capacity` slots. */
   compact(renumber: Int32Array, capacity: number): void {
     this.created = movedRows(this.created, new Float64Array(capacity), renumber, 1);
-    this.offsets = movedRows(this.offsets, new Uint32Array(capacity * OFFSETS), renumber, OFFSETS);
-    this.wide.compact(renumber);
+    this.offsets.compact(renumber, new Uint32Array(capacity * OFFSETS));
   }
 
   private get(slot: number, column: number): number {
     const at = slot * OFFSETS + column;
-    const stored = this.offsets[at];
-    return stored === WIDE ? this.wide.get(at) : timeAt(this.created[slot], stored);
+    const stored = this.offsets.stored(at);
+    return stored === WIDE ? this.offsets.wideValue(at) : timeAt(this.created[slot], stored);
   }
 
   /** Writes `time` as an offset, or in the side map when no offset holds it. */
   private set(slot: number, column: number, time: number): void {
-    this.wide.write(this.offsets, slot * OFFSETS + column, offsetOf(this.created[slot], time), time);
+    this.offsets.write(slot * OFFSETS + column, offsetOf(this.created[slot], time), time);
   }
 }
