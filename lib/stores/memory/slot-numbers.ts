@@ -35,7 +35,7 @@ export class SlotNumbers {
   private readonly baseSecond: number;
 
   constructor(capacity: number, baseSecond = Math.floor(Date.now() / SECOND)) {
-    this.values = new WideColumn(new Int32Array(capacity * COLUMNS), COLUMNS, WIDE);
+    this.values = new WideColumn(Int32Array, capacity, COLUMNS, WIDE);
     this.baseSecond = baseSecond;
   }
 
@@ -95,7 +95,7 @@ export class SlotNumbers {
 
   /** Room for `capacity` slots, the existing ones kept. */
   grow(capacity: number): void {
-    this.values.grow(new Int32Array(capacity * COLUMNS));
+    this.values.grow(capacity);
   }
 
   /**
@@ -103,7 +103,7 @@ export class SlotNumbers {
    * is dropped) in columns of room for `capacity` slots.
    */
   compact(renumber: Int32Array, capacity: number): void {
-    this.values.compact(renumber, new Int32Array(capacity * COLUMNS));
+    this.values.compact(renumber, capacity);
   }
 
   private get(at: number): number {

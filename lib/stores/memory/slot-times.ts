@@ -49,7 +49,7 @@ export class SlotTimes {
 
   constructor(capacity: number) {
     this.created = new Float64Array(capacity);
-    this.offsets = new WideColumn(new Uint32Array(capacity * OFFSETS), OFFSETS, WIDE);
+    this.offsets = new WideColumn(Uint32Array, capacity, OFFSETS, WIDE);
   }
 
   /** How many times are held in the side map: what the rare wide ones cost. */
@@ -99,13 +99,13 @@ export class SlotTimes {
   /** Room for `capacity` slots, the times of the slots so far kept. */
   grow(capacity: number): void {
     this.created = grownRows(this.created, new Float64Array(capacity));
-    this.offsets.grow(new Uint32Array(capacity * OFFSETS));
+    this.offsets.grow(capacity);
   }
 
   /** Moves every slot to its new number (`renumber`: see {@link movedRows}) in columns sized for `capacity` slots. */
   compact(renumber: Int32Array, capacity: number): void {
     this.created = movedRows(this.created, new Float64Array(capacity), renumber, 1);
-    this.offsets.compact(renumber, new Uint32Array(capacity * OFFSETS));
+    this.offsets.compact(renumber, capacity);
   }
 
   private get(slot: number, column: number): number {

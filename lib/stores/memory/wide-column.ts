@@ -4,6 +4,9 @@ import { grownRows, movedRows } from './slot-rows.js';
 /** The typed arrays a {@link WideColumn} can keep its cells in. */
 type Cells = Int32Array | Uint32Array;
 
+/** The constructor of such an array (`Int32Array`, `Uint32Array`), called with its length. */
+type CellsKind<C extends Cells> = new (length: number) => C;
+
 /**
  * A typed slot column, `width` cells a slot (cell `slot * width + column`), that loses no value. A cell holds the
  * owner's encoding of its value (the value itself, an offset), or `sentinel` when no encoding fits: a number past an
@@ -11,19 +14,24 @@ type Cells = Int32Array | Uint32Array;
  * values are rare.
  */
 export class WideColumn<C extends Cells> {
+  private cells: C;
   /** Cell -> exact value, for the cells that hold the sentinel. */
   private wide = new Map<number, number>();
 
   /**
-   * @param cells the column, sized for the slots it holds.
+   * @param kind the typed array the cells are kept in.
+   * @param capacity the slots it has room for.
    * @param width the cells a slot has.
    * @param sentinel what a cell holds when its value is in the side map: never an encoding of its own.
    */
   constructor(
-    private cells: C,
+    private readonly kind: CellsKind<C>,
+    capacity: number,
     private readonly width: number,
     private readonly sentinel: number,
-  ) {}
+  ) {
+    this.cells = new kind(capacity * width);
+  }
 
   /** How many values are in the side map: what the rare wide ones cost. */
   get wideCount(): number {
@@ -62,17 +70,17 @@ export class WideColumn<C extends Cells> {
     }
   }
 
-  /** Moves to `to`, a larger column of the same kind, keeping every slot. */
-  grow(to: C): void {
-    this.cells = grownRows(this.cells, to);
+  /** Room for `capacity` slots, every slot kept. */
+  grow(capacity: number): void {
+    this.cells = grownRows(this.cells, new this.kind(capacity * this.width));
   }
 
   /**
-   * Moves to `to` each slot `renumber` keeps, at its new number, with its side values; drops the others (`renumber`:
-   * see SlotTable.compact).
+   * Moves each slot `renumber` keeps to its new number, with its side values, in room for `capacity` slots; drops the
+   * others (`renumber`: see SlotTable.compact).
    */
-  compact(renumber: Int32Array, to: C): void {
-    this.cells = movedRows(this.cells, to, renumber, this.width);
+  compact(renumber: Int32Array, capacity: number): void {
+    this.cells = movedRows(this.cells, new this.kind(capacity * this.width), renumber, this.width);
     const wide = new Map<number, number>();
     for (const [at, value] of this.wide) {
       const moved = renumber[Math.floor(at / this.width)];
