@@ -1,16 +1,17 @@
-import { Inject, Injectable, type HttpServer } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { Inject, Injectable } from '@nestjs/common';
+import { HttpAdapterHost, type AbstractHttpAdapter } from '@nestjs/core';
 import { processIdFrom } from '../../context/process-registry.js';
 import { RequestContext } from '../../context/request-context.js';
 import { SessionContext, type ContextOpener } from '../../context/session-context.js';
 import type { ResolvedSessionPolicy } from '../../session-policy.js';
 import { SESSION_POLICY } from '../../session.tokens.js';
 import { SessionValues } from '../../session/session-values.js';
+import { forbidsStoring, skipETagsOfUnstored, type ExpressSettings } from './express-etags.js';
 import { HttpTransport, type FrameworkRequest } from './http-transport.js';
 
 type Next = (error?: unknown) => void;
 
-interface ExpressLike {
+interface ExpressLike extends ExpressSettings {
   use(handler: (request: unknown, response: unknown, next: Next) => void): unknown;
 }
 
@@ -27,7 +28,7 @@ interface FastifyLike {
 @Injectable()
 export class HttpRequestScope implements ContextOpener {
   /** The application's HTTP adapter: the host has it once the application exists, not when this is built. */
-  private adapter!: HttpServer;
+  private adapter!: AbstractHttpAdapter;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -39,18 +40,22 @@ export class HttpRequestScope implements ContextOpener {
   /**
    * Opens the slot in the framework itself (Express `app.use`, Fastify `onRequest`), ahead of the routes: a Nest
    * middleware on every route would do the same through path matching and wrappers that cost about a tenth of a
-   * small request's time. Returns false for other platforms, which get the Nest middleware instead.
+   * small request's time. On Express, a response marked `no-store` also gets no ETag (express-etags.ts). Returns
+   * false for other platforms, which get the Nest middleware instead.
    *
    * Called while Nest registers middleware, which is after the body parsers and before the routes.
    */
   install(): boolean {
     this.adapter = this.adapterHost.httpAdapter;
     switch (this.adapter?.getType()) {
-      case 'express':
-        (this.adapter.getInstance() as ExpressLike).use((request, response, next) => this.open(request, response, next));
+      case 'express': {
+        const app = this.adapter.getInstance<ExpressLike>();
+        app.use((request, response, next) => this.open(request, response, next));
+        skipETagsOfUnstored(app, () => this.unstored());
         return true;
+      }
       case 'fastify':
-        (this.adapter.getInstance() as FastifyLike).addHook('onRequest', (request, reply, done) => this.open(request, reply, done));
+        this.adapter.getInstance<FastifyLike>().addHook('onRequest', (request, reply, done) => this.open(request, reply, done));
         return true;
       default:
         return false;
@@ -60,6 +65,12 @@ export class HttpRequestScope implements ContextOpener {
   /** Runs `next` (the rest of the request) in the request's slot. */
   open(request: unknown, response: unknown, next: Next): void {
     this.context.open(this, request, response, next);
+  }
+
+  /** The current request's response says `Cache-Control: no-store` (the guard's answer to a connected request). */
+  private unstored(): boolean {
+    const transport = this.context.current()?.transport;
+    return transport instanceof HttpTransport && forbidsStoring(transport.responseHeader('cache-control'));
   }
 
   contextOf(request: unknown, response: unknown): RequestContext {

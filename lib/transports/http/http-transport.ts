@@ -1,4 +1,4 @@
-import type { HttpServer } from '@nestjs/common';
+import type { AbstractHttpAdapter } from '@nestjs/core';
 import type { CookieAttributes, RefusalCode, SessionTransport } from '../../context/session-transport.js';
 import { CsrfRejectedException } from '../../exceptions/csrf-rejected.exception.js';
 import { NotConnectedException } from '../../exceptions/not-connected.exception.js';
@@ -25,7 +25,7 @@ export class HttpTransport implements SessionTransport {
   readonly headers: Record<string, string | string[] | undefined>;
 
   constructor(
-    private readonly adapter: HttpServer,
+    private readonly adapter: AbstractHttpAdapter,
     private readonly request: FrameworkRequest,
     private readonly response: unknown,
     /** `policy.denied`: the answer that replaces a 401/403. */
@@ -55,15 +55,20 @@ export class HttpTransport implements SessionTransport {
   // After the headers went out (a streamed response) a cookie can no longer be set; the server-side state is
   // what counts, so the write is skipped rather than thrown.
   setCookie(name: string, value: string, options: CookieAttributes): void {
-    if (!this.adapter.isHeadersSent(this.response)) this.adapter.setCookie!(this.response, name, value, options);
+    if (!this.adapter.isHeadersSent(this.response)) this.adapter.setCookie(this.response, name, value, options);
   }
 
   clearCookie(name: string, options: CookieAttributes): void {
-    if (!this.adapter.isHeadersSent(this.response)) this.adapter.clearCookie!(this.response, name, options);
+    if (!this.adapter.isHeadersSent(this.response)) this.adapter.clearCookie(this.response, name, options);
   }
 
   setHeader(name: string, value: string): void {
     if (!this.adapter.isHeadersSent(this.response)) this.adapter.setHeader(this.response, name, value);
+  }
+
+  /** A header of the response as it stands (whoever set it: the library, the handler, a middleware). */
+  responseHeader(name: string): unknown {
+    return this.adapter.getHeader(this.response, name);
   }
 
   // A GraphQL resolver is refused inside a 200 answer that carries the rest of the query: no redirect, no headers.
