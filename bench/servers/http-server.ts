@@ -55,6 +55,7 @@ async function main(): Promise<void> {
   let store: SessionStore | undefined;
   switch (variant.library) {
     case 'ceiling':
+    case 'ceiling-without-etags':
     case 'async-context':
       module = CeilingModule;
       break;
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
   let closeExtra = async () => {};
   if (variant.framework === 'express') {
     const express = await NestFactory.create<NestExpressApplication>(module, new ExpressAdapter(), { logger: false });
+    if (variant.library === 'ceiling-without-etags') express.set('etag', false);
     if (variant.library === 'express-session') {
       closeExtra = await installExpressSession(express, variant.store === 'redis' ? env('BENCH_REDIS_URL') : undefined);
     }

@@ -21,7 +21,8 @@ export const CALIBRATION_SPIN_US = 4;
 export const DEFAULT_USER = 'bench-user';
 
 export type Framework = 'express' | 'fastify';
-export type Library = 'ceiling' | 'async-context' | 'calibration' | 'express-session' | 'fastify-session' | 'nestjs-connected';
+export type Library =
+  'ceiling' | 'ceiling-without-etags' | 'async-context' | 'calibration' | 'express-session' | 'fastify-session' | 'nestjs-connected';
 export type StoreKind = 'none' | 'memory' | 'redis';
 
 export interface VariantSpec {
@@ -42,6 +43,15 @@ export const VARIANTS: readonly VariantSpec[] = [
     library: 'async-context',
     store: 'none',
     label: 'no session + AsyncLocalStorage (reference)',
+  },
+  {
+    // What Express's default ETag costs every answer (a SHA-1 of the body, sent as a second chunk), which the library
+    // skips on its no-store answers: the ceiling the library's Express rows would have without that.
+    id: 'express-ceiling-without-etags',
+    framework: 'express',
+    library: 'ceiling-without-etags',
+    store: 'none',
+    label: "no session, `app.set('etag', false)` (reference)",
   },
   {
     id: 'express-calibration',
