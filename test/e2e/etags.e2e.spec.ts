@@ -105,6 +105,27 @@ describe('ETags on Express', () => {
     });
   });
 
+  describe('when the application changes the setting after the start', () => {
+    const s = startForBlock(() => start());
+
+    it('follows it, off and on again, and still sends none with a no-store answer', async () => {
+      const express = s.t.app.getHttpAdapter().getInstance() as { set(setting: string, value: unknown): void };
+      const b = new Browser(s.t.url);
+      try {
+        express.set('etag', false);
+        expect((await b.get('/public')).headers.get('etag')).toBeNull();
+        express.set('etag', 'strong');
+        expect((await b.get('/public')).headers.get('etag')).toMatch(/^"/);
+        await b.post('/login', { user: 'tess' });
+        const me = await b.get('/me');
+        expect(me.body).toEqual({ user: 'tess' });
+        expect(me.headers.get('etag')).toBeNull();
+      } finally {
+        express.set('etag', 'weak');
+      }
+    });
+  });
+
   describe('when the application turned ETags off', () => {
     const s = startForBlock(() =>
       start({}, (app) => (app.getHttpAdapter().getInstance() as { set(setting: string, value: unknown): void }).set('etag', false)),

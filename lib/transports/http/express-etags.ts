@@ -1,11 +1,10 @@
-/** Express's compiled `etag` setting: the ETag of a body `res.send` is about to send, or none. */
-type ETagFunction = (body: string | Buffer, encoding?: BufferEncoding) => string | undefined;
-
-/** The two calls of an Express application's settings used here. */
+/** The part of an Express application used here: its settings object (`app.settings`, also `app.locals.settings`). */
 export interface ExpressSettings {
-  get(setting: 'etag fn'): unknown;
-  set(setting: 'etag fn', value: ETagFunction): unknown;
+  readonly settings: Record<string, unknown>;
 }
+
+/** The setting Express compiles `app.set('etag', …)` into, and reads in every `res.send`. */
+const ETAG_FUNCTION = 'etag fn';
 
 /** `no-store` as a directive of a `Cache-Control` value (a list of tokens, some with arguments). */
 const NO_STORE_DIRECTIVE = /(?:^|,)\s*no-store\s*(?:[,=]|$)/i;
@@ -17,18 +16,25 @@ export function forbidsStoring(cacheControl: unknown): boolean {
 }
 
 /**
- * Makes Express send no ETag on a response that no cache may keep. By default Express hashes every body `res.send`
- * sends (SHA-1) for an ETag, and answers a matching `If-None-Match` with 304; both need a stored copy, which
- * `Cache-Control: no-store` forbids, so the hash would be work for nothing on every connected request (Spring's
- * `ShallowEtagHeaderFilter` skips such responses for the same reason). `unstored` says whether the response being
- * sent is one; it is asked only while Express would compute an ETag.
+ * Makes Express send no ETag on a response that no cache may keep. By default `res.send` hashes every body (SHA-1)
+ * for an ETag, and to do so turns a string body into a Buffer, which Node then writes as a second chunk after the
+ * headers where a string would have gone out with them; a matching `If-None-Match` gets a 304. All of that serves
+ * only a stored copy, which `Cache-Control: no-store` forbids (Spring's `ShallowEtagHeaderFilter` skips such
+ * responses for the same reason), and on every connected request it cost more than the session's own work.
  *
- * Wraps the application's `etag fn` as it stands when called; an application that sets `etag` later replaces the
- * wrapper, and one that turned ETags off keeps them off.
+ * Express asks for its ETag function once per `res.send`, and only the answer "none" spares the Buffer as well as the
+ * hash. So the setting becomes an accessor: it reads as no function while `unstored()` says the response being sent
+ * is marked `no-store`, and as the application's otherwise. Writes go through, so `app.set('etag', …)` keeps working
+ * at any time, `false` included.
  */
 export function skipETagsOfUnstored(app: ExpressSettings, unstored: () => boolean): void {
-  const etag = app.get('etag fn');
-  if (typeof etag !== 'function') return;
-  const original = etag as ETagFunction;
-  app.set('etag fn', (body, encoding) => (unstored() ? undefined : original(body, encoding)));
+  let etag = app.settings[ETAG_FUNCTION];
+  Object.defineProperty(app.settings, ETAG_FUNCTION, {
+    configurable: true,
+    enumerable: true,
+    get: () => (typeof etag === 'function' && unstored() ? undefined : etag),
+    set: (value: unknown) => {
+      etag = value;
+    },
+  });
 }
