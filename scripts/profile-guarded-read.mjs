@@ -29,7 +29,7 @@
  *                        alloc mode and --perf name its functions `lib/...` as any build's, so they pair
  *                        Calibration: `ceiling-spin:<µs>` is the ceiling busy-waiting that long in `/read`,
  *                        `ceiling-alloc:<n>` the ceiling allocating n small objects there; a known cost, to see what
- *                        the harness (or the profiler) makes of it; `ceiling-noetag`, on Express, the ceiling with
+ *                        the harness (or the profiler) makes of it; `ceiling-without-etags`, on Express, the ceiling with
  *                        `app.set('etag', false)`: what Express's ETag (a SHA-1 of each body) costs the ceiling,
  *                        which the library skips on its no-store answers
  *   --sessions 1000 --seconds 8 --warmup 3 --rounds 3 --connections 10   the load of cpu mode

@@ -115,7 +115,7 @@ export async function buildApp(adapter, variant, libDir, redisUrl) {
     const { FastifyAdapter } = await import('@nestjs/platform-fastify');
     app = await NestFactory.create(module, new FastifyAdapter(), { logger: false });
   }
-  if (variant === 'ceiling-noetag' && adapter === 'express') app.getHttpAdapter().getInstance().set('etag', false);
+  if (variant === 'ceiling-without-etags' && adapter === 'express') app.getHttpAdapter().getInstance().set('etag', false);
   if (variant === 'async-context') {
     // The ceiling with one AsyncLocalStorage slot opened per request where the library opens its own: the floor of
     // any per-request context on this architecture.
@@ -150,7 +150,7 @@ const kept = [];
 function calibration(variant) {
   const [kind, amountText] = variant.slice('ceiling'.length + 1).split(':');
   const amount = Number(amountText);
-  if (kind === '' || kind === 'noetag') return undefined;
+  if (kind === '' || kind === 'without-etags') return undefined;
   if (!(amount > 0)) throw new Error(`${variant}: say how much, as ceiling-spin:<µs> or ceiling-alloc:<objects>`);
   if (kind === 'spin') {
     return () => {

@@ -5,6 +5,7 @@ import { RequestContext } from '../../context/request-context.js';
 import { SessionContext, type ContextOpener } from '../../context/session-context.js';
 import type { ResolvedSessionPolicy } from '../../session-policy.js';
 import { SESSION_POLICY } from '../../session.tokens.js';
+import { NO_STORE } from '../../session/session-cookie.js';
 import { SessionValues } from '../../session/session-values.js';
 import { forbidsStoring, skipETagsOfUnstored, type ExpressSettings } from './express-etags.js';
 import { HttpTransport, type FrameworkRequest } from './http-transport.js';
@@ -70,7 +71,7 @@ export class HttpRequestScope implements ContextOpener {
   /** The current request's response says `Cache-Control: no-store` (the guard's answer to a connected request). */
   private unstored(): boolean {
     const transport = this.context.current()?.transport;
-    return transport instanceof HttpTransport && forbidsStoring(transport.responseHeader('cache-control'));
+    return transport instanceof HttpTransport && forbidsStoring(transport.responseHeader(NO_STORE[0]));
   }
 
   contextOf(request: unknown, response: unknown): RequestContext {
