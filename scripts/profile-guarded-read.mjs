@@ -22,7 +22,7 @@
  *                        HTTP server's request listener instead of in the framework); in inject mode with --store
  *                        redis, connected-redis: `connected` on the RedisStore (and `connected` stays on a
  *                        MemoryStore), side by side; in inject mode, `connected@<dir>` is the library built in <dir>,
- *                        in the same process
+ *                        in the same process; with --store redis, `connected-memory` is `connected` on a MemoryStore
  *                        In cpu mode, `connected@<dir>` is one more `connected` server on the library built in <dir>
  *                        (a copy of dist that profile-guarded-read/cut-builds.mjs edits, say): each round's difference
  *                        to `connected` is printed, so two builds meet the same load (ARCHITECTURE, "Per-request cost");
@@ -232,7 +232,7 @@ async function cpuMode(adapters) {
       console.log(`    ${adapter} redis-server CPU per request: ${median(servers.connected.redisPerRound).toFixed(1)} µs (median round)`);
     }
     for (const variant of variants.filter(
-      (v) => v.startsWith('connected@') || v.startsWith('ceiling-') || v === 'async-context-listener',
+      (v) => v.startsWith('connected@') || v.startsWith('ceiling-') || v === 'connected-memory' || v === 'async-context-listener',
     )) {
       const rounds = servers[variant].perRound;
       const paired = (base) => median(rounds.map((value, i) => value - base[i])).toFixed(2);

@@ -91,7 +91,7 @@ export async function buildApp(adapter, variant, libDir, redisUrl) {
     class ConnectedModule {}
     let store = new MemoryStore();
     if (variant === 'connected-redis' && redisUrl === undefined) throw new Error('connected-redis needs --store redis');
-    if (redisUrl !== undefined) {
+    if (redisUrl !== undefined && variant !== 'connected-memory') {
       const { RedisStore } = await import(pathToFileURL(resolve(libDir, 'stores/redis/redis.store.js')).href);
       store = new RedisStore({ url: redisUrl, prefix: `profile-${adapter}:` });
     }
