@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { describeError } from '../../util/describe-error.js';
+import { keepStringMethodsFast } from '../../util/fast-string-methods.js';
 import { expiresAt, FIELD_PREFIX, LONE_SURROGATE, type SessionRecord } from '../session-record.js';
 import type { SessionStore, StoreLimits, StoreRemoval } from '../session-store.js';
 import { StoreListeners } from '../store-listeners.js';
@@ -60,6 +61,8 @@ export class RedisStore implements SessionStore {
   private opened = false;
 
   constructor(options: RedisStoreOptions) {
+    // ioredis, loaded with this store, would leave every string method call on V8's slow path.
+    keepStringMethodsFast();
     const { client, url, prefix, commandTimeoutMs, nearCache } = resolveOptions(options);
     this.keys = new RedisKeys(prefix);
     this.ownsClient = client === undefined;
