@@ -33,6 +33,9 @@
  *                        `app.set('etag', false)`: what Express's ETag (a SHA-1 of each body) costs the ceiling,
  *                        which the library skips on its no-store answers
  *   --sessions 1000 --seconds 8 --warmup 3 --rounds 3 --connections 10   the load of cpu mode
+ *   --writes <s>         cpu mode: after the warm-up, that many seconds of `POST /write` (the session's counter + 1,
+ *                        a `persist` value) on each connected server, then the warm-up again: the read as the bench
+ *                        measures it on Node 24, after its write cells
  *   --pin true           each server on the last CPU, this driver (and its load) on the others, as the bench
  *   --logins 10000       memory mode: sessions logged in, then read once each
  *   --profile <dir>      a .cpuprofile of the last round, and its top self-time entries printed (wall time: the
@@ -87,6 +90,7 @@ const { values: options } = parseArgs({
     'node-flags': { type: 'string' },
     perf: { type: 'string' },
     top: { type: 'string', default: '25' },
+    writes: { type: 'string', default: '0' },
   },
 });
 
@@ -165,6 +169,10 @@ async function preparedServer(adapter, variant) {
   const cookies = guarded ? await loginMany(port, Number(options.sessions), 'user-') : [];
   if (guarded && (await get(port, `/${options.route}`, cookies[0])) !== 200) throw new Error('guarded read refused');
   await load(port, cookies, Number(options.warmup), options.route, Number(options.connections));
+  if (guarded && Number(options.writes) > 0) {
+    await load(port, cookies, Number(options.writes), 'write', Number(options.connections), 'POST');
+    await load(port, cookies, Number(options.warmup), options.route, Number(options.connections));
+  }
   return { server, port, cookies };
 }
 

@@ -75,6 +75,10 @@ export async function buildApp(adapter, variant, libDir, redisUrl) {
       read(counter) {
         return { counter };
       }
+      async write(counter) {
+        await this.sessions.set(COUNTER, (counter ?? 0) + 1);
+        return { counter: (counter ?? 0) + 1 };
+      }
       plain() {
         return { user: 'connected' };
       }
@@ -83,9 +87,11 @@ export async function buildApp(adapter, variant, libDir, redisUrl) {
     Query('user')(ConnectedController.prototype, 'login', 0);
     CurrentUser()(ConnectedController.prototype, 'me', 0);
     SessionData(COUNTER)(ConnectedController.prototype, 'read', 0);
+    SessionData(COUNTER)(ConnectedController.prototype, 'write', 0);
     decorate([Post('login'), HttpCode(200)], ConnectedController.prototype, 'login');
     decorate([Connected(), Get('me')], ConnectedController.prototype, 'me');
     decorate([Connected(), Get('read')], ConnectedController.prototype, 'read');
+    decorate([Connected(), Post('write'), HttpCode(200)], ConnectedController.prototype, 'write');
     decorate([Connected(), Get('plain')], ConnectedController.prototype, 'plain');
     decorate([Controller()], ConnectedController);
     class ConnectedModule {}

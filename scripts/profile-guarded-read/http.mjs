@@ -37,11 +37,10 @@ export async function get(port, path, cookie) {
   return response.status;
 }
 
-export async function load(port, cookies, seconds, route, connections) {
+export async function load(port, cookies, seconds, route, connections, method = 'GET') {
   const { default: autocannon } = await import('autocannon');
   const path = `/${route}`;
-  const requests =
-    cookies.length === 0 ? [{ method: 'GET', path }] : cookies.map((cookie) => ({ method: 'GET', path, headers: { cookie } }));
+  const requests = cookies.length === 0 ? [{ method, path }] : cookies.map((cookie) => ({ method, path, headers: { cookie } }));
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
