@@ -76,8 +76,9 @@ export async function buildApp(adapter, variant, libDir, redisUrl) {
         return { counter };
       }
       async write(counter) {
-        await this.sessions.set(COUNTER, (counter ?? 0) + 1);
-        return { counter: (counter ?? 0) + 1 };
+        const next = (counter ?? 0) + 1;
+        await this.sessions.set(COUNTER, next);
+        return { counter: next };
       }
       plain() {
         return { user: 'connected' };

@@ -61,8 +61,7 @@ export class RedisStore implements SessionStore {
   private opened = false;
 
   constructor(options: RedisStoreOptions) {
-    // ioredis, loaded with this store, would leave every string method call on V8's slow path.
-    keepStringMethodsFast();
+    keepStringMethodsFast(); // ioredis, loaded with this store, would leave every string method call on V8's slow path
     const { client, url, prefix, commandTimeoutMs, nearCache } = resolveOptions(options);
     this.keys = new RedisKeys(prefix);
     this.ownsClient = client === undefined;
