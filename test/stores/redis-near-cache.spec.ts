@@ -167,6 +167,21 @@ describe('RedisStore near cache', () => {
     expect(await a.touch(key, Date.now(), Date.now() + 60_000)).toBe(false);
   });
 
+  it('holds the session again after every touch of its own, however its invalidation and reply interleave', async () => {
+    // Redis sends the touch's invalidation on the target connection, its reply on the data connection: either may be
+    // read first. A read sent before the invalidation is handled would be made dirty by it and never kept.
+    const store = await near.openStore();
+    const key = newKey();
+    await store.create(key, makeRecord({ userId: 'kim', idleIn: 60_000 }), NO_LIMIT);
+    await cachedOn(store, key);
+    for (let i = 0; i < 500; i++) {
+      const lastSeenAt = Date.now() + i;
+      expect(await store.touch(key, lastSeenAt, lastSeenAt + 120_000)).toBe(true);
+      await eventually(`the copy touched ${i + 1} times to be read again`, () => store.cached(key)?.lastSeenAt === lastSeenAt, 2_000);
+    }
+    expect(await commandsOf([near.admin], () => store.get(key))).toEqual({});
+  });
+
   it('reads only the epoch, not the session, when a cached copy outlived its user epoch in the epoch cache', async () => {
     const prefix = freshPrefix();
     const store = await near.openStore({}, prefix);

@@ -101,6 +101,12 @@ export class TrackedConnection {
     await this.tracking;
   }
 
+  /** Resolves once the invalidations Redis sent this connection's target before now have been handled. */
+  async settled(): Promise<void> {
+    const target = this.target;
+    if (target !== undefined && target.status === 'ready') await this.detector.bound(target.ping());
+  }
+
   /** Stops following the data connection (turning tracking off on one the store does not own) and quits the target. */
   async close(owned: boolean): Promise<void> {
     clearInterval(this.timer);

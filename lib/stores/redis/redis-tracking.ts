@@ -65,6 +65,17 @@ export class InvalidationTracking {
     return true;
   }
 
+  /**
+   * Runs `read` once every invalidation Redis sent before now has been handled (a PING on each target connection,
+   * its PONG coming after them), so that only a later change keeps its result out of the cache. Best effort: a
+   * failure of either is ignored.
+   */
+  afterInvalidations(read: () => Promise<unknown>): void {
+    Promise.all([...this.connections.values()].map((connection) => connection.settled()))
+      .then(read)
+      .catch(() => undefined);
+  }
+
   /** Starts tracking the connections there are (not connected yet, for a standalone client) and follows them. */
   attach(): void {
     this.attached = true;

@@ -160,11 +160,11 @@ export class RedisStore implements SessionStore {
       ),
     );
     if (!Array.isArray(reply) || (reply[0] !== 1 && reply[0] !== 2)) return false;
-    // The touch dropped this server's copy: read it again now, off the request path, so the next request finds it.
-    if (this.near !== undefined) void this.reader.read(key).catch(() => undefined);
-    // A later expiry leaves the schedule alone: the sweeper, finding the session not due at its earlier entry, puts
-    // it back at its real expiry. So a touch is one round trip, and the schedule moves once per idle timeout at most.
-    // Only an expiry moved earlier must move the entry (best effort: should that fail, the session is reported late).
+    // The touch dropped this server's copy: read it again off the request path, so the next request finds it, once
+    // Redis's invalidation of the touch is in (arriving during the read, it would keep the result out of the cache).
+    this.tracking?.afterInvalidations(() => this.reader.read(key));
+    // A later expiry leaves the schedule alone (the sweeper, finding the session not due, puts it back at its real
+    // expiry: one round trip a touch); one moved earlier moves it (best effort: failing, the session is reported late).
     if (reply[0] === 2) {
       await this.removals
         .schedule(key, Number(reply[1]), Number(reply[2]), this.run)
