@@ -34,6 +34,34 @@ describe('NearCache (the cache alone)', () => {
     expect(cache.lookup('k')).toEqual(record);
   });
 
+  it('calls a read in flight current (one to join) until its end, an invalidation of its key, a flush or a loss of trust', () => {
+    let trusted = true;
+    const cache = new NearCache(bounds, () => trusted);
+    const read = cache.beginRead('k');
+    expect(cache.current(read)).toBe(true);
+    cache.invalidate('other');
+    expect(cache.current(read)).toBe(true);
+    cache.endRead(read, makeRecord());
+    expect(cache.current(read)).toBe(false);
+
+    const invalidated = cache.beginRead('k');
+    cache.invalidate('k');
+    expect(cache.current(invalidated)).toBe(false);
+    // A read begun after the invalidation, while the overtaken one is still out, shares its key's mark: not current.
+    expect(cache.current(cache.beginRead('k'))).toBe(false);
+
+    const flushed = cache.beginRead('f');
+    cache.flush();
+    expect(cache.current(flushed)).toBe(false);
+
+    const distrusted = cache.beginRead('t');
+    trusted = false;
+    expect(cache.current(distrusted)).toBe(false);
+    expect(cache.current(cache.beginRead('u'))).toBe(false);
+    trusted = true;
+    expect(cache.current(distrusted)).toBe(true);
+  });
+
   it('serves nothing while not trusted, keeps no read begun while not trusted, and no copy made before a flush', () => {
     let trusted = false;
     const cache = new NearCache(bounds, () => trusted);

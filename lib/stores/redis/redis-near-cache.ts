@@ -56,7 +56,7 @@ function stringBytes(text: string): number {
  * dictionary, cost this every request's read several times over.) Copying an own `__proto__` field by spread defines
  * it as a plain own property, as MemoryStore's copies do.
  */
-function copyOf(record: SessionRecord): SessionRecord {
+export function copyOf(record: SessionRecord): SessionRecord {
   const copy: SessionRecord = {
     epoch: record.epoch,
     createdAt: record.createdAt,
@@ -150,6 +150,15 @@ export class NearCache {
     if (mark === undefined) this.reading.set(key, { count: 1, dirty: false });
     else mark.count++;
     return { key, generation: this.generation, trusted: this.trusted() };
+  }
+
+  /**
+   * Whether `read`, still in flight, would be kept if it ended now: the cache trusted then and now, neither its key
+   * nor everything invalidated since it began. Its result is then as good as a copy the cache would serve.
+   */
+  current(read: NearRead): boolean {
+    const mark = this.reading.get(read.key);
+    return mark !== undefined && !mark.dirty && read.trusted && read.generation === this.generation && this.trusted();
   }
 
   /**

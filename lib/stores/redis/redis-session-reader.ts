@@ -5,14 +5,24 @@ import { isWrongType } from './redis-client.js';
 import type { UserEpochCache } from './redis-epoch-cache.js';
 import type { RunCommand } from './redis-failure-detector.js';
 import type { RedisKeys } from './redis-keys.js';
-import type { NearCache } from './redis-near-cache.js';
+import { copyOf, type NearCache, type NearRead } from './redis-near-cache.js';
 import type { RedisRemovals } from './redis-removals.js';
+
+/** A read from Redis in flight, which later reads of its key may join. */
+interface Flight {
+  readonly near: NearRead;
+  /** The record as read and checked, which no caller gets: each gets a copy. */
+  readonly result: Promise<SessionRecord | undefined>;
+}
 
 /**
  * `get` of RedisStore: the read of every request. A record from the near cache when it has one it may serve, else
- * one HGETALL (offered to the near cache); either way checked against its expiry and its user's epoch.
+ * one HGETALL (offered to the near cache); either way checked against its expiry and its user's epoch. With the near
+ * cache on, a read of a key whose HGETALL is in flight, with nothing invalidated since it was sent, joins it.
  */
 export class RedisSessionReader {
+  private readonly flights = new Map<string, Flight>();
+
   constructor(
     private readonly keys: RedisKeys,
     private readonly run: RunCommand,
@@ -48,12 +58,30 @@ export class RedisSessionReader {
    * The record from Redis, removed when expired or behind its user's epoch. When the near cache holds a live copy
    * and only its user's epoch is not cached (it is kept 30 s at most), the epoch alone is read: the copy is as good
    * as an HGETALL sent now, Redis tracking it for this server.
+   *
+   * A burst of requests of one session right after a write would send an HGETALL each; joining the one in flight is
+   * as safe as a cached copy would be (Redis tracks it for this server, and any invalidation of the key since it was
+   * sent, this server's own writes first, means a read of its own).
    */
   async read(key: string): Promise<SessionRecord | undefined> {
     const held = this.near?.lookup(key);
     if (held?.userId !== undefined && expiresAt(held) > Date.now()) return this.ofLiveUser(key, held, held.userId);
+    if (this.near === undefined) return this.fetch(key, undefined);
+    const joined = this.flights.get(key);
+    if (joined !== undefined && this.near.current(joined.near)) return copied(await joined.result);
+    const near = this.near.beginRead(key);
+    const flight: Flight = { near, result: this.fetch(key, near) };
+    this.flights.set(key, flight);
+    try {
+      return copied(await flight.result);
+    } finally {
+      if (this.flights.get(key) === flight) this.flights.delete(key);
+    }
+  }
+
+  /** One HGETALL of `key`, offered to the near cache as `near`, and the checks of {@link read}. */
+  private async fetch(key: string, near: NearRead | undefined): Promise<SessionRecord | undefined> {
     const session = this.keys.session(key);
-    const near = this.near?.beginRead(key);
     // A plain HGETALL, not a script: the read of every request; a key of another type answers WRONGTYPE.
     let reply: unknown;
     try {
@@ -94,4 +122,8 @@ export class RedisSessionReader {
     this.near?.lease(key, lease);
     return record;
   }
+}
+
+function copied(record: SessionRecord | undefined): SessionRecord | undefined {
+  return record === undefined ? undefined : copyOf(record);
 }
