@@ -1,3 +1,4 @@
+import { RedisKeys } from '../../lib/stores/redis/redis-keys.js';
 import { cachedOn, commandsOf, eventually, freshPrefix, nearCacheFixture, NO_LIMIT } from '../support/near-cache-fixture.js';
 import { makeRecord, newKey } from './store-contract.js';
 
@@ -51,6 +52,26 @@ describe('RedisStore near cache: reads joining the one in flight', () => {
     });
     expect(sent.hgetall).toBe(2);
     await eventually('the store to hold the written value', async () => (await store.get(key))?.data['s:n'] === '2', 5_000);
+  });
+
+  it('reads a user’s epoch once for a burst of reads of its sessions after its cached epoch lapsed', async () => {
+    const prefix = freshPrefix();
+    const store = await near.openStore({}, prefix);
+    const keys = Array.from({ length: 5 }, () => newKey());
+    for (const key of keys) await store.create(key, makeRecord({ userId: 'omar' }), NO_LIMIT);
+    // The user's hash lives 300 ms: its epoch is cached that long (an epoch is never trusted past its hash's life).
+    const user = new RedisKeys(prefix).user('omar');
+    await near.admin.hset(user, 'epoch', '0');
+    await near.admin.pexpire(user, 300);
+    for (const key of keys) await cachedOn(store, key);
+    await eventually('the user hash to expire', async () => (await near.admin.exists(user)) === 0);
+    await eventually('the cached epoch to lapse', () => store.cached(keys[0]!) === undefined, 5_000);
+    const sent = await commandsOf([near.admin], async () => {
+      const records = await Promise.all([...keys, ...keys].map((key) => store.get(key)));
+      for (const record of records) expect(record?.userId).toBe('omar');
+    });
+    // The epoch script (its HGET and PTTL counted too), once; the sessions come from the near cache.
+    expect(sent).toEqual({ evalsha: 1, hget: 1, pttl: 1 });
   });
 
   it('joins nothing while the cache is not trusted: each read of a burst goes to Redis', async () => {

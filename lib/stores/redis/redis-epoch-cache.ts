@@ -39,8 +39,10 @@ interface Lease {
  */
 export class UserEpochCache {
   private readonly entries = new Map<string, Lease>();
-  /** Bumped by every invalidation: an epoch read that started before one is not cached. */
+  /** Bumped by every invalidation: an epoch read that started before one is not cached, nor joined. */
   private generation = 0;
+  /** Reads of an epoch in flight, by user: a read of the same epoch joins one while no invalidation came since. */
+  private readonly fetching = new Map<string, { readonly generation: number; readonly lease: Promise<EpochLease | undefined> }>();
 
   constructor(
     private readonly keys: RedisKeys,
@@ -63,9 +65,24 @@ export class UserEpochCache {
 
   /**
    * The user's epoch from Redis, cached while trusted (a lease that is not kept comes back already revoked: good for
-   * the check of the moment only); undefined (logged) when it is corrupt.
+   * the check of the moment only); undefined (logged) when it is corrupt. While trusted, a burst of reads of one
+   * user's epoch (its sessions' requests when its lease ran out) joins the read in flight.
    */
-  async fetch(userId: string, now: number): Promise<EpochLease | undefined> {
+  fetch(userId: string, now: number): Promise<EpochLease | undefined> {
+    const trusted = this.trusted();
+    const joined = trusted ? this.fetching.get(userId) : undefined;
+    if (joined !== undefined && joined.generation === this.generation) return joined.lease;
+    const flight = { generation: this.generation, lease: this.read(userId, now) };
+    if (!trusted) return flight.lease;
+    this.fetching.set(userId, flight);
+    const done = () => {
+      if (this.fetching.get(userId) === flight) this.fetching.delete(userId);
+    };
+    flight.lease.then(done, done);
+    return flight.lease;
+  }
+
+  private async read(userId: string, now: number): Promise<EpochLease | undefined> {
     const generation = this.generation;
     const reply = await this.run((c) => c.nestjsConnectedEpoch(this.keys.user(userId)));
     const epoch = parseEpoch(Array.isArray(reply) ? reply[0] : undefined);
