@@ -240,7 +240,7 @@ async function cpuMode(adapters) {
       console.log(`    ${adapter} redis-server CPU per request: ${median(servers.connected.redisPerRound).toFixed(1)} µs (median round)`);
     }
     for (const variant of variants.filter(
-      (v) => v.startsWith('connected@') || v.startsWith('ceiling-') || v === 'connected-memory' || v === 'async-context-listener',
+      (v) => v.startsWith('connected@') || v.startsWith('ceiling-') || v.startsWith('connected-memory') || v === 'async-context-listener',
     )) {
       const rounds = servers[variant].perRound;
       const paired = (base) => median(rounds.map((value, i) => value - base[i])).toFixed(2);
