@@ -11,8 +11,10 @@ import type { RedisRemovals } from './redis-removals.js';
 /** A read from Redis in flight, which later reads of its key may join. */
 interface Flight {
   readonly near: NearRead;
-  /** The record as read and checked, which no caller gets: each gets a copy. */
+  /** The record as read and checked: the caller that sent the read gets it as it is unless others joined. */
   readonly result: Promise<SessionRecord | undefined>;
+  /** Reads that joined it, each getting a copy. Final once the read ended: a read that ended is joined no more. */
+  joiners: number;
 }
 
 /**
@@ -68,12 +70,17 @@ export class RedisSessionReader {
     if (held?.userId !== undefined && expiresAt(held) > Date.now()) return this.ofLiveUser(key, held, held.userId);
     if (this.near === undefined) return this.fetch(key, undefined);
     const joined = this.flights.get(key);
-    if (joined !== undefined && this.near.current(joined.near)) return copied(await joined.result);
+    if (joined !== undefined && this.near.current(joined.near)) {
+      joined.joiners++;
+      return copied(await joined.result);
+    }
     const near = this.near.beginRead(key);
-    const flight: Flight = { near, result: this.fetch(key, near) };
+    const flight: Flight = { near, result: this.fetch(key, near), joiners: 0 };
     this.flights.set(key, flight);
     try {
-      return copied(await flight.result);
+      const record = await flight.result;
+      // The engine writes a record's data in place, and the joiners copy this one after this caller has it.
+      return flight.joiners === 0 ? record : copied(record);
     } finally {
       if (this.flights.get(key) === flight) this.flights.delete(key);
     }
